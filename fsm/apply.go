@@ -1,0 +1,184 @@
+package fsm
+
+import (
+	"github.com/canopy-coord/canopy/api"
+)
+
+// Result is what a command returns to its caller. Err is an application
+// failure (NoNode, BadVersion...): the tree is unchanged and no event fires.
+type Result struct {
+	Path  string    // the node acted on; for create, the actual path
+	Stat  *api.Stat // the node's Stat after create or setData
+	Multi []api.MultiResult
+	Err   *api.Error
+}
+
+// Entry is one raft entry to apply: Cmd is nil for entries that carry no
+// command (configuration changes), which only advance the applied index.
+type Entry struct {
+	Zxid int64
+	Cmd  *Command
+}
+
+// Outcome is the result and the events of one applied entry.
+type Outcome struct {
+	Result Result
+	Events []api.Event
+}
+
+// Apply applies one command at zxid.
+func (t *Tree) Apply(zxid int64, cmd *Command) (Result, []api.Event) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.apply(zxid, cmd)
+}
+
+// ApplyBatch applies entries in order under one lock, so that readers see
+// either none or all of a batch's effects.
+func (t *Tree) ApplyBatch(entries []Entry) []Outcome {
+	out := make([]Outcome, len(entries))
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i, e := range entries {
+		if e.Cmd == nil {
+			t.advance(e.Zxid)
+			continue
+		}
+		out[i].Result, out[i].Events = t.apply(e.Zxid, e.Cmd)
+	}
+	return out
+}
+
+func (t *Tree) advance(zxid int64) {
+	if zxid > t.applied {
+		t.applied = zxid
+	}
+}
+
+func (t *Tree) apply(zxid int64, cmd *Command) (Result, []api.Event) {
+	t.advance(zxid)
+	switch cmd.Op {
+	case OpCreateSession:
+		return Result{Err: t.createSession(cmd)}, nil
+	case OpCloseSession, OpExpireSession:
+		return t.closeSession(zxid, cmd)
+	case OpBarrier:
+		return Result{}, nil
+	}
+	x := t.newTxn(zxid, cmd.Time)
+	var res Result
+	if cmd.Op == OpMulti {
+		res = x.multi(cmd)
+	} else {
+		var r api.MultiResult
+		r, res.Err = x.run(cmd)
+		res.Path, res.Stat = r.Path, r.Stat
+	}
+	if res.Err != nil {
+		return res, nil
+	}
+	return res, x.commit()
+}
+
+// run applies one node command inside the transaction.
+func (x *txn) run(c *Command) (api.MultiResult, *api.Error) {
+	switch c.Op {
+	case OpCreate:
+		return x.create(c)
+	case OpSetData:
+		return x.setData(c)
+	case OpDelete:
+		return x.delete(c)
+	case OpCheck:
+		return x.check(c)
+	case OpReap:
+		return x.reap(c)
+	}
+	return api.MultiResult{}, api.Errorf(api.CodeBadArguments, c.Path, "operation %s is not allowed here", c.Op)
+}
+
+func (x *txn) multi(c *Command) Result {
+	results := make([]api.MultiResult, len(c.Ops))
+	for i := range c.Ops {
+		op := &c.Ops[i]
+		var err *api.Error
+		if op.Op == OpReap || op.has(FlagRecursive|FlagParents) {
+			err = api.Errorf(api.CodeBadArguments, op.Path, "operation %s is not allowed in a multi", op.Op)
+		} else {
+			results[i], err = x.run(op)
+		}
+		if err == nil {
+			continue
+		}
+		return Result{Multi: failedMulti(len(c.Ops), i, err), Err: withIndex(err, i)}
+	}
+	return Result{Multi: results}
+}
+
+// failedMulti is ZooKeeper's answer to a failed multi: nothing for the ops
+// before the failing one, its error, and RuntimeInconsistency after it.
+func failedMulti(n, failed int, err *api.Error) []api.MultiResult {
+	results := make([]api.MultiResult, n)
+	results[failed].Error = err
+	for j := failed + 1; j < n; j++ {
+		results[j].Error = &api.Error{Code: api.CodeRuntimeInconsistency, Message: "not applied: an earlier op of the multi failed"}
+	}
+	return results
+}
+
+func withIndex(err *api.Error, i int) *api.Error {
+	e := *err
+	e.Index = &i
+	return &e
+}
+
+func checkVersion(n *node, want int32) *api.Error {
+	if want != AnyVersion && want != n.version {
+		return api.Errorf(api.CodeBadVersion, n.path, "version is %d, not %d", n.version, want)
+	}
+	return nil
+}
+
+func (x *txn) check(c *Command) (api.MultiResult, *api.Error) {
+	n := x.get(c.Path)
+	if n == nil {
+		return api.MultiResult{}, noNode(c.Path)
+	}
+	if err := checkVersion(n, c.Version); err != nil {
+		return api.MultiResult{}, err
+	}
+	return api.MultiResult{Op: "check", Path: c.Path}, nil
+}
+
+func (x *txn) setData(c *Command) (api.MultiResult, *api.Error) {
+	if err := checkWritable(c.Path); err != nil {
+		return api.MultiResult{}, err
+	}
+	n := x.get(c.Path)
+	if n == nil {
+		return api.MultiResult{}, noNode(c.Path)
+	}
+	if err := checkVersion(n, c.Version); err != nil {
+		return api.MultiResult{}, err
+	}
+	m := n.clone()
+	m.data = string(c.Data)
+	m.version++
+	m.mzxid = x.zxid
+	m.mtime = x.time
+	x.put(c.Path, m)
+	st := m.stat()
+	x.emit(api.Event{Type: api.EventNodeDataChanged, Path: c.Path, Stat: &st})
+	return api.MultiResult{Op: "set", Path: c.Path, Stat: &st}, nil
+}
+
+// checkWritable refuses invalid paths and the reserved subtree.
+func checkWritable(p string) *api.Error {
+	if err := ValidatePath(p); err != nil {
+		return err.(*api.Error)
+	}
+	if IsReserved(p) {
+		return api.Errorf(api.CodeBadArguments, p, "%s is reserved", ReservedPath)
+	}
+	return nil
+}

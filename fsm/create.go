@@ -1,0 +1,108 @@
+package fsm
+
+import (
+	"fmt"
+
+	"github.com/canopy-coord/canopy/api"
+)
+
+// validateCreateFlags applies ZooKeeper's CreateMode rules.
+func validateCreateFlags(c *Command) *api.Error {
+	switch {
+	case c.has(FlagContainer) && c.has(FlagEphemeral|FlagSequential):
+		return api.Errorf(api.CodeBadArguments, c.Path, "a container node cannot be ephemeral or sequential")
+	case c.TTL != 0 && (c.has(FlagEphemeral) || c.has(FlagContainer)):
+		return api.Errorf(api.CodeBadArguments, c.Path, "a TTL applies to persistent nodes only")
+	case c.TTL < 0 || c.TTL > MaxTTL:
+		return api.Errorf(api.CodeBadArguments, c.Path, "ttl_ms must be between 1 and %d", int64(MaxTTL))
+	}
+	return nil
+}
+
+func (x *txn) create(c *Command) (api.MultiResult, *api.Error) {
+	if err := validateCreateFlags(c); err != nil {
+		return api.MultiResult{}, err
+	}
+	// A sequential name is validated with its suffix: "/q/" is a valid prefix.
+	check := c.Path
+	if c.has(FlagSequential) {
+		check += "0"
+	}
+	if err := checkWritable(check); err != nil {
+		return api.MultiResult{}, err
+	}
+	owner := api.ID(0)
+	switch {
+	case c.has(FlagEphemeral):
+		if _, ok := x.t.sessions[c.Session]; !ok || c.Session == 0 {
+			return api.MultiResult{}, sessionExpired(c.Session)
+		}
+		owner = c.Session
+	case c.has(FlagContainer):
+		owner = containerOwner
+	case c.TTL > 0:
+		owner = ttlOwner(c.TTL)
+	}
+
+	parentPath := ParentPath(c.Path)
+	parent := x.get(parentPath)
+	if parent == nil {
+		if !c.has(FlagParents) {
+			return api.MultiResult{}, noNode(parentPath)
+		}
+		var err *api.Error
+		if parent, err = x.createAncestors(parentPath); err != nil {
+			return api.MultiResult{}, err
+		}
+	}
+	p := c.Path
+	if c.has(FlagSequential) {
+		p += fmt.Sprintf("%010d", parent.cversion)
+	}
+	if x.get(p) != nil {
+		return api.MultiResult{}, api.Errorf(api.CodeNodeExists, p, "node already exists")
+	}
+	if parent.ephemeral() {
+		return api.MultiResult{}, api.Errorf(api.CodeNoChildrenForEphemerals, p, "ephemeral nodes cannot have children")
+	}
+	n := x.add(parent, p, string(c.Data), owner)
+	st := n.stat()
+	return api.MultiResult{Op: "create", Path: p, Stat: &st}, nil
+}
+
+// createAncestors makes p and its missing ancestors, persistent and empty, as
+// ZooKeeper clients' "create parents" does; it returns p's node.
+func (x *txn) createAncestors(p string) (*node, *api.Error) {
+	parentPath := ParentPath(p)
+	parent := x.get(parentPath)
+	if parent == nil {
+		var err *api.Error
+		if parent, err = x.createAncestors(parentPath); err != nil {
+			return nil, err
+		}
+	}
+	if parent.ephemeral() {
+		return nil, api.Errorf(api.CodeNoChildrenForEphemerals, p, "ephemeral nodes cannot have children")
+	}
+	return x.add(parent, p, "", 0), nil
+}
+
+// add creates the node p under parent, updating the parent's cversion,
+// pzxid and child count, and emits the events.
+func (x *txn) add(parent *node, p, data string, owner api.ID) *node {
+	n := &node{
+		path: p, data: data, owner: owner,
+		czxid: x.zxid, mzxid: x.zxid, pzxid: x.zxid,
+		ctime: x.time, mtime: x.time,
+	}
+	x.put(p, n)
+	pp := parent.clone()
+	pp.cversion++
+	pp.pzxid = x.zxid
+	pp.numChildren++
+	x.put(pp.path, pp)
+	st := n.stat()
+	x.emit(api.Event{Type: api.EventNodeCreated, Path: p, Stat: &st})
+	x.emit(api.Event{Type: api.EventNodeChildrenChanged, Path: pp.path, Child: BaseName(p), Change: "added"})
+	return n
+}

@@ -1,0 +1,64 @@
+package fsm
+
+import "github.com/canopy-coord/canopy/api"
+
+func (x *txn) delete(c *Command) (api.MultiResult, *api.Error) {
+	if c.Path == "/" {
+		return api.MultiResult{}, api.Errorf(api.CodeBadArguments, c.Path, "the root cannot be deleted")
+	}
+	if err := checkWritable(c.Path); err != nil {
+		return api.MultiResult{}, err
+	}
+	n := x.get(c.Path)
+	if n == nil {
+		return api.MultiResult{}, noNode(c.Path)
+	}
+	if err := checkVersion(n, c.Version); err != nil {
+		return api.MultiResult{}, err
+	}
+	if n.numChildren > 0 {
+		if !c.has(FlagRecursive) {
+			return api.MultiResult{}, api.Errorf(api.CodeNotEmpty, c.Path, "node has %d children", n.numChildren)
+		}
+		x.removeDescendants(n.path)
+	}
+	x.remove(c.Path)
+	return api.MultiResult{Op: "delete", Path: c.Path}, nil
+}
+
+// removeDescendants deletes everything below p, children before their
+// parents, in name order: the events are those of ZooKeeper's deleteall.
+// It reads the committed tree, so it is only used outside multi.
+func (x *txn) removeDescendants(p string) {
+	var kids []string
+	x.t.ascendChildren(p, "", func(c *node) bool {
+		kids = append(kids, c.path)
+		return true
+	})
+	for _, k := range kids {
+		x.removeDescendants(k)
+		x.remove(k)
+	}
+}
+
+// remove deletes the (childless) node p and updates its parent.
+func (x *txn) remove(p string) {
+	x.put(p, nil)
+	parent := x.get(ParentPath(p)).clone()
+	parent.cversion++
+	parent.pzxid = x.zxid
+	parent.numChildren--
+	x.put(parent.path, parent)
+	x.emit(api.Event{Type: api.EventNodeDeleted, Path: p})
+	x.emit(api.Event{Type: api.EventNodeChildrenChanged, Path: parent.path, Child: BaseName(p), Change: "removed"})
+}
+
+// reap deletes a container or TTL node if, at the command's time, the rule
+// still holds; otherwise it does nothing (a child arrived, data changed).
+func (x *txn) reap(c *Command) (api.MultiResult, *api.Error) {
+	n := x.get(c.Path)
+	if n != nil && reapable(n, c.Time) {
+		x.remove(c.Path)
+	}
+	return api.MultiResult{Op: "reap", Path: c.Path}, nil
+}

@@ -1,0 +1,79 @@
+package fsm
+
+import "github.com/canopy-coord/canopy/api"
+
+// ZooKeeper encodes a node's kind in its ephemeralOwner (EphemeralType):
+// 0 is persistent, Long.MIN_VALUE a container, 0xFF in the top byte a TTL
+// node with the TTL in the low 40 bits, anything else the owning session.
+// Canopy keeps that encoding, so a Stat tells the kind exactly as in
+// ZooKeeper, and session ids are drawn outside the reserved ranges.
+const (
+	containerOwner api.ID = 1 << 63
+	ttlOwnerMask   api.ID = 0xFF << 56
+)
+
+func ttlOwner(ttl int64) api.ID { return ttlOwnerMask | api.ID(ttl&MaxTTL) }
+
+// ValidSessionID reports whether id may name a session: not zero and not one
+// of the kind markers above.
+func ValidSessionID(id api.ID) bool {
+	return id != 0 && id&containerOwner == 0
+}
+
+// node is one znode. A node in the tree is immutable: a change builds a new
+// node and replaces the old one, so a snapshot's clone of the index keeps
+// seeing the old version.
+type node struct {
+	path        string
+	data        string
+	czxid       int64
+	mzxid       int64
+	pzxid       int64
+	ctime       int64
+	mtime       int64
+	version     int32
+	cversion    int32
+	aversion    int32
+	numChildren int32
+	owner       api.ID
+}
+
+func (n *node) stat() api.Stat {
+	return api.Stat{
+		Czxid: n.czxid, Mzxid: n.mzxid, Pzxid: n.pzxid,
+		Ctime: n.ctime, Mtime: n.mtime,
+		Version: n.version, Cversion: n.cversion, Aversion: n.aversion,
+		EphemeralOwner: n.owner,
+		DataLength:     int32(len(n.data)),
+		NumChildren:    n.numChildren,
+	}
+}
+
+func (n *node) ephemeral() bool { return n.owner != 0 && ValidSessionID(n.owner) }
+func (n *node) container() bool { return n.owner == containerOwner }
+func (n *node) ttl() int64 {
+	if n.owner&ttlOwnerMask == ttlOwnerMask {
+		return int64(n.owner & MaxTTL)
+	}
+	return 0
+}
+
+// timed reports whether the leader's reaper must watch this node.
+func (n *node) timed() bool { return n.container() || n.ttl() > 0 }
+
+func (n *node) clone() *node {
+	c := *n
+	return &c
+}
+
+// less orders the index by (parent dir, name); see splitPath.
+func less(a, b *node) bool { return keyLess(a.path, b.path) }
+
+func keyLess(a, b string) bool {
+	da, na := splitPath(a)
+	db, nb := splitPath(b)
+	if da != db {
+		return da < db
+	}
+	return na < nb
+}

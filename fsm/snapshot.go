@@ -1,0 +1,219 @@
+package fsm
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+	"sort"
+
+	"github.com/google/btree"
+
+	"github.com/canopy-coord/canopy/api"
+)
+
+// The snapshot format: a magic string with the format version, the applied
+// index, the sessions (id, timeout), then every node in index order, and a
+// CRC-32C of everything before it. Ephemeral sets, timed-node sets and sizes
+// are derived from the nodes on restore.
+const snapshotMagic = "CANOPY-SNAP-1\n"
+
+// Snapshot is a point-in-time copy of the tree that can be written while
+// Apply goes on: the node index is a copy-on-write clone.
+type Snapshot struct {
+	applied  int64
+	nodes    *btree.BTreeG[*node]
+	sessions []SessionInfo
+}
+
+// Snapshot captures the tree in O(sessions) time.
+func (t *Tree) Snapshot() *Snapshot {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := &Snapshot{applied: t.applied, nodes: t.nodes.Clone()}
+	for _, sess := range t.sessions {
+		s.sessions = append(s.sessions, SessionInfo{ID: sess.id, TimeoutMs: sess.timeout})
+	}
+	sort.Slice(s.sessions, func(i, j int) bool { return s.sessions[i].ID < s.sessions[j].ID })
+	return s
+}
+
+// Applied is the index the snapshot reflects.
+func (s *Snapshot) Applied() int64 { return s.applied }
+
+// WriteTo writes the snapshot in the format above.
+func (s *Snapshot) WriteTo(w io.Writer) (int64, error) {
+	cw := &countingWriter{w: w}
+	crc := crc32.New(crc32.MakeTable(crc32.Castagnoli))
+	bw := bufio.NewWriterSize(io.MultiWriter(cw, crc), 1<<16)
+	var buf []byte
+	buf = append(buf, snapshotMagic...)
+	buf = binary.AppendVarint(buf, s.applied)
+	buf = binary.AppendUvarint(buf, uint64(len(s.sessions)))
+	for _, sess := range s.sessions {
+		buf = binary.AppendUvarint(buf, uint64(sess.ID))
+		buf = binary.AppendVarint(buf, sess.TimeoutMs)
+	}
+	buf = binary.AppendUvarint(buf, uint64(s.nodes.Len()))
+	if _, err := bw.Write(buf); err != nil {
+		return cw.n, err
+	}
+	var werr error
+	s.nodes.Ascend(func(n *node) bool {
+		buf = appendNode(buf[:0], n)
+		_, werr = bw.Write(buf)
+		return werr == nil
+	})
+	if werr != nil {
+		return cw.n, werr
+	}
+	if err := bw.Flush(); err != nil {
+		return cw.n, err
+	}
+	_, err := cw.Write(binary.BigEndian.AppendUint32(nil, crc.Sum32()))
+	return cw.n, err
+}
+
+func appendNode(b []byte, n *node) []byte {
+	b = appendString(b, n.path)
+	b = appendString(b, n.data)
+	for _, v := range [...]int64{n.czxid, n.mzxid, n.pzxid, n.ctime, n.mtime,
+		int64(n.version), int64(n.cversion), int64(n.aversion), int64(n.numChildren)} {
+		b = binary.AppendVarint(b, v)
+	}
+	return binary.AppendUvarint(b, uint64(n.owner))
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// ErrBadSnapshot is returned for a snapshot that cannot be read.
+var ErrBadSnapshot = errors.New("fsm: bad snapshot")
+
+// Restore replaces the tree's whole state with the snapshot read from r. On
+// error the tree is unchanged.
+func (t *Tree) Restore(r io.Reader) error {
+	fresh, err := readSnapshot(r)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.nodes, t.sessions, t.timed = fresh.nodes, fresh.sessions, fresh.timed
+	t.applied, t.dataSize = fresh.applied, fresh.dataSize
+	return nil
+}
+
+func readSnapshot(r io.Reader) (*Tree, error) {
+	crc := crc32.New(crc32.MakeTable(crc32.Castagnoli))
+	sr := &snapReader{r: bufio.NewReaderSize(r, 1<<16), crc: crc}
+	magic := make([]byte, len(snapshotMagic))
+	sr.full(magic)
+	if sr.err == nil && string(magic) != snapshotMagic {
+		return nil, fmt.Errorf("%w: not a Canopy snapshot", ErrBadSnapshot)
+	}
+	t := emptyTree()
+	t.applied = sr.varint()
+	for i, n := uint64(0), sr.uvarint(); i < n && sr.err == nil; i++ {
+		id, timeout := api.ID(sr.uvarint()), sr.varint()
+		t.sessions[id] = &session{id: id, timeout: timeout, ephemerals: make(map[string]struct{})}
+	}
+	for i, n := uint64(0), sr.uvarint(); i < n && sr.err == nil; i++ {
+		nd := &node{path: sr.string(), data: sr.string()}
+		nd.czxid, nd.mzxid, nd.pzxid = sr.varint(), sr.varint(), sr.varint()
+		nd.ctime, nd.mtime = sr.varint(), sr.varint()
+		nd.version, nd.cversion, nd.aversion = int32(sr.varint()), int32(sr.varint()), int32(sr.varint())
+		nd.numChildren = int32(sr.varint())
+		nd.owner = api.ID(sr.uvarint())
+		if sr.err == nil {
+			t.nodes.ReplaceOrInsert(nd)
+			t.index(nd, true)
+		}
+	}
+	if sr.err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadSnapshot, sr.err)
+	}
+	want := crc.Sum32()
+	var sum [4]byte
+	if _, err := io.ReadFull(sr.r, sum[:]); err != nil || binary.BigEndian.Uint32(sum[:]) != want {
+		return nil, fmt.Errorf("%w: checksum mismatch", ErrBadSnapshot)
+	}
+	if t.lookup("/") == nil {
+		return nil, fmt.Errorf("%w: no root node", ErrBadSnapshot)
+	}
+	return t, nil
+}
+
+// snapReader reads the snapshot's fields, hashing what it reads; the first
+// error sticks.
+type snapReader struct {
+	r   *bufio.Reader
+	crc hash.Hash32
+	err error
+}
+
+func (s *snapReader) ReadByte() (byte, error) {
+	b, err := s.r.ReadByte()
+	if err == nil {
+		s.crc.Write([]byte{b})
+	}
+	return b, err
+}
+
+func (s *snapReader) full(p []byte) {
+	if s.err != nil {
+		return
+	}
+	if _, err := io.ReadFull(s.r, p); err != nil {
+		s.err = err
+		return
+	}
+	s.crc.Write(p)
+}
+
+func (s *snapReader) varint() int64 {
+	if s.err != nil {
+		return 0
+	}
+	v, err := binary.ReadVarint(s)
+	s.err = err
+	return v
+}
+
+func (s *snapReader) uvarint() uint64 {
+	if s.err != nil {
+		return 0
+	}
+	v, err := binary.ReadUvarint(s)
+	s.err = err
+	return v
+}
+
+// maxSnapshotString bounds one path or data field, so a corrupt length
+// cannot make Restore allocate without limit.
+const maxSnapshotString = 64 << 20
+
+func (s *snapReader) string() string {
+	n := s.uvarint()
+	if s.err != nil {
+		return ""
+	}
+	if n > maxSnapshotString {
+		s.err = fmt.Errorf("field of %d bytes", n)
+		return ""
+	}
+	b := make([]byte, n)
+	s.full(b)
+	return string(b)
+}

@@ -1,0 +1,293 @@
+package fsm
+
+import (
+	"sort"
+	"sync"
+
+	"github.com/google/btree"
+
+	"github.com/canopy-coord/canopy/api"
+)
+
+// btreeDegree suits both the copy cost of copy-on-write (small nodes) and
+// lookup depth in a tree of millions.
+const btreeDegree = 32
+
+// Tree is the replicated state: znodes, sessions, and the last applied zxid.
+// Apply runs on one goroutine (raft's); reads may run on any.
+type Tree struct {
+	mu       sync.RWMutex
+	nodes    *btree.BTreeG[*node]
+	sessions map[api.ID]*session
+	// timed holds the containers and TTL nodes, which the leader's reaper
+	// checks; it is derived from nodes.
+	timed map[string]struct{}
+	// applied is the index of the last raft entry applied, command or not.
+	applied  int64
+	dataSize int64
+}
+
+type session struct {
+	id         api.ID
+	timeout    int64
+	ephemerals map[string]struct{}
+}
+
+// NewTree returns the initial tree: the root and ZooKeeper's /zookeeper,
+// /zookeeper/config and /zookeeper/quota, all persistent with zxid 0.
+func NewTree() *Tree {
+	t := emptyTree()
+	t.nodes.ReplaceOrInsert(&node{path: "/", numChildren: 1})
+	t.nodes.ReplaceOrInsert(&node{path: ReservedPath, numChildren: 2})
+	t.nodes.ReplaceOrInsert(&node{path: ReservedPath + "/config"})
+	t.nodes.ReplaceOrInsert(&node{path: ReservedPath + "/quota"})
+	return t
+}
+
+func emptyTree() *Tree {
+	return &Tree{
+		nodes:    btree.NewG(btreeDegree, less),
+		sessions: make(map[api.ID]*session),
+		timed:    make(map[string]struct{}),
+	}
+}
+
+// lookup finds a node in the index; the caller holds the lock.
+func (t *Tree) lookup(p string) *node {
+	n, _ := t.nodes.Get(&node{path: p})
+	return n
+}
+
+// ascendChildren calls fn for each child of p with a name after `after`, in
+// name order, until fn returns false; the caller holds the lock.
+func (t *Tree) ascendChildren(p, after string, fn func(*node) bool) {
+	dir := dirKey(p)
+	pivot := &node{path: JoinPath(p, after)}
+	t.nodes.AscendGreaterOrEqual(pivot, func(n *node) bool {
+		d, name := splitPath(n.path)
+		if d != dir {
+			return false
+		}
+		if name == "" || name <= after {
+			return true // the root (under "/") or the pivot itself
+		}
+		return fn(n)
+	})
+}
+
+// Applied returns the index of the last raft entry applied.
+func (t *Tree) Applied() int64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.applied
+}
+
+// Get returns a node's data and Stat, and the applied zxid they reflect.
+func (t *Tree) Get(p string) (data string, stat api.Stat, zxid int64, err error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	n := t.lookup(p)
+	if n == nil {
+		return "", api.Stat{}, t.applied, noNode(p)
+	}
+	return n.data, n.stat(), t.applied, nil
+}
+
+// Stat returns a node's Stat (exists).
+func (t *Tree) Stat(p string) (api.Stat, int64, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	n := t.lookup(p)
+	if n == nil {
+		return api.Stat{}, t.applied, noNode(p)
+	}
+	return n.stat(), t.applied, nil
+}
+
+// ChildPage is one page of a node's children.
+type ChildPage struct {
+	Stat     api.Stat // the parent's
+	Names    []string
+	Stats    []api.Stat // with withStats only, parallel to Names
+	Next     string     // the name to pass as after; "" on the last page
+	Zxid     int64
+	HasStats bool
+}
+
+// Children lists the children of p named after `after` (all when ""), at most
+// limit of them (all when limit <= 0), sorted by name.
+func (t *Tree) Children(p, after string, limit int, withStats bool) (ChildPage, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	n := t.lookup(p)
+	if n == nil {
+		return ChildPage{Zxid: t.applied}, noNode(p)
+	}
+	page := ChildPage{Stat: n.stat(), Zxid: t.applied, HasStats: withStats}
+	capacity := int(n.numChildren)
+	if limit > 0 && limit < capacity {
+		capacity = limit
+	}
+	page.Names = make([]string, 0, capacity)
+	t.ascendChildren(p, after, func(c *node) bool {
+		if limit > 0 && len(page.Names) == limit {
+			page.Next = page.Names[len(page.Names)-1]
+			return false
+		}
+		page.Names = append(page.Names, BaseName(c.path))
+		if withStats {
+			page.Stats = append(page.Stats, c.stat())
+		}
+		return true
+	})
+	return page, nil
+}
+
+// Subtree returns p and its descendants breadth-first down to depth levels
+// below p, at most limit nodes in all (p included). A node whose children
+// were not all listed is marked Truncated.
+func (t *Tree) Subtree(p string, depth, limit int) (*api.TreeNode, int64, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	n := t.lookup(p)
+	if n == nil {
+		return nil, t.applied, noNode(p)
+	}
+	root := &api.TreeNode{Path: p, Stat: n.stat(), Children: []*api.TreeNode{}}
+	count := 1
+	level := []*api.TreeNode{root}
+	for d := 0; d < depth && len(level) > 0; d++ {
+		var next []*api.TreeNode
+		for _, tn := range level {
+			if tn.Stat.NumChildren == 0 {
+				continue
+			}
+			t.ascendChildren(tn.Path, "", func(c *node) bool {
+				if count >= limit {
+					return false
+				}
+				child := &api.TreeNode{Path: c.path, Stat: c.stat(), Children: []*api.TreeNode{}}
+				tn.Children = append(tn.Children, child)
+				next = append(next, child)
+				count++
+				return true
+			})
+		}
+		level = next
+	}
+	markTruncated(root)
+	return root, t.applied, nil
+}
+
+func markTruncated(tn *api.TreeNode) {
+	tn.Truncated = len(tn.Children) < int(tn.Stat.NumChildren)
+	for _, c := range tn.Children {
+		markTruncated(c)
+	}
+}
+
+// SessionInfo is a session as the state machine holds it.
+type SessionInfo struct {
+	ID         api.ID
+	TimeoutMs  int64
+	Ephemerals []string // sorted
+}
+
+// Session returns one session, or SessionExpired when it is not open.
+func (t *Tree) Session(id api.ID) (SessionInfo, int64, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	s, ok := t.sessions[id]
+	if !ok {
+		return SessionInfo{}, t.applied, sessionExpired(id)
+	}
+	return s.info(), t.applied, nil
+}
+
+// Sessions lists the open sessions, by id.
+func (t *Tree) Sessions() ([]SessionInfo, int64) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	out := make([]SessionInfo, 0, len(t.sessions))
+	for _, s := range t.sessions {
+		out = append(out, s.info())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, t.applied
+}
+
+// SessionTimeouts returns every open session's timeout, for the lease clock.
+func (t *Tree) SessionTimeouts() map[api.ID]int64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	out := make(map[api.ID]int64, len(t.sessions))
+	for id, s := range t.sessions {
+		out[id] = s.timeout
+	}
+	return out
+}
+
+func (s *session) info() SessionInfo {
+	eph := make([]string, 0, len(s.ephemerals))
+	for p := range s.ephemerals {
+		eph = append(eph, p)
+	}
+	sort.Strings(eph)
+	return SessionInfo{ID: s.id, TimeoutMs: s.timeout, Ephemerals: eph}
+}
+
+// Counts are the tree's sizes, for status and metrics.
+type Counts struct {
+	Nodes      int
+	Ephemerals int
+	Sessions   int
+	DataBytes  int64
+	Applied    int64
+}
+
+// Counts returns the tree's sizes.
+func (t *Tree) Counts() Counts {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	c := Counts{Nodes: t.nodes.Len(), Sessions: len(t.sessions), DataBytes: t.dataSize, Applied: t.applied}
+	for _, s := range t.sessions {
+		c.Ephemerals += len(s.ephemerals)
+	}
+	return c
+}
+
+// ReapCandidates lists the containers and TTL nodes that are due for
+// deletion at time now (ms): empty containers that once had a child, and
+// empty TTL nodes unmodified for their TTL. The leader proposes an OpReap
+// for each; Apply checks the rule again, so a stale list is harmless.
+func (t *Tree) ReapCandidates(now int64) []string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	var out []string
+	for p := range t.timed {
+		if n := t.lookup(p); n != nil && reapable(n, now) {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func reapable(n *node, now int64) bool {
+	if n.numChildren != 0 {
+		return false
+	}
+	if n.container() {
+		return n.cversion > 0
+	}
+	ttl := n.ttl()
+	return ttl > 0 && now-n.mtime > ttl
+}
+
+func noNode(p string) *api.Error {
+	return api.Errorf(api.CodeNoNode, p, "node does not exist")
+}
+
+func sessionExpired(id api.ID) *api.Error {
+	return api.Errorf(api.CodeSessionExpired, "", "session %s is unknown, closed or expired", id)
+}
