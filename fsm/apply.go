@@ -110,14 +110,14 @@ func (x *txn) multi(c *Command) Result {
 		if err == nil {
 			continue
 		}
-		return Result{Multi: failedMulti(len(c.Ops), i, err), Err: withIndex(err, i)}
+		return Result{Multi: FailedMulti(len(c.Ops), i, err), Err: withIndex(err, i)}
 	}
 	return Result{Multi: results}
 }
 
-// failedMulti is ZooKeeper's answer to a failed multi: nothing for the ops
+// FailedMulti is ZooKeeper's answer to a failed multi: nothing for the ops
 // before the failing one, its error, and RuntimeInconsistency after it.
-func failedMulti(n, failed int, err *api.Error) []api.MultiResult {
+func FailedMulti(n, failed int, err *api.Error) []api.MultiResult {
 	results := make([]api.MultiResult, n)
 	results[failed].Error = err
 	for j := failed + 1; j < n; j++ {

@@ -1,0 +1,68 @@
+// Command canopy is Canopy's server (canopy serve) and, in later releases,
+// its command-line client.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "canopy:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `canopy: a coordination service with ZooKeeper's data model over HTTP/JSON.
+
+Usage:
+  canopy serve [flags]   run a node (a single-node cluster with no flags)
+  canopy version         print the version
+
+Run 'canopy serve -h' for the server's flags.
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "canopy", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// serve runs a node until SIGINT or SIGTERM, then shuts down gracefully.
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	m := NewMain(stderr)
+	if err := m.ParseFlags(args); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := m.Run(ctx); err != nil {
+		m.Close()
+		return err
+	}
+	<-ctx.Done()
+	m.log.Info().Msg("shutting down")
+	return m.Close()
+}

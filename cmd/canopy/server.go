@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+
+	canopy "github.com/canopy-coord/canopy"
+	"github.com/canopy-coord/canopy/consensus"
+	"github.com/canopy-coord/canopy/httpapi"
+	"github.com/canopy-coord/canopy/web"
+)
+
+// Main is one running node: flags, the raft node, the HTTP server. Tests
+// start nodes through it exactly as the binary does.
+type Main struct {
+	HTTPAddr          string
+	RaftAddr          string
+	RaftAdvertise     string
+	DataDir           string
+	ID                string
+	LogLevel          string
+	ElectionTimeout   time.Duration
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
+	TrailingLogs      uint64
+	ReapInterval      time.Duration
+	Limits            httpapi.Config
+
+	stderr   io.Writer
+	log      zerolog.Logger
+	node     *consensus.Node
+	listener net.Listener
+	server   *http.Server
+	served   chan error
+}
+
+// NewMain returns a Main with DESIGN §7's defaults.
+func NewMain(stderr io.Writer) *Main {
+	return &Main{
+		HTTPAddr: "127.0.0.1:8900",
+		RaftAddr: "127.0.0.1:8901",
+		DataDir:  "./canopy-data",
+		ID:       "node1",
+		LogLevel: "info",
+		Limits:   httpapi.Defaults(),
+		stderr:   stderr,
+	}
+}
+
+// ParseFlags reads the serve flags.
+func (m *Main) ParseFlags(args []string) error {
+	fs := flag.NewFlagSet("canopy serve", flag.ContinueOnError)
+	fs.SetOutput(m.stderr)
+	fs.StringVar(&m.HTTPAddr, "http", m.HTTPAddr, "address of the API and UI")
+	fs.StringVar(&m.RaftAddr, "raft", m.RaftAddr, "address raft listens on")
+	fs.StringVar(&m.RaftAdvertise, "raft-advertise", "", "address peers reach raft on, when it differs from --raft")
+	fs.StringVar(&m.DataDir, "data-dir", m.DataDir, "directory of the raft log and snapshots (created 0700)")
+	fs.StringVar(&m.ID, "id", m.ID, "this node's id in the cluster")
+	fs.StringVar(&m.LogLevel, "log-level", m.LogLevel, "debug (one line per request), info, warn or error")
+	fs.DurationVar(&m.ElectionTimeout, "election-timeout", 500*time.Millisecond, "raft heartbeat and election timeout")
+	fs.Uint64Var(&m.SnapshotThreshold, "snapshot-threshold", 16384, "log entries since the last snapshot that trigger a new one")
+	fs.DurationVar(&m.SnapshotInterval, "snapshot-interval", 30*time.Second, "how often to check whether to snapshot")
+	fs.Uint64Var(&m.TrailingLogs, "trailing-logs", 10240, "log entries kept after a snapshot")
+	fs.DurationVar(&m.ReapInterval, "reap-interval", time.Second, "how often the leader deletes expired container and TTL nodes")
+	fs.Int64Var(&m.Limits.MaxDataBytes, "max-data-bytes", m.Limits.MaxDataBytes, "largest node data")
+	fs.IntVar(&m.Limits.MaxPathBytes, "max-path-bytes", m.Limits.MaxPathBytes, "longest node path")
+	fs.Int64Var(&m.Limits.MaxBodyBytes, "max-body-bytes", m.Limits.MaxBodyBytes, "largest request body")
+	fs.IntVar(&m.Limits.MaxMultiOps, "max-multi-ops", m.Limits.MaxMultiOps, "most operations in one multi")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	return nil
+}
+
+// Run opens the node and starts serving; it returns once both listen.
+func (m *Main) Run(ctx context.Context) error {
+	level, err := zerolog.ParseLevel(m.LogLevel)
+	if err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	m.log = zerolog.New(m.stderr).Level(level).With().Timestamp().Str("node", m.ID).Logger()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	m.listener, err = net.Listen("tcp", m.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", m.HTTPAddr, err)
+	}
+	warnIfExposed(m.log, m.listener.Addr())
+	m.node, err = consensus.Open(consensus.Config{
+		ID:                m.ID,
+		RaftBind:          m.RaftAddr,
+		RaftAdvertise:     m.RaftAdvertise,
+		DataDir:           m.DataDir,
+		Bootstrap:         true,
+		ElectionTime:      m.ElectionTimeout,
+		SnapshotThreshold: m.SnapshotThreshold,
+		SnapshotInterval:  m.SnapshotInterval,
+		TrailingLogs:      m.TrailingLogs,
+		ReapInterval:      m.ReapInterval,
+		Logger:            m.log,
+		Registerer:        reg,
+	})
+	if err != nil {
+		return err
+	}
+	cfg := m.Limits
+	cfg.OpenAPI = canopy.OpenAPI
+	cfg.UI = web.Files()
+	cfg.Version = version
+	cfg.Logger = m.log
+	cfg.Registerer = reg
+	cfg.Gatherer = reg
+	m.server = &http.Server{
+		Handler:           httpapi.New(m.node, cfg),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          nil,
+	}
+	m.served = make(chan error, 1)
+	go func() { m.served <- m.server.Serve(m.listener) }()
+	m.log.Info().Str("http", m.HTTPURL()).Str("raft", m.node.RaftAddr()).Str("data_dir", m.DataDir).
+		Str("version", version).Msg("canopy serving; UI at " + m.HTTPURL() + "/ui/")
+	return nil
+}
+
+// HTTPURL is the base URL the API listens on.
+func (m *Main) HTTPURL() string { return "http://" + m.listener.Addr().String() }
+
+// Close stops serving (letting requests in flight finish) and closes the node.
+func (m *Main) Close() error {
+	var errs []error
+	if m.server != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		errs = append(errs, m.server.Shutdown(ctx))
+		if err := <-m.served; !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	} else if m.listener != nil {
+		m.listener.Close()
+	}
+	if m.node != nil {
+		errs = append(errs, m.node.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// warnIfExposed warns loudly when the API listens beyond loopback: there is
+// no TLS or authentication yet (DESIGN §9).
+func warnIfExposed(log zerolog.Logger, addr net.Addr) {
+	tcp, ok := addr.(*net.TCPAddr)
+	if ok && tcp.IP.IsLoopback() {
+		return
+	}
+	log.Warn().Str("http", addr.String()).Msg("!!! the API listens beyond loopback WITHOUT TLS OR AUTHENTICATION: anyone who can reach it can read and change every node !!!")
+}

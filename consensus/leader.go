@@ -1,0 +1,123 @@
+package consensus
+
+import (
+	"context"
+	"time"
+
+	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/fsm"
+)
+
+// watchLeadership runs the leader's duties while this node leads.
+func (n *Node) watchLeadership() {
+	defer n.wg.Done()
+	var current *leaderRun
+	defer func() { current.stop() }()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case leader := <-n.notifyCh:
+			current.stop()
+			current = nil
+			if leader {
+				current = n.startLeading()
+			}
+		}
+	}
+}
+
+// leaderRun is one term of leading: its loop and the way to end it.
+type leaderRun struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (n *Node) startLeading() *leaderRun {
+	ctx, cancel := context.WithCancel(context.Background())
+	run := &leaderRun{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(run.done)
+		n.lead(ctx)
+	}()
+	return run
+}
+
+func (r *leaderRun) stop() {
+	if r != nil {
+		r.cancel()
+		<-r.done
+	}
+}
+
+// lead is the leader's loop: commit a barrier so that the state is current,
+// start the lease clock, then expire sessions and reap nodes until
+// leadership ends.
+func (n *Node) lead(ctx context.Context) {
+	defer func() {
+		n.ready.Store(false)
+		n.lease.demote()
+	}()
+	if !n.commitBarrier(ctx) {
+		return
+	}
+	n.lease.promote(time.Now(), n.tree.SessionTimeouts())
+	n.ready.Store(true)
+	n.log.Info().Int64("applied", n.Applied()).Msg("leading")
+
+	leaseTick := time.NewTicker(n.cfg.LeaseTick)
+	defer leaseTick.Stop()
+	reapTick := time.NewTicker(n.cfg.ReapInterval)
+	defer reapTick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-leaseTick.C:
+			for _, id := range n.lease.expired(now, n.tree.SessionTimeouts()) {
+				n.expire(ctx, id)
+			}
+		case now := <-reapTick.C:
+			for _, p := range n.tree.ReapCandidates(now.UnixMilli()) {
+				n.reap(ctx, p, now)
+			}
+		}
+	}
+}
+
+// commitBarrier commits an OpBarrier, retrying until it applies or
+// leadership ends. After it, the commit index names an entry the FSM sees,
+// which linearizable reads rely on.
+func (n *Node) commitBarrier(ctx context.Context) bool {
+	for {
+		_, _, err := n.Propose(ctx, &fsm.Command{Op: fsm.OpBarrier})
+		if err == nil {
+			return true
+		}
+		n.log.Warn().Err(err).Msg("leader barrier failed; retrying")
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (n *Node) expire(ctx context.Context, id api.ID) {
+	_, _, err := n.Propose(ctx, &fsm.Command{Op: fsm.OpExpireSession, Session: id})
+	if err != nil {
+		n.log.Warn().Err(err).Stringer("session", id).Msg("expire session")
+		return
+	}
+	n.metrics.expired.Inc()
+	n.log.Info().Stringer("session", id).Msg("session expired")
+}
+
+func (n *Node) reap(ctx context.Context, p string, now time.Time) {
+	_, _, err := n.Propose(ctx, &fsm.Command{Op: fsm.OpReap, Path: p, Time: now.UnixMilli()})
+	if err != nil {
+		n.log.Warn().Err(err).Str("path", p).Msg("reap node")
+		return
+	}
+	n.metrics.reaped.Inc()
+}

@@ -1,0 +1,230 @@
+package consensus
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/canopy-coord/canopy/fsm"
+)
+
+// Config describes one node.
+type Config struct {
+	ID            string        // raft server id
+	RaftBind      string        // raft listen address, e.g. 127.0.0.1:8901
+	RaftAdvertise string        // the address peers use, when it differs from RaftBind
+	DataDir       string        // raft log, stable store and snapshots
+	Bootstrap     bool          // bootstrap a single-voter cluster when there is no state
+	ElectionTime  time.Duration // raft heartbeat and election timeout
+	// SnapshotThreshold is how many log entries since the last snapshot
+	// trigger a new one; SnapshotInterval how often raft checks.
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
+	TrailingLogs      uint64 // entries kept after a snapshot, for slow followers
+	ReapInterval      time.Duration
+	LeaseTick         time.Duration
+	Sink              EventSink
+	Logger            zerolog.Logger
+	Registerer        prometheus.Registerer
+}
+
+func (c *Config) withDefaults() Config {
+	d := *c
+	if d.ID == "" {
+		d.ID = "node1"
+	}
+	if d.ElectionTime == 0 {
+		d.ElectionTime = 500 * time.Millisecond
+	}
+	if d.SnapshotThreshold == 0 {
+		d.SnapshotThreshold = 16384
+	}
+	if d.SnapshotInterval == 0 {
+		d.SnapshotInterval = 30 * time.Second
+	}
+	if d.TrailingLogs == 0 {
+		d.TrailingLogs = 10240
+	}
+	if d.ReapInterval == 0 {
+		d.ReapInterval = time.Second
+	}
+	if d.LeaseTick == 0 {
+		d.LeaseTick = 100 * time.Millisecond
+	}
+	return d
+}
+
+// Node is one raft member holding a replica of the tree.
+type Node struct {
+	cfg       Config
+	log       zerolog.Logger
+	tree      *fsm.Tree
+	fsm       *raftFSM
+	raft      *raft.Raft
+	transport *raft.NetworkTransport
+	store     *raftboltdb.BoltStore
+	applied   *appliedIndex
+	metrics   *metrics
+	lease     *leaseClock
+	verify    *verifier
+
+	// ready is true while this node is leader and its first barrier has
+	// applied: only then do its commit index and lease clock mean anything.
+	ready    atomic.Bool
+	notifyCh chan bool
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	closed   sync.Once
+}
+
+// Open starts a node: it opens or creates the data directory, restores the
+// latest snapshot and replays the log, and joins raft.
+func Open(c Config) (*Node, error) {
+	cfg := c.withDefaults()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	n := &Node{
+		cfg:      cfg,
+		log:      cfg.Logger.With().Str("component", "consensus").Logger(),
+		tree:     fsm.NewTree(),
+		applied:  newAppliedIndex(),
+		metrics:  newMetrics(cfg.Registerer),
+		notifyCh: make(chan bool, 16),
+		stop:     make(chan struct{}),
+	}
+	n.lease = newLeaseClock(cfg.ElectionTime)
+	n.fsm = &raftFSM{tree: n.tree, applied: n.applied, sink: cfg.Sink, metrics: n.metrics}
+	if err := n.openRaft(); err != nil {
+		n.closeStores()
+		return nil, err
+	}
+	n.verify = newVerifier(n.raft, n.metrics)
+	n.wg.Add(1)
+	go n.watchLeadership()
+	return n, nil
+}
+
+func (n *Node) openRaft() error {
+	cfg := n.cfg
+	hlog := newHCLogger(n.log)
+	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db")})
+	if err != nil {
+		return fmt.Errorf("open raft log: %w", err)
+	}
+	n.store = store
+	logs, err := raft.NewLogCache(1024, store)
+	if err != nil {
+		return err
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 2, hlog)
+	if err != nil {
+		return fmt.Errorf("open snapshot store: %w", err)
+	}
+	var advertise net.Addr
+	if cfg.RaftAdvertise != "" {
+		if advertise, err = net.ResolveTCPAddr("tcp", cfg.RaftAdvertise); err != nil {
+			return fmt.Errorf("raft advertise address: %w", err)
+		}
+	}
+	n.transport, err = raft.NewTCPTransportWithLogger(cfg.RaftBind, advertise, 3, 10*time.Second, hlog)
+	if err != nil {
+		return fmt.Errorf("raft transport on %s: %w", cfg.RaftBind, err)
+	}
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.ID)
+	rc.Logger = hlog
+	rc.HeartbeatTimeout = cfg.ElectionTime
+	rc.ElectionTimeout = cfg.ElectionTime
+	rc.LeaderLeaseTimeout = cfg.ElectionTime / 2
+	rc.SnapshotThreshold = cfg.SnapshotThreshold
+	rc.SnapshotInterval = cfg.SnapshotInterval
+	rc.TrailingLogs = cfg.TrailingLogs
+	// Let the leader take up to 512 queued proposals into one disk write.
+	rc.MaxAppendEntries = 512
+	rc.BatchApplyCh = true
+	rc.NotifyCh = n.notifyCh
+
+	hasState, err := raft.HasExistingState(logs, store, snaps)
+	if err != nil {
+		return fmt.Errorf("inspect raft state: %w", err)
+	}
+	n.raft, err = raft.NewRaft(rc, n.fsm, logs, store, snaps, n.transport)
+	if err != nil {
+		return fmt.Errorf("start raft: %w", err)
+	}
+	if !hasState && cfg.Bootstrap {
+		conf := raft.Configuration{Servers: []raft.Server{{
+			ID: rc.LocalID, Address: n.transport.LocalAddr(), Suffrage: raft.Voter,
+		}}}
+		if err := n.raft.BootstrapCluster(conf).Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+			return fmt.Errorf("bootstrap: %w", err)
+		}
+	}
+	return nil
+}
+
+// Close leaves raft and closes the stores. It is safe to call twice.
+func (n *Node) Close() error {
+	var err error
+	n.closed.Do(func() {
+		close(n.stop)
+		if n.raft != nil {
+			err = n.raft.Shutdown().Error()
+		}
+		n.wg.Wait()
+		n.closeStores()
+	})
+	return err
+}
+
+func (n *Node) closeStores() {
+	if n.transport != nil {
+		n.transport.Close()
+	}
+	if n.store != nil {
+		n.store.Close()
+	}
+}
+
+// Tree is the local replica, for reads.
+func (n *Node) Tree() *fsm.Tree { return n.tree }
+
+// ID is this node's raft id.
+func (n *Node) ID() string { return n.cfg.ID }
+
+// RaftAddr is the address raft listens on.
+func (n *Node) RaftAddr() string { return string(n.transport.LocalAddr()) }
+
+// Ready reports whether the node can serve: it knows a leader and, when it
+// is the leader, its first barrier has applied.
+func (n *Node) Ready() bool {
+	if n.raft.State() == raft.Leader {
+		return n.ready.Load()
+	}
+	addr, _ := n.raft.LeaderWithID()
+	return addr != ""
+}
+
+// Role is raft's name for this node's state: Leader, Follower, Candidate.
+func (n *Node) Role() string { return n.raft.State().String() }
+
+// Applied is the index of the last entry the local tree has applied.
+func (n *Node) Applied() int64 { return n.applied.get() }
+
+// Snapshot forces a raft snapshot now (and the log truncation that follows).
+func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }
+
+// Stats are raft's own counters, for status.
+func (n *Node) Stats() map[string]string { return n.raft.Stats() }

@@ -1,0 +1,111 @@
+package consensus
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/fsm"
+)
+
+// DefaultTimeout bounds a request that carries no deadline of its own.
+const DefaultTimeout = 10 * time.Second
+
+// Propose commits cmd through raft and returns its result and zxid (its log
+// index). The node stamps the time. A raft failure is Unavailable: the
+// command may or may not have been applied, and the caller should re-read.
+func (n *Node) Propose(ctx context.Context, cmd *fsm.Command) (fsm.Result, int64, error) {
+	if cmd.Time == 0 {
+		cmd.Time = time.Now().UnixMilli()
+	}
+	timeout := DefaultTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	start := time.Now()
+	// raft's timeout bounds only the wait to enqueue; once enqueued, the
+	// future resolves when the entry applies or leadership is lost.
+	f := n.raft.Apply(cmd.Encode(nil), timeout)
+	if err := f.Error(); err != nil {
+		return fsm.Result{}, 0, raftError(err)
+	}
+	n.metrics.proposeSeconds.Observe(time.Since(start).Seconds())
+	resp, ok := f.Response().(*applyResponse)
+	if !ok {
+		return fsm.Result{}, 0, api.Errorf(api.CodeSystemError, "", "unexpected raft response %T", f.Response())
+	}
+	return resp.result, int64(f.Index()), nil
+}
+
+// raftError turns raft's failures into the API's: all mean "no leader
+// reachable from here right now".
+func raftError(err error) error {
+	switch {
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
+		errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		return &api.Error{Code: api.CodeUnavailable, Message: "no leader: " + err.Error()}
+	case errors.Is(err, raft.ErrEnqueueTimeout):
+		return &api.Error{Code: api.CodeUnavailable, Message: "raft is overloaded: " + err.Error()}
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return &api.Error{Code: api.CodeUnavailable, Message: "node is shutting down"}
+	}
+	return &api.Error{Code: api.CodeUnavailable, Message: err.Error()}
+}
+
+// CreateSession opens a session with a fresh id and the negotiated timeout.
+func (n *Node) CreateSession(ctx context.Context, timeoutMs int64, identity []string) (api.Session, int64, error) {
+	cmd := &fsm.Command{
+		Op:       fsm.OpCreateSession,
+		Session:  newSessionID(),
+		Timeout:  fsm.ClampTimeout(timeoutMs),
+		Identity: identity,
+	}
+	res, zxid, err := n.Propose(ctx, cmd)
+	if err != nil {
+		return api.Session{}, zxid, err
+	}
+	if res.Err != nil {
+		return api.Session{}, zxid, res.Err
+	}
+	n.lease.touch(cmd.Session, cmd.Timeout)
+	return api.Session{ID: cmd.Session, TimeoutMs: cmd.Timeout}, zxid, nil
+}
+
+// newSessionID draws 63 random bits: the top bit stays clear so that an id
+// never looks like ZooKeeper's container or TTL owner markers.
+func newSessionID() api.ID {
+	var b [8]byte
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
+			panic("crypto/rand failed: " + err.Error())
+		}
+		if id := api.ID(binary.BigEndian.Uint64(b[:]) >> 1); fsm.ValidSessionID(id) {
+			return id
+		}
+	}
+}
+
+// KeepAlive renews a session's lease. It answers once the renewal has
+// reached the leader's clock.
+func (n *Node) KeepAlive(ctx context.Context, id api.ID) (api.Session, error) {
+	info, _, err := n.tree.Session(id)
+	if err != nil {
+		return api.Session{}, err
+	}
+	if n.raft.State() != raft.Leader {
+		return api.Session{}, &api.Error{Code: api.CodeUnavailable, Message: "this node is not the leader"}
+	}
+	n.lease.touch(id, info.TimeoutMs)
+	return api.Session{ID: id, TimeoutMs: info.TimeoutMs}, nil
+}
+
+// SessionRemaining is the time before a session expires, as this node's
+// lease clock sees it; false when this node does not hold the clock.
+func (n *Node) SessionRemaining(id api.ID) (time.Duration, bool) {
+	return n.lease.remaining(id, time.Now())
+}

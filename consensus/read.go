@@ -1,0 +1,97 @@
+package consensus
+
+import (
+	"context"
+	"sync"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/canopy-coord/canopy/api"
+)
+
+// Linearize waits until the local tree reflects every write committed
+// before the call: the read index is the leader's commit index, confirmed by
+// a leadership check that starts after the call, and the read waits for the
+// apply to reach it. Concurrent reads share one leadership check.
+func (n *Node) Linearize(ctx context.Context) error {
+	if n.raft.State() != raft.Leader {
+		return &api.Error{Code: api.CodeUnavailable, Message: "this node is not the leader"}
+	}
+	if !n.ready.Load() {
+		return &api.Error{Code: api.CodeUnavailable, Message: "leader is not ready yet"}
+	}
+	index := int64(n.raft.CommitIndex())
+	n.metrics.linearizedReads.Inc()
+	if err := n.verify.check(ctx); err != nil {
+		return err
+	}
+	return n.WaitApplied(ctx, index)
+}
+
+// WaitApplied waits until the local tree has applied index.
+func (n *Node) WaitApplied(ctx context.Context, index int64) error {
+	if err := n.applied.wait(ctx, index); err != nil {
+		return &api.Error{Code: api.CodeOperationTimeout, Message: "the node has not applied the requested zxid in time"}
+	}
+	return nil
+}
+
+// verifier batches leadership checks: callers that arrive while a check is
+// running join the next one, which starts after they joined.
+type verifier struct {
+	raft    *raft.Raft
+	metrics *metrics
+
+	mu      sync.Mutex
+	next    *verifyRound
+	running bool
+}
+
+type verifyRound struct {
+	done chan struct{}
+	err  error
+}
+
+func newVerifier(r *raft.Raft, m *metrics) *verifier {
+	return &verifier{raft: r, metrics: m}
+}
+
+func (v *verifier) check(ctx context.Context) error {
+	v.mu.Lock()
+	if v.next == nil {
+		v.next = &verifyRound{done: make(chan struct{})}
+	}
+	round := v.next
+	if !v.running {
+		v.running = true
+		go v.run()
+	}
+	v.mu.Unlock()
+	select {
+	case <-round.done:
+		return round.err
+	case <-ctx.Done():
+		return &api.Error{Code: api.CodeOperationTimeout, Message: "leadership check timed out"}
+	}
+}
+
+// run performs rounds until nobody waits. It ends by itself; raft's
+// shutdown makes a pending check fail, so it never outlives the node long.
+func (v *verifier) run() {
+	for {
+		v.mu.Lock()
+		round := v.next
+		v.next = nil
+		if round == nil {
+			v.running = false
+			v.mu.Unlock()
+			return
+		}
+		v.mu.Unlock()
+		v.metrics.verifyRounds.Inc()
+		if err := v.raft.VerifyLeader().Error(); err != nil {
+			round.err = raftError(err)
+		}
+		close(round.done)
+	}
+}

@@ -1,0 +1,136 @@
+package httpapi
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/canopy-coord/canopy/api"
+)
+
+const headerRequestID = "X-Request-Id"
+
+type ctxKey int
+
+const requestIDKey ctxKey = iota
+
+// requestID takes the caller's X-Request-Id when it is sane, or makes one,
+// and echoes it, so a request can be followed through logs.
+func (s *Server) requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(headerRequestID)
+		if id == "" || len(id) > 64 || !printable(id) {
+			var b [8]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		w.Header().Set(headerRequestID, id)
+		next.ServeHTTP(w, r.WithContext(contextWith(r, requestIDKey, id)))
+	})
+}
+
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// recoverer turns a panic into a logged 500 with the error body. A panic is
+// a bug, but one request's bug must not take the node down.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error().Str("request_id", requestIDOf(r)).Str("method", r.Method).
+					Str("url", r.URL.String()).Str("panic", fmt.Sprint(v)).Bytes("stack", debug.Stack()).
+					Msg("handler panic")
+				writeError(w, s.store.Applied(), api.Errorf(api.CodeSystemError, "", "internal error"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// observe sets the default Canopy-Zxid, then records the request's metrics
+// and writes the access log line (debug level).
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		setZxid(w, s.store.Applied())
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		s.metrics.inflight.Inc()
+		s.metrics.active.Add(1)
+		next.ServeHTTP(ww, r)
+		s.metrics.active.Add(-1)
+		s.metrics.inflight.Dec()
+		elapsed := time.Since(start)
+		route := chi.RouteContext(r.Context()).RoutePattern()
+		if route == "" {
+			route = "unmatched"
+		}
+		status := ww.Status()
+		if status == 0 {
+			status = http.StatusOK
+		}
+		s.metrics.observe(route, r.Method, status, elapsed)
+		if e := s.log.Debug(); e.Enabled() {
+			e.Str("request_id", requestIDOf(r)).Str("method", r.Method).Str("path", r.URL.EscapedPath()).
+				Str("route", route).Int("status", status).Int("bytes", ww.BytesWritten()).
+				Dur("duration", elapsed).Str("zxid", ww.Header().Get(headerZxid)).
+				Str("remote", r.RemoteAddr).Msg("request")
+		}
+	})
+}
+
+// limitBody caps every request body (DESIGN §8).
+func (s *Server) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > s.cfg.MaxBodyBytes {
+			writeError(w, s.store.Applied(), api.Errorf(api.CodeTooLarge, "",
+				"request body of %d bytes is over the limit of %d", r.ContentLength, s.cfg.MaxBodyBytes))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// sessionCheck makes a request that names a session act within it: the
+// header must be well formed and name an open session, and the request
+// counts as a keep-alive, as any request on a ZooKeeper connection does.
+func (s *Server) sessionCheck(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := sessionHeader(r)
+		if err != nil {
+			writeError(w, s.store.Applied(), err)
+			return
+		}
+		if id != 0 {
+			if _, err := s.store.KeepAlive(r.Context(), id); err != nil && api.CodeOf(err) == api.CodeSessionExpired {
+				writeError(w, s.store.Applied(), err)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func requestIDOf(r *http.Request) string {
+	id, _ := r.Context().Value(requestIDKey).(string)
+	return id
+}
+
+func itoa(v int64) string { return strconv.FormatInt(v, 10) }

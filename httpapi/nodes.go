@@ -1,0 +1,360 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/fsm"
+)
+
+const nodesPrefix = "/v1/nodes"
+
+var readParams = []string{"consistency", "min_zxid", "timeout_ms"}
+
+func withReadParams(p ...string) []string { return append(p, readParams...) }
+
+func (s *Server) create(w http.ResponseWriter, r *http.Request) {
+	p, q, err := s.pathAndQuery(r, nodesPrefix, "ephemeral", "sequential", "container", "ttl_ms", "parents")
+	if err != nil {
+		writeError(w, s.store.Applied(), err)
+		return
+	}
+	cmd := &fsm.Command{Op: fsm.OpCreate, Path: p, Version: fsm.AnyVersion}
+	if err := createFlags(q, cmd); err != nil {
+		writeError(w, s.store.Applied(), err)
+		return
+	}
+	if cmd.Session, err = sessionHeader(r); err == nil {
+		err = checkCreatePath(cmd)
+	}
+	if err == nil {
+		cmd.Data, err = s.readData(r, p)
+	}
+	if err != nil {
+		writeError(w, s.store.Applied(), err)
+		return
+	}
+	res, zxid, ok := s.propose(w, r, cmd)
+	if !ok {
+		return
+	}
+	w.Header().Set("Location", nodesPrefix+escapePath(res.Path))
+	writeJSON(w, http.StatusCreated, zxid, api.PathStat{Path: res.Path, Stat: *res.Stat})
+}
+
+// createFlags reads the node kind of a create from the query.
+func createFlags(q query, cmd *fsm.Command) error {
+	for name, f := range map[string]fsm.Flags{
+		"ephemeral": fsm.FlagEphemeral, "sequential": fsm.FlagSequential,
+		"container": fsm.FlagContainer, "parents": fsm.FlagParents,
+	} {
+		on, err := q.flag(name)
+		if err != nil {
+			return err
+		}
+		if on {
+			cmd.Flags |= f
+		}
+	}
+	ttl, err := q.int("ttl_ms", 0, 1, fsm.MaxTTL)
+	cmd.TTL = ttl
+	return err
+}
+
+// checkCreatePath refuses early what fsm would refuse, so that bad input
+// never costs a raft entry.
+func checkCreatePath(cmd *fsm.Command) error {
+	if cmd.Flags&fsm.FlagEphemeral != 0 && cmd.Session == 0 {
+		return badArgs(cmd.Path, "an ephemeral node needs a session: send the %s header", headerSession)
+	}
+	p := cmd.Path
+	if cmd.Flags&fsm.FlagSequential != 0 {
+		p += "0" // the name is validated with its suffix: "/q/" is a valid prefix
+	}
+	return validPath(p)
+}
+
+// propose commits cmd and renders any failure; ok is false when it did.
+func (s *Server) propose(w http.ResponseWriter, r *http.Request, cmd *fsm.Command) (fsm.Result, int64, bool) {
+	res, zxid, err := s.store.Propose(r.Context(), cmd)
+	if err != nil {
+		writeError(w, s.store.Applied(), err)
+		return res, zxid, false
+	}
+	if res.Err != nil {
+		writeError(w, zxid, res.Err)
+		return res, zxid, false
+	}
+	return res, zxid, true
+}
+
+func (s *Server) setData(w http.ResponseWriter, r *http.Request) {
+	p, q, err := s.pathAndQuery(r, nodesPrefix, "version")
+	if err != nil {
+		writeError(w, s.store.Applied(), err)
+		return
+	}
+	cmd := &fsm.Command{Op: fsm.OpSetData, Path: p}
+	if cmd.Version, err = version(r, q, p); err == nil {
+		if err = validPath(p); err == nil {
+			cmd.Data, err = s.readData(r, p)
+		}
+	}
+	if err != nil {
+		writeError(w, s.store.Applied(), err)
+		return
+	}
+	res, zxid, ok := s.propose(w, r, cmd)
+	if !ok {
+		return
+	}
+	w.Header().Set("ETag", etag(res.Stat.Version))
+	writeJSON(w, http.StatusOK, zxid, api.PathStat{Path: res.Path, Stat: *res.Stat})
+}
+
+func (s *Server) deleteNode(w http.ResponseWriter, r *http.Request) {
+	p, q, err := s.pathAndQuery(r, nodesPrefix, "version", "recursive")
+	if err != nil {
+		writeError(w, s.store.Applied(), err)
+		return
+	}
+	cmd := &fsm.Command{Op: fsm.OpDelete, Path: p}
+	recursive, err := q.flag("recursive")
+	if err == nil {
+		cmd.Version, err = version(r, q, p)
+	}
+	if err == nil {
+		err = validPath(p)
+	}
+	if err != nil {
+		writeError(w, s.store.Applied(), err)
+		return
+	}
+	if recursive {
+		cmd.Flags |= fsm.FlagRecursive
+	}
+	if _, zxid, ok := s.propose(w, r, cmd); ok {
+		setZxid(w, zxid)
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func (s *Server) getData(w http.ResponseWriter, r *http.Request) {
+	p, q, err := s.readRequest(r, nodesPrefix, withReadParams("raw", "encoding")...)
+	if err != nil {
+		writeError(w, s.store.Applied(), err)
+		return
+	}
+	raw, err := q.flag("raw")
+	enc := q.get("encoding")
+	if err == nil && enc != "" && enc != "base64" && enc != "utf8" {
+		err = badArgs(p, "encoding must be base64 or utf8, got %q", enc)
+	}
+	if err != nil {
+		writeError(w, s.store.Applied(), err)
+		return
+	}
+	data, stat, zxid, err := s.store.Tree().Get(p)
+	if err != nil {
+		writeError(w, zxid, err)
+		return
+	}
+	if raw {
+		setStatHeaders(w, stat)
+		setZxid(w, zxid)
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, data)
+		return
+	}
+	body := api.NodeData{Path: p, Data: data, Encoding: "utf8", Stat: stat}
+	if enc == "base64" || !utf8.ValidString(data) {
+		body.Data, body.Encoding = base64.StdEncoding.EncodeToString([]byte(data)), "base64"
+	}
+	w.Header().Set("ETag", etag(stat.Version))
+	writeJSON(w, http.StatusOK, zxid, body)
+}
+
+func (s *Server) headNode(w http.ResponseWriter, r *http.Request) {
+	p, _, err := s.readRequest(r, nodesPrefix, readParams...)
+	if err != nil {
+		setZxid(w, s.store.Applied())
+		w.WriteHeader(api.CodeOf(err).Status())
+		return
+	}
+	stat, zxid, err := s.store.Tree().Stat(p)
+	setZxid(w, zxid)
+	if err != nil {
+		w.WriteHeader(api.CodeOf(err).Status())
+		return
+	}
+	setStatHeaders(w, stat)
+	w.WriteHeader(http.StatusOK)
+}
+
+func (s *Server) exists(w http.ResponseWriter, r *http.Request) {
+	p, _, err := s.readRequest(r, "/v1/stat", readParams...)
+	if err != nil {
+		writeError(w, s.store.Applied(), err)
+		return
+	}
+	stat, zxid, err := s.store.Tree().Stat(p)
+	if err != nil {
+		writeError(w, zxid, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, zxid, api.PathStat{Path: p, Stat: stat})
+}
+
+// maxListing bounds one children page or subtree answer.
+const maxListing = 100000
+
+func (s *Server) children(w http.ResponseWriter, r *http.Request) {
+	p, q, err := s.readRequest(r, "/v1/children", withReadParams("limit", "after", "stat")...)
+	if err != nil {
+		writeError(w, s.store.Applied(), err)
+		return
+	}
+	limit, err := q.int("limit", 0, 1, maxListing)
+	var withStat bool
+	if err == nil {
+		withStat, err = q.flag("stat")
+	}
+	if err != nil {
+		writeError(w, s.store.Applied(), err)
+		return
+	}
+	page, err := s.store.Tree().Children(p, q.get("after"), int(limit), withStat)
+	if err != nil {
+		writeError(w, page.Zxid, err)
+		return
+	}
+	body := api.Children{Path: p, Children: page.Names, Stat: page.Stat, Next: page.Next}
+	if withStat {
+		kids := make([]api.ChildStat, len(page.Names))
+		for i, name := range page.Names {
+			kids[i] = api.ChildStat{Name: name, Stat: page.Stats[i]}
+		}
+		body.Children = kids
+	}
+	writeJSON(w, http.StatusOK, page.Zxid, body)
+}
+
+func (s *Server) tree(w http.ResponseWriter, r *http.Request) {
+	p, q, err := s.readRequest(r, "/v1/tree", withReadParams("depth", "limit")...)
+	if err != nil {
+		writeError(w, s.store.Applied(), err)
+		return
+	}
+	depth, err := q.int("depth", 1, 0, 1000)
+	var limit int64
+	if err == nil {
+		limit, err = q.int("limit", 10000, 1, maxListing)
+	}
+	if err != nil {
+		writeError(w, s.store.Applied(), err)
+		return
+	}
+	root, zxid, err := s.store.Tree().Subtree(p, int(depth), int(limit))
+	if err != nil {
+		writeError(w, zxid, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, zxid, root)
+}
+
+func (s *Server) sync(w http.ResponseWriter, r *http.Request) {
+	p, _, err := s.pathAndQuery(r, "/v1/sync")
+	if err == nil {
+		err = validPath(p)
+	}
+	if err == nil {
+		err = s.store.Linearize(r.Context())
+	}
+	if err != nil {
+		writeError(w, s.store.Applied(), err)
+		return
+	}
+	zxid := s.store.Applied()
+	writeJSON(w, http.StatusOK, zxid, api.SyncResult{Zxid: zxid})
+}
+
+// pathAndQuery reads the node path after prefix and the route's parameters.
+func (s *Server) pathAndQuery(r *http.Request, prefix string, allowed ...string) (string, query, error) {
+	p, err := s.nodePath(r, prefix)
+	if err != nil {
+		return "", query{}, err
+	}
+	q, err := parseQuery(r, allowed...)
+	return p, q, err
+}
+
+// readRequest is pathAndQuery for reads: it also validates the path and
+// waits for the consistency the request asks for.
+func (s *Server) readRequest(r *http.Request, prefix string, allowed ...string) (string, query, error) {
+	p, q, err := s.pathAndQuery(r, prefix, allowed...)
+	if err == nil {
+		err = validPath(p)
+	}
+	if err == nil {
+		err = s.consistent(r, q)
+	}
+	return p, q, err
+}
+
+// consistent waits until the local tree may answer: linearizable by default,
+// at once with consistency=stale, after zxid N with min_zxid=N.
+func (s *Server) consistent(r *http.Request, q query) error {
+	mode := q.get("consistency")
+	if mode != "" && mode != "linearizable" && mode != "stale" {
+		return badArgs("", "consistency must be linearizable or stale, got %q", mode)
+	}
+	minZxid, err := q.int("min_zxid", 0, 0, 1<<62)
+	if err != nil {
+		return err
+	}
+	timeout, err := q.int("timeout_ms", 10000, 1, 600000)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	if mode == "linearizable" || (mode == "" && !q.has("min_zxid")) {
+		if err := s.store.Linearize(ctx); err != nil {
+			return err
+		}
+	}
+	if minZxid > 0 {
+		ctx, cancel := contextTimeout(ctx, timeout)
+		defer cancel()
+		return s.store.WaitApplied(ctx, minZxid)
+	}
+	return nil
+}
+
+func etag(version int32) string { return `"` + strconv.Itoa(int(version)) + `"` }
+
+func setStatHeaders(w http.ResponseWriter, stat api.Stat) {
+	w.Header().Set("ETag", etag(stat.Version))
+	b, _ := json.Marshal(stat)
+	w.Header().Set(headerStat, string(b))
+}
+
+// escapePath percent-encodes each segment of a znode path for a URL.
+func escapePath(p string) string {
+	if p == "/" {
+		return "/"
+	}
+	segs := strings.Split(p[1:], "/")
+	for i, seg := range segs {
+		segs[i] = url.PathEscape(seg)
+	}
+	return "/" + strings.Join(segs, "/")
+}

@@ -1,0 +1,29 @@
+package httpapi
+
+import (
+	"context"
+	"time"
+
+	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/fsm"
+)
+
+// Store is what the API needs of the replicated state: consensus.Node in
+// production.
+type Store interface {
+	// Tree is the local replica, read after the consistency check.
+	Tree() *fsm.Tree
+	Propose(ctx context.Context, cmd *fsm.Command) (fsm.Result, int64, error)
+	// Linearize returns once the local tree reflects every write committed
+	// before the call.
+	Linearize(ctx context.Context) error
+	// WaitApplied returns once the local tree has applied zxid.
+	WaitApplied(ctx context.Context, zxid int64) error
+	Applied() int64
+	CreateSession(ctx context.Context, timeoutMs int64, identity []string) (api.Session, int64, error)
+	KeepAlive(ctx context.Context, id api.ID) (api.Session, error)
+	SessionRemaining(id api.ID) (time.Duration, bool)
+	Ready() bool
+	Role() string
+	ID() string
+}
