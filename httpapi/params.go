@@ -79,7 +79,7 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func (q query) has(k string) bool { _, ok := q.values[k]; return ok }
+func (q query) has(k string) bool   { _, ok := q.values[k]; return ok }
 func (q query) get(k string) string { return q.values.Get(k) }
 
 // flag reads a boolean flag: present, "true" or "1" is on; "false" or "0" off.
