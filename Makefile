@@ -1,0 +1,30 @@
+# The index of what one can do with Canopy. Each target is a line or two.
+GO        ?= go
+FUZZTIME  ?= 30s
+PKGS_RACE := ./fsm/... ./consensus/... ./httpapi/... ./cmd/...
+
+.PHONY: run build test lint fuzz bench
+
+run: ## start a single node with its UI at http://127.0.0.1:8900/ui/
+	$(GO) run ./cmd/canopy serve
+
+build: ## build bin/canopy and bin/canopy-bench
+	CGO_ENABLED=0 $(GO) build -o bin/ ./cmd/...
+
+test: lint ## every test; the race detector on the packages with concurrency
+	$(GO) test -count=1 -timeout 12m ./...
+	$(GO) test -race -count=1 -timeout 12m $(PKGS_RACE)
+
+lint: ## gofmt and go vet must be clean
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt: files above need formatting'; exit 1; }
+	$(GO) vet ./...
+
+fuzz: ## run every fuzz target for FUZZTIME each; new findings land in testdata/fuzz
+	@for pkg in ./fsm ./httpapi; do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; done
+
+bench: ## FSM benchmarks, then the HTTP load matrix against a real node (see docs/benchmarks.md)
+	$(GO) test -run '^$$' -bench . -benchmem ./fsm/
+	./scripts/bench.sh
