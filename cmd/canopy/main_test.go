@@ -1,0 +1,230 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "canopy-bin-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "canopy")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build canopy: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// proc is a canopy process started by a test.
+type proc struct {
+	cmd  *exec.Cmd
+	url  string
+	done chan error
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startProc runs `canopy serve` on free loopback ports over dataDir and
+// waits until it is ready.
+func startProc(t *testing.T, dataDir string) *proc {
+	t.Helper()
+	httpAddr, raftAddr := freePort(t), freePort(t)
+	cmd := exec.Command(binary, "serve", "--http", httpAddr, "--raft", raftAddr,
+		"--data-dir", dataDir, "--log-level", "warn", "--election-timeout", "200ms")
+	logFile, err := os.Create(filepath.Join(t.TempDir(), "canopy.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, url: "http://" + httpAddr, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait(); logFile.Close() }()
+	t.Cleanup(func() { p.kill() })
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get(p.url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(logFile.Name())
+			t.Fatalf("canopy not ready within 15s; log:\n%s", log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (p *proc) kill() {
+	if p.cmd.ProcessState == nil {
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+func TestKillNineLosesNoAcknowledgedWrite(t *testing.T) {
+	dir := t.TempDir()
+	p := startProc(t, dir)
+	client := &http.Client{Timeout: 5 * time.Second}
+
+	var mu sync.Mutex
+	var acked []string
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				path := fmt.Sprintf("/w%d-%d", w, i)
+				resp, err := client.Post(p.url+"/v1/nodes"+path, "application/octet-stream", strings.NewReader("x"))
+				if err != nil {
+					return // the process died under us: not acknowledged
+				}
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusCreated {
+					mu.Lock()
+					acked = append(acked, path)
+					mu.Unlock()
+				}
+			}
+		}(w)
+	}
+	// Let the load run, then kill without warning.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 300 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+	close(stop)
+	wg.Wait()
+	if len(acked) == 0 {
+		t.Fatal("no write was acknowledged before the kill")
+	}
+
+	p2 := startProc(t, dir)
+	for _, path := range acked {
+		resp, err := client.Get(p2.url + "/v1/stat" + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("acknowledged %s is missing after kill -9 and restart (status %d)", path, resp.StatusCode)
+		}
+	}
+	t.Logf("%d acknowledged creates all present after kill -9", len(acked))
+}
+
+func TestSIGTERMShutsDownGracefully(t *testing.T) {
+	p := startProc(t, t.TempDir())
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v, want status 0", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("still running 15s after SIGTERM")
+	}
+}
+
+func TestServeRefusesUnknownFlagsAndArguments(t *testing.T) {
+	for _, args := range [][]string{{"serve", "--no-such-flag"}, {"serve", "extra"}, {"frobnicate"}, {}} {
+		out, err := exec.Command(binary, args...).CombinedOutput()
+		if err == nil {
+			t.Errorf("canopy %v succeeded; want an error", args)
+		}
+		if len(out) == 0 {
+			t.Errorf("canopy %v printed nothing to explain the error", args)
+		}
+	}
+}
+
+func TestVersionPrints(t *testing.T) {
+	out, err := exec.Command(binary, "version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "canopy ") {
+		t.Fatalf("canopy version = %q, %v", out, err)
+	}
+}
+
+// statusOf reads /v1/status, for tests that look at the node's figures.
+func statusOf(t *testing.T, url string) map[string]any {
+	t.Helper()
+	resp, err := http.Get(url + "/v1/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("status body %s: %v", b, err)
+	}
+	return m
+}
+
+func TestRestartServesTheSameTree(t *testing.T) {
+	dir := t.TempDir()
+	p := startProc(t, dir)
+	for i := 0; i < 20; i++ {
+		resp, err := http.Post(fmt.Sprintf("%s/v1/nodes/n%02d", p.url, i), "text/plain", strings.NewReader("d"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	before := statusOf(t, p.url)["znode_count"]
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	<-p.done
+	p2 := startProc(t, dir)
+	if after := statusOf(t, p2.url)["znode_count"]; after != before {
+		t.Fatalf("znode_count %v after restart, %v before", after, before)
+	}
+}
