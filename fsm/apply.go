@@ -80,8 +80,15 @@ func (t *Tree) apply(zxid int64, cmd *Command) (Result, []api.Event) {
 	return res, x.commit()
 }
 
-// run applies one node command inside the transaction.
+// run applies one node command inside the transaction. Every path is
+// validated here, before any lookup: a command in the log must never make
+// Apply panic, whatever its bytes.
 func (x *txn) run(c *Command) (api.MultiResult, *api.Error) {
+	if c.Op != OpCreate { // create validates its path with the sequential suffix
+		if err := ValidatePath(c.Path); err != nil {
+			return api.MultiResult{}, err.(*api.Error)
+		}
+	}
 	switch c.Op {
 	case OpCreate:
 		return x.create(c)

@@ -57,7 +57,7 @@ func (x *txn) create(c *Command) (api.MultiResult, *api.Error) {
 	}
 	p := c.Path
 	if c.has(FlagSequential) {
-		p += fmt.Sprintf("%010d", parent.cversion)
+		p += fmt.Sprintf("%010d", parent.childrenCreated())
 	}
 	if x.get(p) != nil {
 		return api.MultiResult{}, api.Errorf(api.CodeNodeExists, p, "node already exists")

@@ -38,15 +38,28 @@ type node struct {
 	owner       api.ID
 }
 
+// stat is the Stat a client sees. As in ZooKeeper (DataNode.copyStat), the
+// container and TTL markers stay internal: clients see ephemeralOwner 0.
 func (n *node) stat() api.Stat {
+	owner := n.owner
+	if !n.ephemeral() {
+		owner = 0
+	}
 	return api.Stat{
 		Czxid: n.czxid, Mzxid: n.mzxid, Pzxid: n.pzxid,
 		Ctime: n.ctime, Mtime: n.mtime,
 		Version: n.version, Cversion: n.cversion, Aversion: n.aversion,
-		EphemeralOwner: n.owner,
+		EphemeralOwner: owner,
 		DataLength:     int32(len(n.data)),
 		NumChildren:    n.numChildren,
 	}
+}
+
+// childrenCreated is how many children were ever created under n: the
+// sequential suffix. ZooKeeper stores that count and reports cversion as
+// 2*created - numChildren (creates plus deletes), so it is derived back here.
+func (n *node) childrenCreated() int32 {
+	return (n.cversion + n.numChildren) / 2
 }
 
 func (n *node) ephemeral() bool { return n.owner != 0 && ValidSessionID(n.owner) }

@@ -80,6 +80,9 @@ func IsReserved(p string) bool {
 // sorted by name, which is what the tree's index relies on.
 func splitPath(p string) (dir, name string) {
 	i := strings.LastIndexByte(p, '/')
+	if i < 0 { // never a valid path; kept total so that no input can panic
+		return "", p
+	}
 	return p[:i], p[i+1:]
 }
 

@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/google/btree"
@@ -55,20 +56,29 @@ func emptyTree() *Tree {
 // lookup finds a node in the index; the caller holds the lock.
 func (t *Tree) lookup(p string) *node {
 	n, _ := t.nodes.Get(&node{path: p})
+	if n == nil || n.path != p { // "zookeeper" and "/zookeeper" share an index key
+		return nil
+	}
 	return n
 }
 
 // ascendChildren calls fn for each child of p with a name after `after`, in
 // name order, until fn returns false; the caller holds the lock.
 func (t *Tree) ascendChildren(p, after string, fn func(*node) bool) {
+	afterOrig := after
 	dir := dirKey(p)
+	// Names hold no "/": cut `after` there so the pivot stays under p; the
+	// loop below skips what is not after it.
+	if i := strings.IndexByte(after, '/'); i >= 0 {
+		after = after[:i]
+	}
 	pivot := &node{path: JoinPath(p, after)}
 	t.nodes.AscendGreaterOrEqual(pivot, func(n *node) bool {
 		d, name := splitPath(n.path)
 		if d != dir {
 			return false
 		}
-		if name == "" || name <= after {
+		if name == "" || name <= afterOrig {
 			return true // the root (under "/") or the pivot itself
 		}
 		return fn(n)

@@ -111,7 +111,7 @@ func (s *Server) multiOp(op api.MultiOp, session api.ID, c *fsm.Command) error {
 	if kind == fsm.OpCreate {
 		return checkCreatePath(c)
 	}
-	return nil
+	return validPath(c.Path)
 }
 
 // decodeJSON reads a JSON body strictly: unknown fields and trailing data
