@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -21,15 +22,24 @@ type ctxKey int
 
 const requestIDKey ctxKey = iota
 
+// Generated request ids are a random per-process prefix and a counter:
+// unique across restarts and nodes without a syscall per request.
+var (
+	requestIDPrefix = func() string {
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		return hex.EncodeToString(b[:]) + "-"
+	}()
+	requestCounter atomic.Uint64
+)
+
 // requestID takes the caller's X-Request-Id when it is sane, or makes one,
 // and echoes it, so a request can be followed through logs.
 func (s *Server) requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(headerRequestID)
 		if id == "" || len(id) > 64 || !printable(id) {
-			var b [8]byte
-			_, _ = rand.Read(b[:])
-			id = hex.EncodeToString(b[:])
+			id = requestIDPrefix + strconv.FormatUint(requestCounter.Add(1), 16)
 		}
 		w.Header().Set(headerRequestID, id)
 		next.ServeHTTP(w, r.WithContext(contextWith(r, requestIDKey, id)))

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -21,6 +22,7 @@ type Config struct {
 	OpenAPI      []byte // served at /openapi.yaml
 	UI           fs.FS  // served at /ui/
 	Version      string
+	Pprof        bool // serve /debug/pprof/ (like etcd's --enable-pprof)
 	Logger       zerolog.Logger
 	Registerer   prometheus.Registerer
 	Gatherer     prometheus.Gatherer
@@ -115,6 +117,9 @@ func (s *Server) routes() chi.Router {
 	r.Get("/readyz", s.readyz)
 	r.Handle("/metrics", s.metricsHandler())
 	r.Get("/openapi.yaml", s.openAPI)
+	if s.cfg.Pprof {
+		r.Mount("/debug", middleware.Profiler())
+	}
 	if s.cfg.UI != nil {
 		ui := http.StripPrefix("/ui/", http.FileServer(http.FS(s.cfg.UI)))
 		r.Get("/ui", func(w http.ResponseWriter, r *http.Request) {

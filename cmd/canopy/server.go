@@ -76,6 +76,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.IntVar(&m.Limits.MaxPathBytes, "max-path-bytes", m.Limits.MaxPathBytes, "longest node path")
 	fs.Int64Var(&m.Limits.MaxBodyBytes, "max-body-bytes", m.Limits.MaxBodyBytes, "largest request body")
 	fs.IntVar(&m.Limits.MaxMultiOps, "max-multi-ops", m.Limits.MaxMultiOps, "most operations in one multi")
+	fs.BoolVar(&m.Limits.Pprof, "enable-pprof", false, "serve Go profiles at /debug/pprof/")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
