@@ -1,5 +1,10 @@
 package api
 
+import (
+	"encoding/base64"
+	"unicode/utf8"
+)
+
 // Stat is ZooKeeper's Stat, with its field names. Times are milliseconds
 // since the epoch; zxids are raft log indexes.
 type Stat struct {
@@ -110,4 +115,13 @@ type SessionList struct {
 // SyncResult is the body of POST /v1/sync.
 type SyncResult struct {
 	Zxid int64 `json:"zxid"`
+}
+
+// NewNodeData encodes node data for JSON: as text when it is valid UTF-8
+// (and base64 is not asked for), as base64 otherwise.
+func NewNodeData(path, data string, stat Stat, forceBase64 bool) NodeData {
+	if forceBase64 || !utf8.ValidString(data) {
+		return NodeData{Path: path, Data: base64.StdEncoding.EncodeToString([]byte(data)), Encoding: "base64", Stat: stat}
+	}
+	return NodeData{Path: path, Data: data, Encoding: "utf8", Stat: stat}
 }

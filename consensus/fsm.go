@@ -11,9 +11,11 @@ import (
 )
 
 // EventSink receives the change events of every applied batch, in zxid
-// order, on raft's apply goroutine. It must not block.
+// order, on raft's apply goroutine while the tree is locked: it must not
+// block. Reset tells it the tree was replaced by a snapshot at applied.
 type EventSink interface {
 	Publish(events []api.Event)
+	Reset(applied int64)
 }
 
 // raftFSM adapts the tree to raft.BatchingFSM.
@@ -52,16 +54,13 @@ func (f *raftFSM) ApplyBatch(logs []*raft.Log) []interface{} {
 	}
 	outcomes := f.tree.ApplyBatch(entries)
 	resps := make([]interface{}, len(logs))
-	var events []api.Event
+	events := 0
 	for i, o := range outcomes {
 		resps[i] = &applyResponse{result: o.Result}
-		events = append(events, o.Events...)
-	}
-	if f.sink != nil && len(events) > 0 {
-		f.sink.Publish(events)
+		events += len(o.Events)
 	}
 	f.metrics.applyBatch.Observe(float64(len(logs)))
-	f.metrics.events.Add(float64(len(events)))
+	f.metrics.events.Add(float64(events))
 	f.applied.set(int64(logs[len(logs)-1].Index))
 	return resps
 }
@@ -74,6 +73,9 @@ func (f *raftFSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	if err := f.tree.Restore(rc); err != nil {
 		return err
+	}
+	if f.sink != nil {
+		f.sink.Reset(f.tree.Applied())
 	}
 	f.applied.set(f.tree.Applied())
 	return nil

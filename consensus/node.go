@@ -105,6 +105,9 @@ func Open(c Config) (*Node, error) {
 	}
 	n.lease = newLeaseClock(cfg.ElectionTime)
 	n.fsm = &raftFSM{tree: n.tree, applied: n.applied, sink: cfg.Sink, metrics: n.metrics}
+	if cfg.Sink != nil {
+		n.tree.SetPublisher(cfg.Sink.Publish)
+	}
 	if err := n.openRaft(); err != nil {
 		n.closeStores()
 		return nil, err

@@ -28,6 +28,21 @@ func (n *Node) Linearize(ctx context.Context) error {
 	return n.WaitApplied(ctx, index)
 }
 
+// Await waits until a read may be served from the local tree: after the
+// linearizable check when asked for, and once minZxid has applied (0: no
+// wait), within ctx.
+func (n *Node) Await(ctx context.Context, linearizable bool, minZxid int64) error {
+	if linearizable {
+		if err := n.Linearize(ctx); err != nil {
+			return err
+		}
+	}
+	if minZxid > 0 {
+		return n.WaitApplied(ctx, minZxid)
+	}
+	return nil
+}
+
 // WaitApplied waits until the local tree has applied index.
 func (n *Node) WaitApplied(ctx context.Context, index int64) error {
 	if err := n.applied.wait(ctx, index); err != nil {

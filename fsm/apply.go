@@ -39,12 +39,17 @@ func (t *Tree) ApplyBatch(entries []Entry) []Outcome {
 	out := make([]Outcome, len(entries))
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	var events []api.Event
 	for i, e := range entries {
 		if e.Cmd == nil {
 			t.advance(e.Zxid)
 			continue
 		}
 		out[i].Result, out[i].Events = t.apply(e.Zxid, e.Cmd)
+		events = append(events, out[i].Events...)
+	}
+	if t.publish != nil && len(events) > 0 {
+		t.publish(events)
 	}
 	return out
 }

@@ -26,6 +26,19 @@ type Tree struct {
 	// applied is the index of the last raft entry applied, command or not.
 	applied  int64
 	dataSize int64
+	// publish, when set, receives each batch's events before the lock is
+	// released, so that a reader who sees state Z finds every event up to Z
+	// already published.
+	publish func([]api.Event)
+}
+
+// SetPublisher makes ApplyBatch hand its events to fn while the tree is
+// still locked. fn must be quick and must not block or call back into the
+// tree.
+func (t *Tree) SetPublisher(fn func([]api.Event)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.publish = fn
 }
 
 type session struct {

@@ -1,17 +1,13 @@
 package httpapi
 
 import (
-	"encoding/base64"
-	"encoding/json"
+	"bytes"
+	"io"
 	"net/http"
 
 	"github.com/canopy-coord/canopy/api"
 	"github.com/canopy-coord/canopy/fsm"
 )
-
-var multiOps = map[string]fsm.Op{
-	"create": fsm.OpCreate, "set": fsm.OpSetData, "delete": fsm.OpDelete, "check": fsm.OpCheck,
-}
 
 func (s *Server) multi(w http.ResponseWriter, r *http.Request) {
 	if _, err := parseQuery(r); err != nil {
@@ -70,63 +66,30 @@ func writeMulti(w http.ResponseWriter, zxid int64, resp api.MultiResponse) {
 
 // multiOp turns one op of the request into a command.
 func (s *Server) multiOp(op api.MultiOp, session api.ID, c *fsm.Command) error {
-	kind, ok := multiOps[op.Op]
-	if !ok {
-		return badArgs(op.Path, `op must be "check", "create", "set" or "delete", got %q`, op.Op)
+	cmd, err := fsm.CommandFromOp(op, session, s.cfg.MaxDataBytes)
+	*c = cmd
+	if err != nil {
+		return err
 	}
-	*c = fsm.Command{Op: kind, Path: op.Path, Version: fsm.AnyVersion, Session: session, TTL: op.TTLms}
-	if op.Version != nil {
-		if *op.Version < -1<<31 || *op.Version > 1<<31-1 {
-			return badArgs(op.Path, "version must be a 32-bit integer, got %d", *op.Version)
-		}
-		c.Version = int32(*op.Version)
-	}
-	switch op.Encoding {
-	case "", "utf8":
-		c.Data = []byte(op.Data)
-	case "base64":
-		data, err := base64.StdEncoding.DecodeString(op.Data)
-		if err != nil {
-			return badArgs(op.Path, "data is not valid base64: %v", err)
-		}
-		c.Data = data
-	default:
-		return badArgs(op.Path, `encoding must be "utf8" or "base64", got %q`, op.Encoding)
-	}
-	if int64(len(c.Data)) > s.cfg.MaxDataBytes {
-		return api.Errorf(api.CodeTooLarge, op.Path, "data is over the limit of %d bytes", s.cfg.MaxDataBytes)
-	}
-	if op.Ephemeral {
-		c.Flags |= fsm.FlagEphemeral
-	}
-	if op.Sequential {
-		c.Flags |= fsm.FlagSequential
-	}
-	if op.Container {
-		c.Flags |= fsm.FlagContainer
-	}
-	if kind != fsm.OpCreate && (c.Flags != 0 || c.TTL != 0) {
-		return badArgs(op.Path, "ephemeral, sequential, container and ttl_ms apply to create only")
-	}
-	if kind == fsm.OpCreate {
-		return checkCreatePath(c)
-	}
-	return validPath(c.Path)
+	return nil
 }
 
-// decodeJSON reads a JSON body strictly: unknown fields and trailing data
-// are errors.
+// decodeJSON reads a JSON object body strictly: unknown fields (matched
+// case-sensitively), other JSON types and trailing data are errors.
 func decodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		if berr := bodyError(err, ""); api.CodeOf(berr) == api.CodeTooLarge {
-			return berr
-		}
-		return badArgs("", "malformed JSON body: %v", err)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return bodyError(err, "")
 	}
-	if dec.More() {
-		return badArgs("", "malformed JSON body: data after the JSON value")
+	return decodeObject(body, v)
+}
+
+func decodeObject(body []byte, v any) error {
+	if b := bytes.TrimSpace(body); len(b) == 0 || b[0] != '{' {
+		return badArgs("", "the body must be a JSON object")
+	}
+	if err := api.DecodeStrict(body, v); err != nil {
+		return badArgs("", "%v", err)
 	}
 	return nil
 }

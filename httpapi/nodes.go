@@ -1,14 +1,12 @@
 package httpapi
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/canopy-coord/canopy/api"
 	"github.com/canopy-coord/canopy/fsm"
@@ -74,11 +72,10 @@ func checkCreatePath(cmd *fsm.Command) error {
 	if cmd.Flags&fsm.FlagEphemeral != 0 && cmd.Session == 0 {
 		return badArgs(cmd.Path, "an ephemeral node needs a session: send the %s header", headerSession)
 	}
-	p := cmd.Path
-	if cmd.Flags&fsm.FlagSequential != 0 {
-		p += "0" // the name is validated with its suffix: "/q/" is a valid prefix
+	if err := fsm.CheckRequest(cmd); err != nil {
+		return err
 	}
-	return validPath(p)
+	return nil
 }
 
 // propose commits cmd and renders any failure; ok is false when it did.
@@ -154,7 +151,7 @@ func (s *Server) getData(w http.ResponseWriter, r *http.Request) {
 	}
 	raw, err := q.flag("raw")
 	enc := q.get("encoding")
-	if err == nil && enc != "" && enc != "base64" && enc != "utf8" {
+	if err == nil && q.has("encoding") && enc != "base64" && enc != "utf8" {
 		err = badArgs(p, "encoding must be base64 or utf8, got %q", enc)
 	}
 	if err != nil {
@@ -175,12 +172,8 @@ func (s *Server) getData(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, data)
 		return
 	}
-	body := api.NodeData{Path: p, Data: data, Encoding: "utf8", Stat: stat}
-	if enc == "base64" || !utf8.ValidString(data) {
-		body.Data, body.Encoding = base64.StdEncoding.EncodeToString([]byte(data)), "base64"
-	}
 	w.Header().Set("ETag", etag(stat.Version))
-	writeJSON(w, http.StatusOK, zxid, body)
+	writeJSON(w, http.StatusOK, zxid, api.NewNodeData(p, data, stat, enc == "base64"))
 }
 
 func (s *Server) headNode(w http.ResponseWriter, r *http.Request) {
@@ -314,7 +307,7 @@ func (s *Server) readRequest(r *http.Request, prefix string, allowed ...string) 
 // at once with consistency=stale, after zxid N with min_zxid=N.
 func (s *Server) consistent(r *http.Request, q query) error {
 	mode := q.get("consistency")
-	if mode != "" && mode != "linearizable" && mode != "stale" {
+	if q.has("consistency") && mode != "linearizable" && mode != "stale" {
 		return badArgs("", "consistency must be linearizable or stale, got %q", mode)
 	}
 	minZxid, err := q.int("min_zxid", 0, 0, 1<<62)
@@ -325,18 +318,10 @@ func (s *Server) consistent(r *http.Request, q query) error {
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	if mode == "linearizable" || (mode == "" && !q.has("min_zxid")) {
-		if err := s.store.Linearize(ctx); err != nil {
-			return err
-		}
-	}
-	if minZxid > 0 {
-		ctx, cancel := contextTimeout(ctx, timeout)
-		defer cancel()
-		return s.store.WaitApplied(ctx, minZxid)
-	}
-	return nil
+	ctx, cancel := contextTimeout(r.Context(), timeout)
+	defer cancel()
+	linearizable := mode == "linearizable" || (mode == "" && !q.has("min_zxid"))
+	return s.store.Await(ctx, linearizable, minZxid)
 }
 
 func etag(version int32) string { return `"` + strconv.Itoa(int(version)) + `"` }

@@ -48,6 +48,10 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	}
 	c := s.store.Tree().Counts()
 	lat := s.metrics.summary()
+	watches := 0
+	if s.cfg.WatchCount != nil {
+		watches = s.cfg.WatchCount()
+	}
 	st := Status{
 		ServerState:         strings.ToLower(s.store.Role()),
 		NodeID:              s.store.ID(),
@@ -57,6 +61,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		EphemeralsCount:     c.Ephemerals,
 		ApproximateDataSize: c.DataBytes,
 		SessionCount:        c.Sessions,
+		WatchCount:          watches,
 		OutstandingRequests: s.metrics.active.Load() - 1, // not counting this one
 		RequestsTotal:       lat.count,
 		AvgLatencyMs:        lat.avg,

@@ -23,6 +23,11 @@ type Config struct {
 	UI           fs.FS  // served at /ui/
 	Version      string
 	Pprof        bool // serve /debug/pprof/ (like etcd's --enable-pprof)
+	// Watch and Events serve GET /v1/watch (WebSocket) and GET /v1/events
+	// (SSE); WatchCount reports the live watches for status.
+	Watch      http.HandlerFunc
+	Events     http.HandlerFunc
+	WatchCount func() int
 	Logger       zerolog.Logger
 	Registerer   prometheus.Registerer
 	Gatherer     prometheus.Gatherer
@@ -111,11 +116,17 @@ func (s *Server) routes() chi.Router {
 			r.Post("/{id}/keepalive", s.keepAlive)
 		})
 		r.Get("/status", s.status)
+		if s.cfg.Watch != nil {
+			r.Get("/watch", s.cfg.Watch)
+		}
+		if s.cfg.Events != nil {
+			r.Get("/events", s.cfg.Events)
+		}
 	})
 
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
-	r.Handle("/metrics", s.metricsHandler())
+	r.Get("/metrics", s.metricsHandler().ServeHTTP)
 	r.Get("/openapi.yaml", s.openAPI)
 	if s.cfg.Pprof {
 		r.Mount("/debug", middleware.Profiler())

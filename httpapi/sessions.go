@@ -43,8 +43,7 @@ func decodeOptionalJSON(r *http.Request, v any) error {
 	if strings.TrimSpace(string(body)) == "" {
 		return nil
 	}
-	r.Body = io.NopCloser(strings.NewReader(string(body)))
-	return decodeJSON(r, v)
+	return decodeObject(body, v)
 }
 
 func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {

@@ -17,8 +17,9 @@ type Store interface {
 	// Linearize returns once the local tree reflects every write committed
 	// before the call.
 	Linearize(ctx context.Context) error
-	// WaitApplied returns once the local tree has applied zxid.
-	WaitApplied(ctx context.Context, zxid int64) error
+	// Await returns once a read may be served locally: linearizable when
+	// asked, and after minZxid has applied.
+	Await(ctx context.Context, linearizable bool, minZxid int64) error
 	Applied() int64
 	CreateSession(ctx context.Context, timeoutMs int64, identity []string) (api.Session, int64, error)
 	KeepAlive(ctx context.Context, id api.ID) (api.Session, error)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +19,7 @@ import (
 	"github.com/canopy-coord/canopy/consensus"
 	"github.com/canopy-coord/canopy/httpapi"
 	"github.com/canopy-coord/canopy/web"
+	"github.com/canopy-coord/canopy/wsnotify"
 )
 
 // Main is one running node: flags, the raft node, the HTTP server. Tests
@@ -35,6 +37,10 @@ type Main struct {
 	TrailingLogs      uint64
 	ReapInterval      time.Duration
 	Limits            httpapi.Config
+	WatchHistory      int
+	WatchQueue        int
+	MaxWatches        int
+	AllowedOrigins    string
 
 	stderr   io.Writer
 	log      zerolog.Logger
@@ -77,6 +83,10 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.Int64Var(&m.Limits.MaxBodyBytes, "max-body-bytes", m.Limits.MaxBodyBytes, "largest request body")
 	fs.IntVar(&m.Limits.MaxMultiOps, "max-multi-ops", m.Limits.MaxMultiOps, "most operations in one multi")
 	fs.BoolVar(&m.Limits.Pprof, "enable-pprof", false, "serve Go profiles at /debug/pprof/")
+	fs.IntVar(&m.WatchHistory, "watch-history", 100000, "events kept for since_zxid replay")
+	fs.IntVar(&m.WatchQueue, "watch-queue", 1024, "frames queued per connection before a slow one is closed (1008 resync)")
+	fs.IntVar(&m.MaxWatches, "max-watches", 100000, "most watches per connection")
+	fs.StringVar(&m.AllowedOrigins, "allowed-origins", "", "comma-separated Origin host patterns allowed to open WebSockets besides the same origin")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -102,6 +112,10 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", m.HTTPAddr, err)
 	}
 	warnIfExposed(m.log, m.listener.Addr())
+	watchMetrics := wsnotify.NewMetrics(reg)
+	hub := wsnotify.NewHub(wsnotify.HubConfig{
+		History: m.WatchHistory, QueueSize: m.WatchQueue, MaxWatches: m.MaxWatches, Metrics: watchMetrics,
+	})
 	m.node, err = consensus.Open(consensus.Config{
 		ID:                m.ID,
 		RaftBind:          m.RaftAddr,
@@ -113,13 +127,22 @@ func (m *Main) Run(ctx context.Context) error {
 		SnapshotInterval:  m.SnapshotInterval,
 		TrailingLogs:      m.TrailingLogs,
 		ReapInterval:      m.ReapInterval,
+		Sink:              hub,
 		Logger:            m.log,
 		Registerer:        reg,
 	})
 	if err != nil {
 		return err
 	}
+	watch := wsnotify.NewHandler(m.node, hub, wsnotify.Config{
+		ReadLimit:      m.Limits.MaxBodyBytes,
+		MaxDataBytes:   m.Limits.MaxDataBytes,
+		OriginPatterns: splitList(m.AllowedOrigins),
+		Logger:         m.log,
+		Metrics:        watchMetrics,
+	})
 	cfg := m.Limits
+	cfg.Watch, cfg.Events, cfg.WatchCount = watch.ServeWS, watch.ServeSSE, hub.WatchCount
 	cfg.OpenAPI = canopy.OpenAPI
 	cfg.UI = web.Files()
 	cfg.Version = version
@@ -169,4 +192,14 @@ func warnIfExposed(log zerolog.Logger, addr net.Addr) {
 		return
 	}
 	log.Warn().Str("http", addr.String()).Msg("!!! the API listens beyond loopback WITHOUT TLS OR AUTHENTICATION: anyone who can reach it can read and change every node !!!")
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
 }

@@ -1,0 +1,141 @@
+package wsnotify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/rs/zerolog"
+
+	"github.com/canopy-coord/canopy/api"
+)
+
+// conn is one WebSocket connection: a read loop that answers frames in
+// order, a write loop that drains the subscriber's queue, and a ping loop.
+type conn struct {
+	h   *Handler
+	ws  *websocket.Conn
+	sub *Subscriber
+	log zerolog.Logger
+
+	// The attached session, if any.
+	session atomic.Uint64
+	timeout atomic.Int64 // ms
+}
+
+func (c *conn) serve(parent context.Context) {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	defer c.h.hub.Close(c.sub)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); defer cancel(); c.writeLoop(ctx) }()
+	go func() { defer wg.Done(); c.pingLoop(ctx) }()
+	c.readLoop(ctx)
+	cancel()
+	wg.Wait()
+	c.ws.CloseNow()
+}
+
+func (c *conn) readLoop(ctx context.Context) {
+	for {
+		typ, data, err := c.ws.Read(ctx)
+		if err != nil {
+			return // closed by the peer, by us, or over the read limit (1009)
+		}
+		c.touch(ctx)
+		if typ != websocket.MessageText {
+			c.reply(ctx, nil, nil, api.Errorf(api.CodeBadArguments, "", "frames are JSON text"))
+			continue
+		}
+		id, result, err := c.handle(ctx, data)
+		if result == handled {
+			continue
+		}
+		c.reply(ctx, id, result, err)
+	}
+}
+
+// handled marks a request whose answer was queued by the hub with its watch.
+var handled = &struct{}{}
+
+func (c *conn) reply(ctx context.Context, id json.RawMessage, result any, err error) {
+	resp := response{ID: id, Result: result}
+	if err != nil {
+		resp.Result = nil
+		resp.Error = asAPIError(err)
+	}
+	c.h.hub.Respond(c.sub, encodeFrame(resp), ctx.Done())
+}
+
+func asAPIError(err error) *api.Error {
+	var e *api.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &api.Error{Code: api.CodeSystemError, Message: err.Error()}
+}
+
+func (c *conn) writeLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.sub.Dropped():
+			c.ws.Close(websocket.StatusPolicyViolation, "resync")
+			return
+		case it := <-c.sub.queue:
+			b := it.response
+			if it.event != nil {
+				b = eventFrame(it.event)
+			}
+			wctx, cancel := context.WithTimeout(ctx, c.h.cfg.WriteTimeout)
+			err := c.ws.Write(wctx, websocket.MessageText, b)
+			cancel()
+			if err != nil {
+				return
+			}
+		}
+	}
+}
+
+// pingLoop pings the client: every timeout/3 while a session is attached
+// (each pong renews it), and now and then otherwise to find dead peers.
+func (c *conn) pingLoop(ctx context.Context) {
+	for {
+		interval := c.h.cfg.IdlePing
+		if t := c.timeout.Load(); t > 0 {
+			interval = time.Duration(t) * time.Millisecond / 3
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+		pctx, cancel := context.WithTimeout(ctx, interval)
+		err := c.ws.Ping(pctx)
+		cancel()
+		if err != nil {
+			c.ws.Close(websocket.StatusGoingAway, "ping timeout")
+			return
+		}
+		c.touch(ctx)
+	}
+}
+
+// touch renews the attached session: any frame or pong counts.
+func (c *conn) touch(ctx context.Context) {
+	id := api.ID(c.session.Load())
+	if id == 0 {
+		return
+	}
+	if _, err := c.h.store.KeepAlive(ctx, id); api.CodeOf(err) == api.CodeSessionExpired {
+		c.session.Store(0)
+		c.timeout.Store(0)
+		c.reply(ctx, nil, nil, err)
+	}
+}

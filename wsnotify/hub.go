@@ -1,0 +1,409 @@
+package wsnotify
+
+import (
+	"encoding/json"
+	"strings"
+	"sync"
+
+	"github.com/canopy-coord/canopy/api"
+)
+
+// Kind is the kind of a watch.
+type Kind uint8
+
+const (
+	// KindData is ZooKeeper's data watch (getData, or exists): it fires once
+	// on NodeCreated, NodeDataChanged or NodeDeleted of its path.
+	KindData Kind = iota
+	// KindChildren is the child watch (getChildren): it fires once on
+	// NodeChildrenChanged or NodeDeleted of its path.
+	KindChildren
+	// KindPersistent fires on every event of its path, and stays.
+	KindPersistent
+	// KindRecursive fires on every event of its path and the paths below,
+	// except NodeChildrenChanged (ZooKeeper 3.6's rule), and stays.
+	KindRecursive
+	kindCount
+)
+
+var kindNames = [...]string{"data", "children", "persistent", "persistentRecursive"}
+
+func (k Kind) String() string { return kindNames[k] }
+
+// Delivery is one event as the hub hands it out: encoded once, shared by
+// every subscriber and by the history.
+type Delivery struct {
+	Zxid  int64
+	K     int // the event's position among the events of its zxid, from 0
+	Event api.Event
+	JSON  []byte // the event object
+}
+
+// Subscriber is one connection or stream. Its queue holds events and,
+// for WebSocket connections, responses, in the order they must be written.
+type Subscriber struct {
+	queue   chan item
+	dropped chan struct{} // closed when the hub drops the subscriber
+	// Guarded by the hub's lock:
+	watches  map[watchKey]struct{}
+	mark     uint64
+	isActive bool
+}
+
+type item struct {
+	event    *Delivery
+	response []byte
+}
+
+type watchKey struct {
+	kind Kind
+	path string
+}
+
+// Dropped is closed when the subscriber fell too far behind.
+func (s *Subscriber) Dropped() <-chan struct{} { return s.dropped }
+
+// Hub holds the live watches and the recent history of events.
+type Hub struct {
+	mu         sync.Mutex
+	tables     [kindCount]map[string]map[*Subscriber]struct{}
+	history    []*Delivery // a ring of the last len(history) events
+	head, size int
+	// horizon: every event with a zxid above it is in the history.
+	horizon   int64
+	lastZxid  int64
+	lastK     int
+	markSeq   uint64
+	queueSize int
+	maxWatch  int
+	metrics   *hubMetrics
+}
+
+// HubConfig sizes the hub (DESIGN §8).
+type HubConfig struct {
+	History    int // events kept for since_zxid replay
+	QueueSize  int // per subscriber, before it is dropped
+	MaxWatches int // per subscriber
+	Metrics    *Metrics
+}
+
+// NewHub returns an empty hub.
+func NewHub(cfg HubConfig) *Hub {
+	if cfg.History <= 0 {
+		cfg.History = 100000
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 1024
+	}
+	if cfg.MaxWatches <= 0 {
+		cfg.MaxWatches = 100000
+	}
+	h := &Hub{history: make([]*Delivery, cfg.History), queueSize: cfg.QueueSize, maxWatch: cfg.MaxWatches}
+	for k := range h.tables {
+		h.tables[k] = make(map[string]map[*Subscriber]struct{})
+	}
+	h.metrics = cfg.Metrics.hub()
+	return h
+}
+
+// NewSubscriber registers a subscriber with an empty bounded queue.
+func (h *Hub) NewSubscriber() *Subscriber {
+	s := &Subscriber{
+		queue:    make(chan item, h.queueSize),
+		dropped:  make(chan struct{}),
+		watches:  make(map[watchKey]struct{}),
+		isActive: true,
+	}
+	h.metrics.subscribers.Inc()
+	return s
+}
+
+// Publish takes the events of one applied batch, in zxid order. It runs on
+// raft's apply goroutine with the tree locked, so it never blocks.
+func (h *Hub) Publish(events []api.Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, e := range events {
+		if e.Zxid == h.lastZxid {
+			h.lastK++
+		} else {
+			h.lastZxid, h.lastK = e.Zxid, 0
+		}
+		b, err := json.Marshal(e)
+		if err != nil {
+			panic("wsnotify: event does not encode: " + err.Error()) // api.Event always does
+		}
+		d := &Delivery{Zxid: e.Zxid, K: h.lastK, Event: e, JSON: b}
+		h.remember(d)
+		h.fire(d)
+	}
+}
+
+// Reset forgets the history after the tree was replaced by a snapshot at
+// applied: events up to it can no longer be replayed.
+func (h *Hub) Reset(applied int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.head, h.size = 0, 0
+	h.horizon, h.lastZxid, h.lastK = applied, applied, 0
+}
+
+func (h *Hub) remember(d *Delivery) {
+	if h.size == len(h.history) {
+		old := h.history[h.head]
+		h.horizon = old.Zxid // events of that zxid may now be incomplete
+		h.head = (h.head + 1) % len(h.history)
+		h.size--
+	}
+	h.history[(h.head+h.size)%len(h.history)] = d
+	h.size++
+}
+
+// fire delivers d to every subscriber watching it, once per subscriber, and
+// clears the one-shot watches it triggers.
+func (h *Hub) fire(d *Delivery) {
+	h.markSeq++
+	e := d.Event
+	switch e.Type {
+	case api.EventNodeCreated, api.EventNodeDataChanged:
+		h.trigger(KindData, e.Path, d, true)
+	case api.EventNodeDeleted:
+		h.trigger(KindData, e.Path, d, true)
+		h.trigger(KindChildren, e.Path, d, true)
+	case api.EventNodeChildrenChanged:
+		h.trigger(KindChildren, e.Path, d, true)
+	}
+	h.trigger(KindPersistent, e.Path, d, false)
+	if e.Type != api.EventNodeChildrenChanged && len(h.tables[KindRecursive]) > 0 {
+		for p := e.Path; ; p = parentOf(p) {
+			h.trigger(KindRecursive, p, d, false)
+			if p == "/" {
+				break
+			}
+		}
+	}
+}
+
+func (h *Hub) trigger(k Kind, path string, d *Delivery, oneShot bool) {
+	subs := h.tables[k][path]
+	if len(subs) == 0 {
+		return
+	}
+	for s := range subs {
+		if oneShot {
+			delete(s.watches, watchKey{k, path})
+			h.metrics.watches[k].Dec()
+		}
+		if s.mark != h.markSeq {
+			s.mark = h.markSeq
+			h.send(s, d)
+		}
+	}
+	if oneShot {
+		delete(h.tables[k], path)
+	}
+}
+
+// send queues d for s without blocking; a full queue drops s.
+func (h *Hub) send(s *Subscriber, d *Delivery) {
+	if !s.isActive {
+		return
+	}
+	select {
+	case s.queue <- item{event: d}:
+		h.metrics.delivered.Inc()
+	default:
+		h.drop(s, "resync")
+	}
+}
+
+// drop removes all of s's watches and tells its owner to close it.
+func (h *Hub) drop(s *Subscriber, reason string) {
+	if !s.isActive {
+		return
+	}
+	h.unwatchAll(s)
+	s.isActive = false
+	close(s.dropped)
+	h.metrics.dropped.WithLabelValues(reason).Inc()
+}
+
+// Watch adds a watch of kind on path for s. Events after zxid `after` that
+// the watch matches and the history still holds are delivered first, so
+// that no event between the caller's read (or its since_zxid) and the
+// registration is lost: a one-shot watch that one of them fires is then
+// not kept. An `after` older than the history is Compacted.
+//
+// response, when not nil, is queued first: the answer to the read that set
+// the watch precedes any event the watch delivers, as in ZooKeeper.
+func (h *Hub) Watch(s *Subscriber, k Kind, path string, after int64, response []byte) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !s.isActive {
+		return &api.Error{Code: api.CodeUnavailable, Message: "the connection fell behind and is closing"}
+	}
+	if after < h.horizon {
+		oldest := h.horizon
+		return &api.Error{Code: api.CodeCompacted, Path: path, OldestZxid: &oldest,
+			Message: "events after that zxid are no longer held; resume from oldest_zxid or re-read the state"}
+	}
+	key := watchKey{k, path}
+	if _, ok := s.watches[key]; !ok && len(s.watches) >= h.maxWatch {
+		return &api.Error{Code: api.CodeThrottled, Path: path, Message: "too many watches on this connection"}
+	}
+	if response != nil {
+		select {
+		case s.queue <- item{response: response}:
+		default:
+			h.drop(s, "resync")
+			return nil
+		}
+	}
+	for _, d := range h.since(after) {
+		if !matches(k, path, d.Event) {
+			continue
+		}
+		h.send(s, d)
+		if k == KindData || k == KindChildren {
+			return nil // fired already: a one-shot watch is spent
+		}
+	}
+	if _, ok := s.watches[key]; ok {
+		return nil
+	}
+	s.watches[key] = struct{}{}
+	subs := h.tables[k][path]
+	if subs == nil {
+		subs = make(map[*Subscriber]struct{})
+		h.tables[k][path] = subs
+	}
+	subs[s] = struct{}{}
+	h.metrics.watches[k].Inc()
+	return nil
+}
+
+// since returns the held events with a zxid above after, oldest first.
+func (h *Hub) since(after int64) []*Delivery {
+	if h.size == 0 || after >= h.lastZxid {
+		return nil
+	}
+	// Binary search the ring for the first event past `after`.
+	lo, hi := 0, h.size
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if h.at(mid).Zxid <= after {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	out := make([]*Delivery, 0, h.size-lo)
+	for i := lo; i < h.size; i++ {
+		out = append(out, h.at(i))
+	}
+	return out
+}
+
+func (h *Hub) at(i int) *Delivery { return h.history[(h.head+i)%len(h.history)] }
+
+func matches(k Kind, path string, e api.Event) bool {
+	switch k {
+	case KindData:
+		return e.Path == path && e.Type != api.EventNodeChildrenChanged
+	case KindChildren:
+		return e.Path == path && (e.Type == api.EventNodeChildrenChanged || e.Type == api.EventNodeDeleted)
+	case KindPersistent:
+		return e.Path == path
+	case KindRecursive:
+		return e.Type != api.EventNodeChildrenChanged && under(e.Path, path)
+	}
+	return false
+}
+
+// under reports whether p is root or below it.
+func under(p, root string) bool {
+	return root == "/" || p == root || strings.HasPrefix(p, root+"/")
+}
+
+func parentOf(p string) string {
+	i := strings.LastIndexByte(p, '/')
+	if i <= 0 {
+		return "/"
+	}
+	return p[:i]
+}
+
+// Unwatch removes s's watches on path of the given kinds; false if none was there.
+func (h *Hub) Unwatch(s *Subscriber, path string, kinds ...Kind) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	removed := false
+	for _, k := range kinds {
+		removed = h.unwatch(s, watchKey{k, path}) || removed
+	}
+	return removed
+}
+
+func (h *Hub) unwatch(s *Subscriber, key watchKey) bool {
+	if _, ok := s.watches[key]; !ok {
+		return false
+	}
+	delete(s.watches, key)
+	subs := h.tables[key.kind][key.path]
+	delete(subs, s)
+	if len(subs) == 0 {
+		delete(h.tables[key.kind], key.path)
+	}
+	h.metrics.watches[key.kind].Dec()
+	return true
+}
+
+func (h *Hub) unwatchAll(s *Subscriber) {
+	for key := range s.watches {
+		h.unwatch(s, key)
+	}
+}
+
+// Close removes s and all its watches; its owner is done with it.
+func (h *Hub) Close(s *Subscriber) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s.isActive {
+		h.unwatchAll(s)
+		s.isActive = false
+	}
+	h.metrics.subscribers.Dec()
+}
+
+// Respond queues a response for s behind the events already queued: a
+// response never overtakes an event that happened before it.
+func (h *Hub) Respond(s *Subscriber, b []byte, done <-chan struct{}) bool {
+	select {
+	case s.queue <- item{response: b}:
+		return true
+	case <-s.dropped:
+		return false
+	case <-done:
+		return false
+	}
+}
+
+// WatchCount is the number of live watches, for status.
+func (h *Hub) WatchCount() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, t := range h.tables {
+		for _, subs := range t {
+			n += len(subs)
+		}
+	}
+	return n
+}
+
+// Horizon returns the oldest zxid from which a replay is complete.
+func (h *Hub) Horizon() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.horizon
+}
