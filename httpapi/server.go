@@ -28,9 +28,9 @@ type Config struct {
 	Watch      http.HandlerFunc
 	Events     http.HandlerFunc
 	WatchCount func() int
-	Logger       zerolog.Logger
-	Registerer   prometheus.Registerer
-	Gatherer     prometheus.Gatherer
+	Logger     zerolog.Logger
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
 }
 
 // Defaults are DESIGN §8's limits.
