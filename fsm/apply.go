@@ -178,7 +178,7 @@ func (x *txn) setData(c *Command) (api.MultiResult, *api.Error) {
 	m.version++
 	m.mzxid = x.zxid
 	m.mtime = x.time
-	x.put(c.Path, m)
+	x.put(c.Path, n, m)
 	st := m.stat()
 	x.emit(api.Event{Type: api.EventNodeDataChanged, Path: c.Path, Stat: &st})
 	return api.MultiResult{Op: "set", Path: c.Path, Stat: &st}, nil

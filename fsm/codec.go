@@ -83,9 +83,11 @@ func (d *decoder) fail(what string) {
 	d.b = nil
 }
 
+// Varints must be minimal: one command has exactly one encoding, so a
+// decoded entry always re-encodes to the bytes raft stored.
 func (d *decoder) varint() int64 {
 	v, n := binary.Varint(d.b)
-	if n <= 0 {
+	if n <= 0 || n != varintLen(v) {
 		d.fail("bad varint")
 		return 0
 	}
@@ -95,7 +97,7 @@ func (d *decoder) varint() int64 {
 
 func (d *decoder) uvarint() uint64 {
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
+	if n <= 0 || n != uvarintLen(v) {
 		d.fail("bad uvarint")
 		return 0
 	}
@@ -167,4 +169,21 @@ func (d *decoder) command(c *Command, depth int) {
 			d.command(&c.Ops[i], depth+1)
 		}
 	}
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}
+
+func varintLen(v int64) int {
+	u := uint64(v) << 1
+	if v < 0 {
+		u = ^u
+	}
+	return uvarintLen(u)
 }

@@ -1,7 +1,8 @@
 package fsm
 
 import (
-	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/canopy-coord/canopy/api"
 )
@@ -57,7 +58,7 @@ func (x *txn) create(c *Command) (api.MultiResult, *api.Error) {
 	}
 	p := c.Path
 	if c.has(FlagSequential) {
-		p += fmt.Sprintf("%010d", parent.childrenCreated())
+		p += sequenceSuffix(parent.childrenCreated())
 	}
 	if x.get(p) != nil {
 		return api.MultiResult{}, api.Errorf(api.CodeNodeExists, p, "node already exists")
@@ -65,9 +66,8 @@ func (x *txn) create(c *Command) (api.MultiResult, *api.Error) {
 	if parent.ephemeral() {
 		return api.MultiResult{}, api.Errorf(api.CodeNoChildrenForEphemerals, p, "ephemeral nodes cannot have children")
 	}
-	n := x.add(parent, p, string(c.Data), owner)
-	st := n.stat()
-	return api.MultiResult{Op: "create", Path: p, Stat: &st}, nil
+	_, st := x.add(parent, p, string(c.Data), owner)
+	return api.MultiResult{Op: "create", Path: p, Stat: st}, nil
 }
 
 // createAncestors makes p and its missing ancestors, persistent and empty, as
@@ -84,25 +84,49 @@ func (x *txn) createAncestors(p string) (*node, *api.Error) {
 	if parent.ephemeral() {
 		return nil, api.Errorf(api.CodeNoChildrenForEphemerals, p, "ephemeral nodes cannot have children")
 	}
-	return x.add(parent, p, "", 0), nil
+	n, _ := x.add(parent, p, "", 0)
+	return n, nil
 }
 
 // add creates the node p under parent, updating the parent's cversion,
-// pzxid and child count, and emits the events.
-func (x *txn) add(parent *node, p, data string, owner api.ID) *node {
+// pzxid and child count, and emits the events. The Stat it returns is the
+// one the NodeCreated event carries.
+func (x *txn) add(parent *node, p, data string, owner api.ID) (*node, *api.Stat) {
 	n := &node{
-		path: p, data: data, owner: owner,
+		data: data, owner: owner,
 		czxid: x.zxid, mzxid: x.zxid, pzxid: x.zxid,
 		ctime: x.time, mtime: x.time,
 	}
-	x.put(p, n)
+	n.setPath(p)
+	x.put(p, nil, n)
 	pp := parent.clone()
 	pp.cversion++
 	pp.pzxid = x.zxid
 	pp.numChildren++
-	x.put(pp.path, pp)
+	x.put(pp.path, parent, pp)
 	st := n.stat()
 	x.emit(api.Event{Type: api.EventNodeCreated, Path: p, Stat: &st})
 	x.emit(api.Event{Type: api.EventNodeChildrenChanged, Path: pp.path, Child: BaseName(p), Change: "added"})
-	return n
+	return n, &st
+}
+
+// sequenceSuffix formats n as Java's %010d does: zero-padded to ten
+// characters, the sign counting among them.
+func sequenceSuffix(n int32) string {
+	digits := strconv.FormatInt(int64(n), 10)
+	neg := n < 0
+	if neg {
+		digits = digits[1:]
+	}
+	width := 10
+	if neg {
+		width = 9
+	}
+	if len(digits) < width {
+		digits = strings.Repeat("0", width-len(digits)) + digits
+	}
+	if neg {
+		return "-" + digits
+	}
+	return digits
 }

@@ -43,12 +43,13 @@ func (x *txn) removeDescendants(p string) {
 
 // remove deletes the (childless) node p and updates its parent.
 func (x *txn) remove(p string) {
-	x.put(p, nil)
-	parent := x.get(ParentPath(p)).clone()
+	x.put(p, x.get(p), nil)
+	old := x.get(ParentPath(p))
+	parent := old.clone()
 	parent.cversion++
 	parent.pzxid = x.zxid
 	parent.numChildren--
-	x.put(parent.path, parent)
+	x.put(parent.path, old, parent)
 	x.emit(api.Event{Type: api.EventNodeDeleted, Path: p})
 	x.emit(api.Event{Type: api.EventNodeChildrenChanged, Path: parent.path, Child: BaseName(p), Change: "removed"})
 }

@@ -1,6 +1,10 @@
 package fsm
 
-import "github.com/canopy-coord/canopy/api"
+import (
+	"strings"
+
+	"github.com/canopy-coord/canopy/api"
+)
 
 // ZooKeeper encodes a node's kind in its ephemeralOwner (EphemeralType):
 // 0 is persistent, Long.MIN_VALUE a container, 0xFF in the top byte a TTL
@@ -26,6 +30,7 @@ func ValidSessionID(id api.ID) bool {
 type node struct {
 	path        string
 	data        string
+	slash       int32 // index of the last "/" in path: the index's sort key splits there
 	czxid       int64
 	mzxid       int64
 	pzxid       int64
@@ -79,14 +84,33 @@ func (n *node) clone() *node {
 	return &c
 }
 
-// less orders the index by (parent dir, name); see splitPath.
-func less(a, b *node) bool { return keyLess(a.path, b.path) }
-
-func keyLess(a, b string) bool {
-	da, na := splitPath(a)
-	db, nb := splitPath(b)
-	if da != db {
-		return da < db
-	}
-	return na < nb
+// newNode returns a node for path p, with its sort key ready.
+func newNode(p string) *node {
+	n := &node{}
+	n.setPath(p)
+	return n
 }
+
+func (n *node) setPath(p string) {
+	n.path = p
+	n.slash = int32(strings.LastIndexByte(p, '/'))
+}
+
+// less orders the index by (parent dir, name), see splitPath, using the
+// slash position each node keeps so that no comparison rescans a path.
+func less(a, b *node) bool {
+	ad, bd := a.dir(), b.dir()
+	if ad != bd {
+		return ad < bd
+	}
+	return a.name() < b.name()
+}
+
+func (n *node) dir() string {
+	if n.slash < 0 {
+		return ""
+	}
+	return n.path[:n.slash]
+}
+
+func (n *node) name() string { return n.path[n.slash+1:] }

@@ -130,7 +130,8 @@ func readSnapshot(r io.Reader) (*Tree, error) {
 		t.sessions[id] = &session{id: id, timeout: timeout, ephemerals: make(map[string]struct{})}
 	}
 	for i, n := uint64(0), sr.uvarint(); i < n && sr.err == nil; i++ {
-		nd := &node{path: sr.string(), data: sr.string()}
+		nd := newNode(sr.string())
+		nd.data = sr.string()
 		nd.czxid, nd.mzxid, nd.pzxid = sr.varint(), sr.varint(), sr.varint()
 		nd.ctime, nd.mtime = sr.varint(), sr.varint()
 		nd.version, nd.cversion, nd.aversion = int32(sr.varint()), int32(sr.varint()), int32(sr.varint())

@@ -30,6 +30,9 @@ type Tree struct {
 	// released, so that a reader who sees state Z finds every event up to Z
 	// already published.
 	publish func([]api.Event)
+	// Scratch space of the apply path, used only under the write lock.
+	probe node
+	txn   txn
 }
 
 // SetPublisher makes ApplyBatch hand its events to fn while the tree is
@@ -51,10 +54,11 @@ type session struct {
 // /zookeeper/config and /zookeeper/quota, all persistent with zxid 0.
 func NewTree() *Tree {
 	t := emptyTree()
-	t.nodes.ReplaceOrInsert(&node{path: "/", numChildren: 1})
-	t.nodes.ReplaceOrInsert(&node{path: ReservedPath, numChildren: 2})
-	t.nodes.ReplaceOrInsert(&node{path: ReservedPath + "/config"})
-	t.nodes.ReplaceOrInsert(&node{path: ReservedPath + "/quota"})
+	root, zk := newNode("/"), newNode(ReservedPath)
+	root.numChildren, zk.numChildren = 1, 2
+	for _, n := range []*node{root, zk, newNode(ReservedPath + "/config"), newNode(ReservedPath + "/quota")} {
+		t.nodes.ReplaceOrInsert(n)
+	}
 	return t
 }
 
@@ -66,9 +70,20 @@ func emptyTree() *Tree {
 	}
 }
 
+// lookupForWrite is lookup for the apply path: under the write lock it may
+// use the tree's scratch key instead of allocating one.
+func (t *Tree) lookupForWrite(p string) *node {
+	t.probe.setPath(p)
+	n, _ := t.nodes.Get(&t.probe)
+	if n == nil || n.path != p {
+		return nil
+	}
+	return n
+}
+
 // lookup finds a node in the index; the caller holds the lock.
 func (t *Tree) lookup(p string) *node {
-	n, _ := t.nodes.Get(&node{path: p})
+	n, _ := t.nodes.Get(newNode(p))
 	if n == nil || n.path != p { // "zookeeper" and "/zookeeper" share an index key
 		return nil
 	}
@@ -85,13 +100,12 @@ func (t *Tree) ascendChildren(p, after string, fn func(*node) bool) {
 	if i := strings.IndexByte(after, '/'); i >= 0 {
 		after = after[:i]
 	}
-	pivot := &node{path: JoinPath(p, after)}
+	pivot := newNode(JoinPath(p, after))
 	t.nodes.AscendGreaterOrEqual(pivot, func(n *node) bool {
-		d, name := splitPath(n.path)
-		if d != dir {
+		if n.dir() != dir {
 			return false
 		}
-		if name == "" || name <= afterOrig {
+		if name := n.name(); name == "" || name <= afterOrig {
 			return true // the root (under "/") or the pivot itself
 		}
 		return fn(n)

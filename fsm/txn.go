@@ -21,8 +21,16 @@ type change struct {
 
 const txnIndexThreshold = 16
 
+// newTxn starts the transaction of one command. There is one at a time (the
+// write lock is held), so its buffers are reused.
 func (t *Tree) newTxn(zxid, time int64) *txn {
-	return &txn{t: t, zxid: zxid, time: time}
+	x := &t.txn
+	changes := x.changes[:0]
+	if cap(changes) > 1024 {
+		changes = nil // do not keep a huge recursive delete's buffer forever
+	}
+	*x = txn{t: t, zxid: zxid, time: time, changes: changes}
+	return x
 }
 
 func (x *txn) find(p string) int {
@@ -45,16 +53,18 @@ func (x *txn) get(p string) *node {
 	if i := x.find(p); i >= 0 {
 		return x.changes[i].new
 	}
-	return x.t.lookup(p)
+	return x.t.lookupForWrite(p)
 }
 
-// put records that p now holds n (nil: deleted).
-func (x *txn) put(p string, n *node) {
+// put records that p, which held cur as this transaction sees it, now
+// holds n (nil: deleted).
+func (x *txn) put(p string, cur, n *node) {
 	if i := x.find(p); i >= 0 {
 		x.changes[i].new = n
 		return
 	}
-	x.changes = append(x.changes, change{path: p, old: x.t.lookup(p), new: n})
+	// Not changed before in this transaction: cur is the committed node.
+	x.changes = append(x.changes, change{path: p, old: cur, new: n})
 	switch {
 	case x.byPath != nil:
 		x.byPath[p] = len(x.changes) - 1
@@ -68,6 +78,9 @@ func (x *txn) put(p string, n *node) {
 
 func (x *txn) emit(e api.Event) {
 	e.Zxid = x.zxid
+	if x.events == nil {
+		x.events = make([]api.Event, 0, 2) // most commands make two events
+	}
 	x.events = append(x.events, e)
 }
 
@@ -86,6 +99,7 @@ func (x *txn) commit() []api.Event {
 		t.index(c.old, false)
 		t.index(c.new, true)
 	}
+	clear(x.changes) // drop the node pointers the reused buffer would keep alive
 	return x.events
 }
 
