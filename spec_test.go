@@ -47,30 +47,32 @@ var routes = []struct {
 	statuses     []int
 }{
 	{"POST", "/v1/nodes/{path}", []int{201, 400, 404, 409, 410, 413, 429, 503, 504}},
-	{"GET", "/v1/nodes/{path}", []int{200, 400, 404, 429, 503, 504}},
-	{"HEAD", "/v1/nodes/{path}", []int{200, 400, 404, 429, 503, 504}},
-	{"PUT", "/v1/nodes/{path}", []int{200, 400, 404, 412, 413, 429, 503, 504}},
-	{"DELETE", "/v1/nodes/{path}", []int{204, 400, 404, 409, 412, 429, 503, 504}},
+	{"GET", "/v1/nodes/{path}", []int{200, 400, 404, 410, 429, 503, 504}},
+	{"HEAD", "/v1/nodes/{path}", []int{200, 400, 404, 410, 429, 503, 504}},
+	{"PUT", "/v1/nodes/{path}", []int{200, 400, 404, 410, 412, 413, 429, 503, 504}},
+	{"DELETE", "/v1/nodes/{path}", []int{204, 400, 404, 409, 410, 412, 429, 503, 504}},
 	{"POST", "/v1/nodes/", []int{201, 400, 409, 410, 413, 429, 503, 504}},
-	{"GET", "/v1/nodes/", []int{200, 400, 429, 503, 504}},
-	{"HEAD", "/v1/nodes/", []int{200, 400, 429, 503, 504}},
-	{"PUT", "/v1/nodes/", []int{200, 400, 412, 413, 429, 503, 504}},
-	{"DELETE", "/v1/nodes/", []int{400, 429}},
-	{"GET", "/v1/stat/{path}", []int{200, 400, 404, 429, 503, 504}},
-	{"GET", "/v1/stat/", []int{200, 400, 429, 503, 504}},
-	{"GET", "/v1/children/{path}", []int{200, 400, 404, 429, 503, 504}},
-	{"GET", "/v1/children/", []int{200, 400, 429, 503, 504}},
-	{"GET", "/v1/tree/{path}", []int{200, 400, 404, 429, 503, 504}},
-	{"GET", "/v1/tree/", []int{200, 400, 429, 503, 504}},
+	{"GET", "/v1/nodes/", []int{200, 400, 410, 429, 503, 504}},
+	{"HEAD", "/v1/nodes/", []int{200, 400, 410, 429, 503, 504}},
+	{"PUT", "/v1/nodes/", []int{200, 400, 410, 412, 413, 429, 503, 504}},
+	{"DELETE", "/v1/nodes/", []int{400, 410, 429}},
+	{"GET", "/v1/stat/{path}", []int{200, 400, 404, 410, 429, 503, 504}},
+	{"GET", "/v1/stat/", []int{200, 400, 410, 429, 503, 504}},
+	{"GET", "/v1/children/{path}", []int{200, 400, 404, 410, 429, 503, 504}},
+	{"GET", "/v1/children/", []int{200, 400, 410, 429, 503, 504}},
+	{"GET", "/v1/tree/{path}", []int{200, 400, 404, 410, 429, 503, 504}},
+	{"GET", "/v1/tree/", []int{200, 400, 410, 429, 503, 504}},
 	{"POST", "/v1/multi", []int{200, 400, 404, 409, 410, 412, 413, 429, 503, 504}},
-	{"POST", "/v1/sync/{path}", []int{200, 400, 429, 503, 504}},
-	{"POST", "/v1/sync/", []int{200, 400, 429, 503, 504}},
-	{"POST", "/v1/sessions", []int{201, 400, 413, 429, 503, 504}},
-	{"GET", "/v1/sessions", []int{200, 400, 429, 503, 504}},
+	{"POST", "/v1/sync/{path}", []int{200, 400, 410, 429, 503, 504}},
+	{"POST", "/v1/sync/", []int{200, 400, 410, 429, 503, 504}},
+	{"POST", "/v1/sessions", []int{201, 400, 410, 413, 429, 503, 504}},
+	{"GET", "/v1/sessions", []int{200, 400, 410, 429, 503, 504}},
 	{"GET", "/v1/sessions/{id}", []int{200, 400, 410, 429, 503, 504}},
 	{"DELETE", "/v1/sessions/{id}", []int{204, 400, 410, 429, 503, 504}},
 	{"POST", "/v1/sessions/{id}/keepalive", []int{200, 400, 410, 429, 503, 504}},
-	{"GET", "/v1/status", []int{200, 400, 429}},
+	{"GET", "/v1/status", []int{200, 400, 410, 429}},
+	{"GET", "/v1/watch", []int{101, 400, 403, 410, 429}},
+	{"GET", "/v1/events", []int{200, 400, 410, 429}},
 	{"GET", "/healthz", []int{200}},
 	{"GET", "/readyz", []int{200, 503}},
 	{"GET", "/metrics", []int{200}},
@@ -139,7 +141,7 @@ func TestSpecHeaders(t *testing.T) {
 						t.Errorf("%s: no required Location header", where)
 					}
 				}
-				if method == http.MethodHead || code == "204" {
+				if method == http.MethodHead || code == "204" || code == "101" {
 					if len(resp.Content) != 0 {
 						t.Errorf("%s: has a body", where)
 					}

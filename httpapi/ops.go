@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"io/fs"
 	"net/http"
 	"strings"
 	"time"
@@ -75,4 +76,17 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/yaml")
 	_, _ = w.Write(s.cfg.OpenAPI)
+}
+
+// serveUI serves the UI's files; a missing one gets the API's error body.
+func (s *Server) serveUI(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(r.URL.Path, "/ui/")
+	if name == "" {
+		name = "index.html"
+	}
+	if _, err := fs.Stat(s.cfg.UI, name); err != nil {
+		writeError(w, s.store.Applied(), api.Errorf(api.CodeNotFound, "", "no UI file %s", r.URL.Path))
+		return
+	}
+	http.StripPrefix("/ui/", http.FileServer(http.FS(s.cfg.UI))).ServeHTTP(w, r)
 }

@@ -132,11 +132,10 @@ func (s *Server) routes() chi.Router {
 		r.Mount("/debug", middleware.Profiler())
 	}
 	if s.cfg.UI != nil {
-		ui := http.StripPrefix("/ui/", http.FileServer(http.FS(s.cfg.UI)))
 		r.Get("/ui", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "/ui/", http.StatusMovedPermanently)
 		})
-		r.Get("/ui/*", ui.ServeHTTP)
+		r.Get("/ui/*", s.serveUI)
 		r.Get("/", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "/ui/", http.StatusFound)
 		})

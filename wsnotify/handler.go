@@ -3,6 +3,9 @@ package wsnotify
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"path"
+	"strings"
 	"time"
 
 	"github.com/coder/websocket"
@@ -62,11 +65,54 @@ func NewHandler(store Store, hub *Hub, cfg Config) *Handler {
 
 // ServeWS upgrades the request and serves the connection until it closes.
 func (h *Handler) ServeWS(w http.ResponseWriter, r *http.Request) {
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.cfg.OriginPatterns})
+	if err := h.checkHandshake(r); err != nil {
+		writeError(w, h.store.Applied(), err)
+		return
+	}
+	// The Origin was checked above, with the API's error body on refusal.
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
-		return // Accept has answered: 403 for a foreign Origin, 426 for no upgrade
+		return // Accept has answered
 	}
 	ws.SetReadLimit(h.cfg.ReadLimit)
 	c := &conn{h: h, ws: ws, sub: h.hub.NewSubscriber(), log: h.cfg.Logger.With().Str("remote", r.RemoteAddr).Logger()}
 	c.serve(r.Context())
+}
+
+// checkHandshake refuses, with the contract's error body, what the
+// WebSocket library would refuse in plain text: a request that is not a
+// WebSocket handshake, and a browser page from a foreign origin.
+func (h *Handler) checkHandshake(r *http.Request) error {
+	if !headerHas(r.Header, "Connection", "upgrade") || !headerHas(r.Header, "Upgrade", "websocket") ||
+		r.Header.Get("Sec-WebSocket-Key") == "" || r.Header.Get("Sec-WebSocket-Version") != "13" {
+		return api.Errorf(api.CodeBadArguments, "", "this endpoint speaks WebSocket (version 13): send an upgrade request")
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return nil // not a browser: nothing to protect against
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return api.Errorf(api.CodeBadArguments, "", "malformed Origin header %q", origin)
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return nil
+	}
+	for _, pattern := range h.cfg.OriginPatterns {
+		if ok, _ := path.Match(strings.ToLower(pattern), strings.ToLower(u.Host)); ok {
+			return nil
+		}
+	}
+	return api.Errorf(api.CodeNoAuth, "", "WebSocket connections from origin %q are not allowed (see --allowed-origins)", origin)
+}
+
+func headerHas(h http.Header, key, token string) bool {
+	for _, v := range h.Values(key) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
