@@ -126,7 +126,9 @@ func (n *Node) openRaft() error {
 		return fmt.Errorf("open raft log: %w", err)
 	}
 	n.store = store
-	logs, err := raft.NewLogCache(1024, store)
+	// Recent entries stay in memory for replication to followers; a multi
+	// can be a megabyte, so the cache is kept modest.
+	logs, err := raft.NewLogCache(256, store)
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
 	"hash/crc32"
 	"io"
 	"sort"
@@ -116,8 +115,8 @@ func (t *Tree) Restore(r io.Reader) error {
 }
 
 func readSnapshot(r io.Reader) (*Tree, error) {
-	crc := crc32.New(crc32.MakeTable(crc32.Castagnoli))
-	sr := &snapReader{r: bufio.NewReaderSize(r, 1<<16), crc: crc}
+	cr := &crcReader{r: r, table: crc32.MakeTable(crc32.Castagnoli)}
+	sr := &snapReader{r: bufio.NewReaderSize(cr, 1<<16)}
 	magic := make([]byte, len(snapshotMagic))
 	sr.full(magic)
 	if sr.err == nil && string(magic) != snapshotMagic {
@@ -145,9 +144,11 @@ func readSnapshot(r io.Reader) (*Tree, error) {
 	if sr.err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadSnapshot, sr.err)
 	}
-	want := crc.Sum32()
-	var sum [4]byte
-	if _, err := io.ReadFull(sr.r, sum[:]); err != nil || binary.BigEndian.Uint32(sum[:]) != want {
+	// Everything but the trailer has been read; it must be the checksum.
+	if _, err := sr.r.ReadByte(); err != io.EOF {
+		return nil, fmt.Errorf("%w: data after the nodes", ErrBadSnapshot)
+	}
+	if !cr.ok() {
 		return nil, fmt.Errorf("%w: checksum mismatch", ErrBadSnapshot)
 	}
 	if t.lookup("/") == nil {
@@ -156,20 +157,60 @@ func readSnapshot(r io.Reader) (*Tree, error) {
 	return t, nil
 }
 
-// snapReader reads the snapshot's fields, hashing what it reads; the first
-// error sticks.
-type snapReader struct {
-	r   *bufio.Reader
-	crc hash.Hash32
-	err error
+// crcReader checksums what it reads except the last four bytes of the
+// stream, which it holds back: at EOF they are the trailer to compare with.
+type crcReader struct {
+	r     io.Reader
+	table *crc32.Table
+	sum   uint32
+	tail  [4]byte
+	held  int // bytes of tail in use
+	eof   bool
 }
 
-func (s *snapReader) ReadByte() (byte, error) {
-	b, err := s.r.ReadByte()
-	if err == nil {
-		s.crc.Write([]byte{b})
+func (c *crcReader) Read(p []byte) (int, error) {
+	if c.eof {
+		return 0, io.EOF
 	}
-	return b, err
+	if len(p) == 0 {
+		return 0, nil
+	}
+	// Read behind the held bytes, then release all but the last four.
+	buf := p
+	if len(buf) < 8 {
+		buf = make([]byte, 8)
+	}
+	copy(buf, c.tail[:c.held])
+	n, err := c.r.Read(buf[c.held:])
+	total := c.held + n
+	out := total - 4
+	if out < 0 {
+		out = 0
+	}
+	c.sum = crc32.Update(c.sum, c.table, buf[:out])
+	c.held = copy(c.tail[:], buf[out:total])
+	if &buf[0] != &p[0] {
+		copy(p, buf[:out])
+	}
+	if err == io.EOF {
+		c.eof = true
+		if out == 0 {
+			return 0, io.EOF
+		}
+		return out, nil
+	}
+	return out, err
+}
+
+func (c *crcReader) ok() bool {
+	return c.eof && c.held == 4 && binary.BigEndian.Uint32(c.tail[:]) == c.sum
+}
+
+// snapReader reads the snapshot's fields; the first error sticks.
+type snapReader struct {
+	r       *bufio.Reader
+	err     error
+	scratch []byte
 }
 
 func (s *snapReader) full(p []byte) {
@@ -178,16 +219,14 @@ func (s *snapReader) full(p []byte) {
 	}
 	if _, err := io.ReadFull(s.r, p); err != nil {
 		s.err = err
-		return
 	}
-	s.crc.Write(p)
 }
 
 func (s *snapReader) varint() int64 {
 	if s.err != nil {
 		return 0
 	}
-	v, err := binary.ReadVarint(s)
+	v, err := binary.ReadVarint(s.r)
 	s.err = err
 	return v
 }
@@ -196,7 +235,7 @@ func (s *snapReader) uvarint() uint64 {
 	if s.err != nil {
 		return 0
 	}
-	v, err := binary.ReadUvarint(s)
+	v, err := binary.ReadUvarint(s.r)
 	s.err = err
 	return v
 }
@@ -205,16 +244,20 @@ func (s *snapReader) uvarint() uint64 {
 // cannot make Restore allocate without limit.
 const maxSnapshotString = 64 << 20
 
+// string reads a length-prefixed string, allocating only the string.
 func (s *snapReader) string() string {
 	n := s.uvarint()
-	if s.err != nil {
+	if s.err != nil || n == 0 {
 		return ""
 	}
 	if n > maxSnapshotString {
 		s.err = fmt.Errorf("field of %d bytes", n)
 		return ""
 	}
-	b := make([]byte, n)
+	if uint64(cap(s.scratch)) < n {
+		s.scratch = make([]byte, n)
+	}
+	b := s.scratch[:n]
 	s.full(b)
 	return string(b)
 }

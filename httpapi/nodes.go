@@ -318,10 +318,14 @@ func (s *Server) consistent(r *http.Request, q query) error {
 	if err != nil {
 		return err
 	}
+	linearizable := mode == "linearizable" || (mode == "" && !q.has("min_zxid"))
+	if err := s.store.Await(r.Context(), linearizable, 0); err != nil {
+		return err
+	}
+	// timeout_ms bounds the wait for min_zxid alone.
 	ctx, cancel := contextTimeout(r.Context(), timeout)
 	defer cancel()
-	linearizable := mode == "linearizable" || (mode == "" && !q.has("min_zxid"))
-	return s.store.Await(ctx, linearizable, minZxid)
+	return s.store.Await(ctx, false, minZxid)
 }
 
 func etag(version int32) string { return `"` + strconv.Itoa(int(version)) + `"` }

@@ -133,6 +133,7 @@ func (h *Hub) Publish(events []api.Event) {
 		if err != nil {
 			panic("wsnotify: event does not encode: " + err.Error()) // api.Event always does
 		}
+		e.Stat = nil // matching needs only type and path; the JSON has the stat
 		d := &Delivery{Zxid: e.Zxid, K: h.lastK, Event: e, JSON: b}
 		h.remember(d)
 		h.fire(d)

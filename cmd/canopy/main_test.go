@@ -40,7 +40,7 @@ type proc struct {
 	done chan error
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -52,11 +52,12 @@ func freePort(t *testing.T) string {
 
 // startProc runs `canopy serve` on free loopback ports over dataDir and
 // waits until it is ready.
-func startProc(t *testing.T, dataDir string) *proc {
+func startProc(t testing.TB, dataDir string, extra ...string) *proc {
 	t.Helper()
 	httpAddr, raftAddr := freePort(t), freePort(t)
-	cmd := exec.Command(binary, "serve", "--http", httpAddr, "--raft", raftAddr,
-		"--data-dir", dataDir, "--log-level", "warn", "--election-timeout", "200ms")
+	args := append([]string{"serve", "--http", httpAddr, "--raft", raftAddr,
+		"--data-dir", dataDir, "--log-level", "warn", "--election-timeout", "200ms"}, extra...)
+	cmd := exec.Command(binary, args...)
 	logFile, err := os.Create(filepath.Join(t.TempDir(), "canopy.log"))
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +69,7 @@ func startProc(t *testing.T, dataDir string) *proc {
 	p := &proc{cmd: cmd, url: "http://" + httpAddr, done: make(chan error, 1)}
 	go func() { p.done <- cmd.Wait(); logFile.Close() }()
 	t.Cleanup(func() { p.kill() })
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := http.Get(p.url + "/readyz")
 		if err == nil {
@@ -79,7 +80,7 @@ func startProc(t *testing.T, dataDir string) *proc {
 		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(logFile.Name())
-			t.Fatalf("canopy not ready within 15s; log:\n%s", log)
+			t.Fatalf("canopy not ready within 60s; log:\n%s", log)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -195,7 +196,7 @@ func TestVersionPrints(t *testing.T) {
 }
 
 // statusOf reads /v1/status, for tests that look at the node's figures.
-func statusOf(t *testing.T, url string) map[string]any {
+func statusOf(t testing.TB, url string) map[string]any {
 	t.Helper()
 	resp, err := http.Get(url + "/v1/status")
 	if err != nil {
