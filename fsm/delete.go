@@ -27,7 +27,8 @@ func (x *txn) delete(c *Command) (api.MultiResult, *api.Error) {
 }
 
 // removeDescendants deletes everything below p, children before their
-// parents, in name order: the events are those of ZooKeeper's deleteall.
+// parents, depth-first in name order: the same events as ZooKeeper's
+// deleteall, whose order follows its unsorted child lists instead.
 // It reads the committed tree, so it is only used outside multi.
 func (x *txn) removeDescendants(p string) {
 	var kids []string
