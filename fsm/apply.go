@@ -69,6 +69,15 @@ func (t *Tree) apply(zxid int64, cmd *Command) (Result, []api.Event) {
 		return t.closeSession(zxid, cmd)
 	case OpBarrier:
 		return Result{}, nil
+	case OpSetMember:
+		if cmd.Path == "" {
+			return Result{Err: api.Errorf(api.CodeBadArguments, "", "a member needs an id")}, nil
+		}
+		t.members[cmd.Path] = Member{ID: cmd.Path, RaftAddr: cmd.RaftAddr, HTTPAddr: cmd.HTTPAddr}
+		return Result{}, nil
+	case OpRemoveMember:
+		delete(t.members, cmd.Path)
+		return Result{}, nil
 	}
 	x := t.newTxn(zxid, cmd.Time)
 	var res Result

@@ -42,7 +42,8 @@ func (c *Command) encode(b []byte) []byte {
 	for i := range c.Ops {
 		b = c.Ops[i].encode(b)
 	}
-	return b
+	b = appendString(b, c.RaftAddr)
+	return appendString(b, c.HTTPAddr)
 }
 
 func appendString(b []byte, s string) []byte {
@@ -169,6 +170,8 @@ func (d *decoder) command(c *Command, depth int) {
 			d.command(&c.Ops[i], depth+1)
 		}
 	}
+	c.RaftAddr = string(d.bytes())
+	c.HTTPAddr = string(d.bytes())
 }
 
 func uvarintLen(v uint64) int {

@@ -111,7 +111,7 @@ func TestDecodeRejectsCorruptInput(t *testing.T) {
 func encodeWithVersion(v int64) []byte {
 	b := []byte{1, byte(fsm.OpCheck), 0, 0, 0, 0, 0}
 	b = appendVarint(b, v)
-	return append(b, 0, 0, 0, 0)
+	return append(b, 0, 0, 0, 0, 0, 0) // flags, ttl, timeout, ops, raft and HTTP addresses
 }
 
 func appendVarint(b []byte, v int64) []byte {
@@ -147,7 +147,8 @@ func TestOpNames(t *testing.T) {
 		fsm.OpCreate: "create", fsm.OpSetData: "set", fsm.OpDelete: "delete", fsm.OpCheck: "check",
 		fsm.OpMulti: "multi", fsm.OpCreateSession: "createSession", fsm.OpCloseSession: "closeSession",
 		fsm.OpExpireSession: "expireSession", fsm.OpReap: "reap", fsm.OpBarrier: "barrier",
-		0: "unknown", 11: "unknown", 255: "unknown",
+		fsm.OpSetMember: "setMember", fsm.OpRemoveMember: "removeMember",
+		0: "unknown", 13: "unknown", 255: "unknown",
 	} {
 		if got := op.String(); got != want {
 			t.Errorf("Op(%d).String() = %q, want %q", op, got, want)

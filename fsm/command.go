@@ -20,12 +20,17 @@ const (
 	// OpBarrier changes nothing; a new leader commits one so that its commit
 	// index always names an entry the state machine has seen.
 	OpBarrier Op = 10
+	// OpSetMember records a cluster member's addresses (Path is its id);
+	// OpRemoveMember forgets them.
+	OpSetMember    Op = 11
+	OpRemoveMember Op = 12
 )
 
 var opNames = map[Op]string{
 	OpCreate: "create", OpSetData: "set", OpDelete: "delete", OpCheck: "check",
 	OpMulti: "multi", OpCreateSession: "createSession", OpCloseSession: "closeSession",
 	OpExpireSession: "expireSession", OpReap: "reap", OpBarrier: "barrier",
+	OpSetMember: "setMember", OpRemoveMember: "removeMember",
 }
 
 func (o Op) String() string {
@@ -69,6 +74,9 @@ type Command struct {
 	TTL      int64 // milliseconds; TTL nodes only
 	Timeout  int64 // milliseconds; OpCreateSession only
 	Ops      []Command
+	// RaftAddr and HTTPAddr are a member's addresses; OpSetMember only.
+	RaftAddr string
+	HTTPAddr string
 }
 
 func (c *Command) has(f Flags) bool { return c.Flags&f != 0 }

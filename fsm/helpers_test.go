@@ -477,13 +477,14 @@ type snapNode struct {
 // format documented in snapshot.go.
 type parsedSnapshot struct {
 	Applied  int64
+	Members  []fsm.Member
 	Sessions map[api.ID]int64
 	Nodes    []snapNode
 }
 
 func parseSnapshot(tb testing.TB, b []byte) parsedSnapshot {
 	tb.Helper()
-	const magic = "CANOPY-SNAP-1\n"
+	const magic = "CANOPY-SNAP-2\n"
 	if len(b) < len(magic)+4 || string(b[:len(magic)]) != magic {
 		tb.Fatalf("snapshot: bad magic or too short (%d bytes)", len(b))
 	}
@@ -507,6 +508,9 @@ func parseSnapshot(tb testing.TB, b []byte) parsedSnapshot {
 	}
 	var ps parsedSnapshot
 	ps.Applied = varint()
+	for n := uvarint(); n > 0; n-- {
+		ps.Members = append(ps.Members, fsm.Member{ID: str(), RaftAddr: str(), HTTPAddr: str()})
+	}
 	ps.Sessions = map[api.ID]int64{}
 	for n := uvarint(); n > 0; n-- {
 		id := api.ID(uvarint())

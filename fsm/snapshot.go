@@ -15,10 +15,11 @@ import (
 )
 
 // The snapshot format: a magic string with the format version, the applied
-// index, the sessions (id, timeout), then every node in index order, and a
-// CRC-32C of everything before it. Ephemeral sets, timed-node sets and sizes
+// index, the cluster members (id, raft and HTTP addresses), the sessions
+// (id, timeout), then every node in index order, and a CRC-32C of
+// everything before it. Ephemeral sets, timed-node sets and sizes
 // are derived from the nodes on restore.
-const snapshotMagic = "CANOPY-SNAP-1\n"
+const snapshotMagic = "CANOPY-SNAP-2\n"
 
 // Snapshot is a point-in-time copy of the tree that can be written while
 // Apply goes on: the node index is a copy-on-write clone.
@@ -26,6 +27,7 @@ type Snapshot struct {
 	applied  int64
 	nodes    *btree.BTreeG[*node]
 	sessions []SessionInfo
+	members  []Member
 }
 
 // Snapshot captures the tree in O(sessions) time.
@@ -37,6 +39,10 @@ func (t *Tree) Snapshot() *Snapshot {
 		s.sessions = append(s.sessions, SessionInfo{ID: sess.id, TimeoutMs: sess.timeout})
 	}
 	sort.Slice(s.sessions, func(i, j int) bool { return s.sessions[i].ID < s.sessions[j].ID })
+	for _, m := range t.members {
+		s.members = append(s.members, m)
+	}
+	sort.Slice(s.members, func(i, j int) bool { return s.members[i].ID < s.members[j].ID })
 	return s
 }
 
@@ -51,6 +57,12 @@ func (s *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	var buf []byte
 	buf = append(buf, snapshotMagic...)
 	buf = binary.AppendVarint(buf, s.applied)
+	buf = binary.AppendUvarint(buf, uint64(len(s.members)))
+	for _, m := range s.members {
+		buf = appendString(buf, m.ID)
+		buf = appendString(buf, m.RaftAddr)
+		buf = appendString(buf, m.HTTPAddr)
+	}
 	buf = binary.AppendUvarint(buf, uint64(len(s.sessions)))
 	for _, sess := range s.sessions {
 		buf = binary.AppendUvarint(buf, uint64(sess.ID))
@@ -109,7 +121,7 @@ func (t *Tree) Restore(r io.Reader) error {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.nodes, t.sessions, t.timed = fresh.nodes, fresh.sessions, fresh.timed
+	t.nodes, t.sessions, t.timed, t.members = fresh.nodes, fresh.sessions, fresh.timed, fresh.members
 	t.applied, t.dataSize = fresh.applied, fresh.dataSize
 	return nil
 }
@@ -124,6 +136,10 @@ func readSnapshot(r io.Reader) (*Tree, error) {
 	}
 	t := emptyTree()
 	t.applied = sr.varint()
+	for i, n := uint64(0), sr.uvarint(); i < n && sr.err == nil; i++ {
+		m := Member{ID: sr.string(), RaftAddr: sr.string(), HTTPAddr: sr.string()}
+		t.members[m.ID] = m
+	}
 	for i, n := uint64(0), sr.uvarint(); i < n && sr.err == nil; i++ {
 		id, timeout := api.ID(sr.uvarint()), sr.varint()
 		t.sessions[id] = &session{id: id, timeout: timeout, ephemerals: make(map[string]struct{})}

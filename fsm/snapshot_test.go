@@ -147,8 +147,9 @@ func TestRestoreRefusesBadSnapshotsAndKeepsTree(t *testing.T) {
 // snapshotBytes hand-builds a snapshot with the given applied index and
 // pre-encoded node records, and a correct checksum.
 func snapshotBytes(applied int64, nodes [][]byte) []byte {
-	b := []byte("CANOPY-SNAP-1\n")
+	b := []byte("CANOPY-SNAP-2\n")
 	b = appendVarint(b, applied)
+	b = append(b, 0) // no members
 	b = append(b, 0) // no sessions
 	b = append(b, byte(len(nodes)))
 	for _, n := range nodes {

@@ -23,6 +23,9 @@ type Tree struct {
 	// timed holds the containers and TTL nodes, which the leader's reaper
 	// checks; it is derived from nodes.
 	timed map[string]struct{}
+	// members are the cluster's nodes and their addresses, replicated so
+	// that any node can reach any other's API.
+	members map[string]Member
 	// applied is the index of the last raft entry applied, command or not.
 	applied  int64
 	dataSize int64
@@ -67,7 +70,35 @@ func emptyTree() *Tree {
 		nodes:    btree.NewG(btreeDegree, less),
 		sessions: make(map[api.ID]*session),
 		timed:    make(map[string]struct{}),
+		members:  make(map[string]Member),
 	}
+}
+
+// Member is one cluster node's addresses as the cluster recorded them.
+type Member struct {
+	ID       string
+	RaftAddr string
+	HTTPAddr string
+}
+
+// Members lists the recorded members, by id.
+func (t *Tree) Members() []Member {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	out := make([]Member, 0, len(t.members))
+	for _, m := range t.members {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Member returns one member's record.
+func (t *Tree) Member(id string) (Member, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	m, ok := t.members[id]
+	return m, ok
 }
 
 // lookupForWrite is lookup for the apply path: under the write lock it may
