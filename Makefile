@@ -3,10 +3,13 @@ GO        ?= go
 FUZZTIME  ?= 30s
 PKGS_RACE := ./fsm/... ./consensus/... ./httpapi/... ./cmd/...
 
-.PHONY: run build test lint fuzz bench
+.PHONY: run cluster build test lint fuzz bench
 
 run: ## start a single node with its UI at http://127.0.0.1:8900/ui/
 	$(GO) run ./cmd/canopy serve
+
+cluster: ## a local 3-node cluster: APIs and UIs on 127.0.0.1:8910, 8920, 8930 (Ctrl-C stops it)
+	./scripts/cluster.sh
 
 build: ## build bin/canopy and bin/canopy-bench
 	CGO_ENABLED=0 $(GO) build -o bin/ ./cmd/...

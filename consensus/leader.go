@@ -52,7 +52,8 @@ func (r *leaderRun) stop() {
 
 // lead is the leader's loop: commit a barrier so that the state is current,
 // start the lease clock, then expire sessions and reap nodes until
-// leadership ends.
+// leadership ends. Its proposals are local only: a node that has lost
+// leadership must not have another leader act on its clock.
 func (n *Node) lead(ctx context.Context) {
 	defer func() {
 		n.ready.Store(false)
@@ -90,7 +91,7 @@ func (n *Node) lead(ctx context.Context) {
 // which linearizable reads rely on.
 func (n *Node) commitBarrier(ctx context.Context) bool {
 	for {
-		_, _, err := n.Propose(ctx, &fsm.Command{Op: fsm.OpBarrier})
+		_, _, err := n.proposeLocal(ctx, &fsm.Command{Op: fsm.OpBarrier, Time: time.Now().UnixMilli()})
 		if err == nil {
 			return true
 		}
@@ -104,7 +105,7 @@ func (n *Node) commitBarrier(ctx context.Context) bool {
 }
 
 func (n *Node) expire(ctx context.Context, id api.ID) {
-	_, _, err := n.Propose(ctx, &fsm.Command{Op: fsm.OpExpireSession, Session: id})
+	_, _, err := n.proposeLocal(ctx, &fsm.Command{Op: fsm.OpExpireSession, Session: id, Time: time.Now().UnixMilli()})
 	if err != nil {
 		n.log.Warn().Err(err).Stringer("session", id).Msg("expire session")
 		return
@@ -114,7 +115,7 @@ func (n *Node) expire(ctx context.Context, id api.ID) {
 }
 
 func (n *Node) reap(ctx context.Context, p string, now time.Time) {
-	_, _, err := n.Propose(ctx, &fsm.Command{Op: fsm.OpReap, Path: p, Time: now.UnixMilli()})
+	_, _, err := n.proposeLocal(ctx, &fsm.Command{Op: fsm.OpReap, Path: p, Time: now.UnixMilli()})
 	if err != nil {
 		n.log.Warn().Err(err).Str("path", p).Msg("reap node")
 		return

@@ -23,8 +23,15 @@ type Config struct {
 	ID            string        // raft server id
 	RaftBind      string        // raft listen address, e.g. 127.0.0.1:8901
 	RaftAdvertise string        // the address peers use, when it differs from RaftBind
+	HTTPAdvertise string        // this node's API address as the other nodes reach it
 	DataDir       string        // raft log, stable store and snapshots
-	Bootstrap     bool          // bootstrap a single-voter cluster when there is no state
+	// Bootstrap makes a node with no state start a cluster: of Peers when
+	// given (every node of a static cluster is given the same list), or of
+	// itself alone. A node that joins a running cluster does not bootstrap.
+	Bootstrap bool
+	Peers     []Peer
+	// Forwarder reaches the leader from a follower.
+	Forwarder     Forwarder
 	ElectionTime  time.Duration // raft heartbeat and election timeout
 	// SnapshotThreshold is how many log entries since the last snapshot
 	// trigger a new one; SnapshotInterval how often raft checks.
@@ -61,7 +68,16 @@ func (c *Config) withDefaults() Config {
 	if d.LeaseTick == 0 {
 		d.LeaseTick = 100 * time.Millisecond
 	}
+	if d.RaftAdvertise == "" {
+		d.RaftAdvertise = d.RaftBind
+	}
 	return d
+}
+
+// Peer is a member of a static initial cluster.
+type Peer struct {
+	ID   string
+	Raft string
 }
 
 // Node is one raft member holding a replica of the tree.
@@ -77,10 +93,14 @@ type Node struct {
 	metrics   *metrics
 	lease     *leaseClock
 	verify    *verifier
+	// On a follower: reads and keep-alives batched to the leader.
+	readIndexes *readIndexBatcher
+	keepAlives  *keepAliveBatcher
 
 	// ready is true while this node is leader and its first barrier has
 	// applied: only then do its commit index and lease clock mean anything.
 	ready    atomic.Bool
+	fresh    bool // no raft state when opened
 	notifyCh chan bool
 	stop     chan struct{}
 	wg       sync.WaitGroup
@@ -113,8 +133,11 @@ func Open(c Config) (*Node, error) {
 		return nil, err
 	}
 	n.verify = newVerifier(n.raft, n.metrics)
-	n.wg.Add(1)
+	n.readIndexes = &readIndexBatcher{n: n}
+	n.keepAlives = &keepAliveBatcher{n: n}
+	n.wg.Add(2)
 	go n.watchLeadership()
+	go n.registerSelf()
 	return n, nil
 }
 
@@ -165,6 +188,7 @@ func (n *Node) openRaft() error {
 	if err != nil {
 		return fmt.Errorf("inspect raft state: %w", err)
 	}
+	n.fresh = !hasState
 	n.raft, err = raft.NewRaft(rc, n.fsm, logs, store, snaps, n.transport)
 	if err != nil {
 		return fmt.Errorf("start raft: %w", err)
@@ -173,6 +197,12 @@ func (n *Node) openRaft() error {
 		conf := raft.Configuration{Servers: []raft.Server{{
 			ID: rc.LocalID, Address: n.transport.LocalAddr(), Suffrage: raft.Voter,
 		}}}
+		if len(cfg.Peers) > 0 {
+			conf.Servers = conf.Servers[:0]
+			for _, p := range cfg.Peers {
+				conf.Servers = append(conf.Servers, raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Raft), Suffrage: raft.Voter})
+			}
+		}
 		if err := n.raft.BootstrapCluster(conf).Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
 			return fmt.Errorf("bootstrap: %w", err)
 		}
@@ -202,6 +232,10 @@ func (n *Node) closeStores() {
 		n.store.Close()
 	}
 }
+
+// Fresh reports whether the node started with no raft state: a joining
+// node asks to be added only then.
+func (n *Node) Fresh() bool { return n.fresh }
 
 // Tree is the local replica, for reads.
 func (n *Node) Tree() *fsm.Tree { return n.tree }

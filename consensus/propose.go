@@ -17,12 +17,28 @@ import (
 const DefaultTimeout = 10 * time.Second
 
 // Propose commits cmd through raft and returns its result and zxid (its log
-// index). The node stamps the time. A raft failure is Unavailable: the
-// command may or may not have been applied, and the caller should re-read.
+// index): on the leader directly, from a follower through the leader. The
+// node stamps the time. A failure is Unavailable: the command may or may not
+// have been applied, and the caller should re-read before retrying.
 func (n *Node) Propose(ctx context.Context, cmd *fsm.Command) (fsm.Result, int64, error) {
 	if cmd.Time == 0 {
 		cmd.Time = time.Now().UnixMilli()
 	}
+	addr, err := n.leaderAPI(ctx)
+	if err != nil {
+		return fsm.Result{}, 0, err
+	}
+	if addr == "" {
+		return n.proposeLocal(ctx, cmd)
+	}
+	if n.cfg.Forwarder == nil {
+		return fsm.Result{}, 0, &api.Error{Code: api.CodeUnavailable, Message: errNotForwardable.Error()}
+	}
+	return n.cfg.Forwarder.Propose(ctx, addr, cmd.Encode(nil))
+}
+
+// proposeLocal proposes on this node, which must be the leader.
+func (n *Node) proposeLocal(ctx context.Context, cmd *fsm.Command) (fsm.Result, int64, error) {
 	timeout := DefaultTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
@@ -72,7 +88,7 @@ func (n *Node) CreateSession(ctx context.Context, timeoutMs int64, identity []st
 	if res.Err != nil {
 		return api.Session{}, zxid, res.Err
 	}
-	n.lease.touch(cmd.Session, cmd.Timeout)
+	n.lease.touch(cmd.Session, cmd.Timeout) // a no-op unless this node leads
 	return api.Session{ID: cmd.Session, TimeoutMs: cmd.Timeout}, zxid, nil
 }
 
@@ -91,17 +107,25 @@ func newSessionID() api.ID {
 }
 
 // KeepAlive renews a session's lease. It answers once the renewal has
-// reached the leader's clock.
+// reached the leader's clock: at once on the leader; from a follower, in
+// the next batch of keep-alives it sends.
 func (n *Node) KeepAlive(ctx context.Context, id api.ID) (api.Session, error) {
-	info, _, err := n.tree.Session(id)
+	addr, err := n.leaderAPI(ctx)
 	if err != nil {
 		return api.Session{}, err
 	}
-	if n.raft.State() != raft.Leader {
-		return api.Session{}, &api.Error{Code: api.CodeUnavailable, Message: "this node is not the leader"}
+	if addr == "" {
+		if unknown := n.LeaderKeepAlive([]api.ID{id}); len(unknown) > 0 {
+			return api.Session{}, sessionExpiredError(id)
+		}
+	} else if err := n.keepAlives.touch(ctx, id); err != nil {
+		return api.Session{}, err
 	}
-	n.lease.touch(id, info.TimeoutMs)
-	return api.Session{ID: id, TimeoutMs: info.TimeoutMs}, nil
+	timeout := int64(0)
+	if info, _, err := n.tree.Session(id); err == nil {
+		timeout = info.TimeoutMs
+	}
+	return api.Session{ID: id, TimeoutMs: timeout}, nil
 }
 
 // SessionRemaining is the time before a session expires, as this node's

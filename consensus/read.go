@@ -13,16 +13,22 @@ import (
 // before the call: the read index is the leader's commit index, confirmed by
 // a leadership check that starts after the call, and the read waits for the
 // apply to reach it. Concurrent reads share one leadership check.
+//
+// On a follower the read index comes from the leader (one round trip shared
+// by concurrent reads) and the data is then read locally: the leader never
+// serves the follower's data.
 func (n *Node) Linearize(ctx context.Context) error {
-	if n.raft.State() != raft.Leader {
-		return &api.Error{Code: api.CodeUnavailable, Message: "this node is not the leader"}
+	addr, err := n.leaderAPI(ctx)
+	if err != nil {
+		return err
 	}
-	if !n.ready.Load() {
-		return &api.Error{Code: api.CodeUnavailable, Message: "leader is not ready yet"}
+	var index int64
+	if addr == "" {
+		index, err = n.LeaderReadIndex(ctx)
+	} else {
+		index, err = n.readIndexes.get(ctx)
 	}
-	index := int64(n.raft.CommitIndex())
-	n.metrics.linearizedReads.Inc()
-	if err := n.verify.check(ctx); err != nil {
+	if err != nil {
 		return err
 	}
 	return n.WaitApplied(ctx, index)

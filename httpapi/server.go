@@ -116,6 +116,12 @@ func (s *Server) routes() chi.Router {
 			r.Post("/{id}/keepalive", s.keepAlive)
 		})
 		r.Get("/status", s.status)
+		r.Get("/cluster", s.clusterInfo)
+		r.Post("/cluster/members", s.addMember)
+		r.Delete("/cluster/members/{id}", s.removeMember)
+		r.Post("/internal/propose", s.internalPropose)
+		r.Post("/internal/readindex", s.internalReadIndex)
+		r.Post("/internal/keepalive", s.internalKeepAlive)
 		if s.cfg.Watch != nil {
 			r.Get("/watch", s.cfg.Watch)
 		}

@@ -27,4 +27,13 @@ type Store interface {
 	Ready() bool
 	Role() string
 	ID() string
+
+	// Cluster membership.
+	Cluster() (api.Cluster, error)
+	AddMember(ctx context.Context, m api.MemberRequest) error
+	RemoveMember(ctx context.Context, id string) error
+	// The leader's side of a follower's forwarded requests.
+	LeaderPropose(ctx context.Context, cmd []byte) (fsm.Result, int64, error)
+	LeaderReadIndex(ctx context.Context) (int64, error)
+	LeaderKeepAlive(ids []api.ID) []api.ID
 }

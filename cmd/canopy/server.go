@@ -16,6 +16,8 @@ import (
 	"github.com/rs/zerolog"
 
 	canopy "github.com/canopy-coord/canopy"
+	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/cluster"
 	"github.com/canopy-coord/canopy/consensus"
 	"github.com/canopy-coord/canopy/httpapi"
 	"github.com/canopy-coord/canopy/web"
@@ -26,6 +28,9 @@ import (
 // start nodes through it exactly as the binary does.
 type Main struct {
 	HTTPAddr          string
+	HTTPAdvertise     string
+	Peers             string
+	Join              string
 	RaftAddr          string
 	RaftAdvertise     string
 	DataDir           string
@@ -43,6 +48,8 @@ type Main struct {
 	AllowedOrigins    string
 
 	stderr   io.Writer
+	joinDone chan struct{}
+	stopJoin context.CancelFunc
 	log      zerolog.Logger
 	node     *consensus.Node
 	listener net.Listener
@@ -70,6 +77,9 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.HTTPAddr, "http", m.HTTPAddr, "address of the API and UI")
 	fs.StringVar(&m.RaftAddr, "raft", m.RaftAddr, "address raft listens on")
 	fs.StringVar(&m.RaftAdvertise, "raft-advertise", "", "address peers reach raft on, when it differs from --raft")
+	fs.StringVar(&m.HTTPAdvertise, "http-advertise", "", "address other nodes reach this node's API on, when it differs from --http")
+	fs.StringVar(&m.Peers, "peers", "", "static initial cluster: id=raftaddr,... (every node gets the same list, itself included)")
+	fs.StringVar(&m.Join, "join", "", "URL of a running cluster's node to join, e.g. http://127.0.0.1:8900")
 	fs.StringVar(&m.DataDir, "data-dir", m.DataDir, "directory of the raft log and snapshots (created 0700)")
 	fs.StringVar(&m.ID, "id", m.ID, "this node's id in the cluster")
 	fs.StringVar(&m.LogLevel, "log-level", m.LogLevel, "debug (one line per request), info, warn or error")
@@ -93,7 +103,32 @@ func (m *Main) ParseFlags(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	return nil
+	if m.Peers != "" && m.Join != "" {
+		return errors.New("--peers and --join exclude each other: a node either starts a cluster or joins one")
+	}
+	_, err := m.peers()
+	return err
+}
+
+// peers parses --peers; it must name this node.
+func (m *Main) peers() ([]consensus.Peer, error) {
+	if m.Peers == "" {
+		return nil, nil
+	}
+	var out []consensus.Peer
+	self := false
+	for _, item := range splitList(m.Peers) {
+		id, addr, ok := strings.Cut(item, "=")
+		if !ok || id == "" || addr == "" {
+			return nil, fmt.Errorf("--peers: %q is not id=raftaddr", item)
+		}
+		out = append(out, consensus.Peer{ID: id, Raft: addr})
+		self = self || id == m.ID
+	}
+	if !self {
+		return nil, fmt.Errorf("--peers must include this node (--id %s)", m.ID)
+	}
+	return out, nil
 }
 
 // Run opens the node and starts serving; it returns once both listen.
@@ -112,6 +147,12 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", m.HTTPAddr, err)
 	}
 	warnIfExposed(m.log, m.listener.Addr())
+	peers, _ := m.peers()
+	httpAdvertise := m.HTTPAdvertise
+	if httpAdvertise == "" {
+		httpAdvertise = m.listener.Addr().String()
+	}
+	forwarder := cluster.NewClient(nil)
 	watchMetrics := wsnotify.NewMetrics(reg)
 	hub := wsnotify.NewHub(wsnotify.HubConfig{
 		History: m.WatchHistory, QueueSize: m.WatchQueue, MaxWatches: m.MaxWatches, Metrics: watchMetrics,
@@ -120,8 +161,11 @@ func (m *Main) Run(ctx context.Context) error {
 		ID:                m.ID,
 		RaftBind:          m.RaftAddr,
 		RaftAdvertise:     m.RaftAdvertise,
+		HTTPAdvertise:     httpAdvertise,
 		DataDir:           m.DataDir,
-		Bootstrap:         true,
+		Bootstrap:         m.Join == "",
+		Peers:             peers,
+		Forwarder:         forwarder,
 		ElectionTime:      m.ElectionTimeout,
 		SnapshotThreshold: m.SnapshotThreshold,
 		SnapshotInterval:  m.SnapshotInterval,
@@ -157,6 +201,12 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.server.Serve(m.listener) }()
+	if m.Join != "" && m.node.Fresh() {
+		m.joinDone = make(chan struct{})
+		var joinCtx context.Context
+		joinCtx, m.stopJoin = context.WithTimeout(context.Background(), 5*time.Minute)
+		go m.join(joinCtx, forwarder, httpAdvertise)
+	}
 	m.log.Info().Str("http", m.HTTPURL()).Str("raft", m.node.RaftAddr()).Str("data_dir", m.DataDir).
 		Str("version", version).Msg("canopy serving; UI at " + m.HTTPURL() + "/ui/")
 	return nil
@@ -165,9 +215,24 @@ func (m *Main) Run(ctx context.Context) error {
 // HTTPURL is the base URL the API listens on.
 func (m *Main) HTTPURL() string { return "http://" + m.listener.Addr().String() }
 
+// join asks the cluster at --join to add this node, retrying until it does.
+func (m *Main) join(ctx context.Context, c *cluster.Client, httpAdvertise string) {
+	defer close(m.joinDone)
+	req := api.MemberRequest{ID: m.ID, Raft: m.node.RaftAddr(), HTTP: httpAdvertise, Voter: true}
+	if err := c.Join(ctx, strings.TrimSuffix(m.Join, "/"), req); err != nil {
+		m.log.Error().Err(err).Str("join", m.Join).Msg("could not join the cluster")
+		return
+	}
+	m.log.Info().Str("join", m.Join).Msg("joined the cluster")
+}
+
 // Close stops serving (letting requests in flight finish) and closes the node.
 func (m *Main) Close() error {
 	var errs []error
+	if m.stopJoin != nil {
+		m.stopJoin()
+		<-m.joinDone
+	}
 	if m.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

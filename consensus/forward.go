@@ -1,0 +1,256 @@
+package consensus
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/fsm"
+)
+
+// Forwarder carries a follower's requests to the leader's API. The cluster
+// package implements it over HTTP; consensus knows nothing of the wire.
+type Forwarder interface {
+	// Propose has the leader propose an encoded command.
+	Propose(ctx context.Context, leaderHTTP string, cmd []byte) (fsm.Result, int64, error)
+	// ReadIndex asks the leader for a commit index it has confirmed it
+	// still leads at.
+	ReadIndex(ctx context.Context, leaderHTTP string) (int64, error)
+	// KeepAlive renews sessions on the leader's lease clock and returns the
+	// ones it does not know.
+	KeepAlive(ctx context.Context, leaderHTTP string, ids []api.ID) ([]api.ID, error)
+	// AddMember and RemoveMember change the membership through the leader.
+	AddMember(ctx context.Context, leaderHTTP string, m api.MemberRequest) error
+	RemoveMember(ctx context.Context, leaderHTTP string, id string) error
+}
+
+var errNoLeader = &api.Error{Code: api.CodeUnavailable, Message: "no leader: an election is in progress or this node cannot reach a quorum"}
+
+// leaderAPI waits (within ctx and twice the election timeout) until a
+// leader is known, and returns its API address; "" when this node leads.
+func (n *Node) leaderAPI(ctx context.Context) (string, error) {
+	deadline := time.Now().Add(2 * n.cfg.ElectionTime)
+	for {
+		_, id := n.raft.LeaderWithID()
+		if id == raft.ServerID(n.cfg.ID) && n.raft.State() == raft.Leader {
+			return "", nil
+		}
+		if id != "" {
+			if m, ok := n.tree.Member(string(id)); ok && m.HTTPAddr != "" {
+				return m.HTTPAddr, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			if id != "" {
+				return "", &api.Error{Code: api.CodeUnavailable, Message: "the leader's API address is not known here yet"}
+			}
+			return "", errNoLeader
+		}
+		select {
+		case <-ctx.Done():
+			return "", errNoLeader
+		case <-n.stop:
+			return "", &api.Error{Code: api.CodeUnavailable, Message: "node is shutting down"}
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// readIndexBatcher shares one ReadIndex round trip among the follower's
+// concurrent linearizable reads; a read joins a round that starts after it.
+type readIndexBatcher struct {
+	n       *Node
+	mu      sync.Mutex
+	next    *indexRound
+	running bool
+}
+
+type indexRound struct {
+	done  chan struct{}
+	index int64
+	err   error
+}
+
+func (b *readIndexBatcher) get(ctx context.Context) (int64, error) {
+	b.mu.Lock()
+	if b.next == nil {
+		b.next = &indexRound{done: make(chan struct{})}
+	}
+	round := b.next
+	if !b.running {
+		b.running = true
+		go b.run()
+	}
+	b.mu.Unlock()
+	select {
+	case <-round.done:
+		return round.index, round.err
+	case <-ctx.Done():
+		return 0, &api.Error{Code: api.CodeOperationTimeout, Message: "no read index from the leader in time"}
+	}
+}
+
+func (b *readIndexBatcher) run() {
+	for {
+		b.mu.Lock()
+		round := b.next
+		b.next = nil
+		if round == nil {
+			b.running = false
+			b.mu.Unlock()
+			return
+		}
+		b.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
+		round.index, round.err = b.n.leaderReadIndex(ctx)
+		cancel()
+		close(round.done)
+	}
+}
+
+func (n *Node) leaderReadIndex(ctx context.Context) (int64, error) {
+	addr, err := n.leaderAPI(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if addr == "" {
+		return n.LeaderReadIndex(ctx)
+	}
+	return n.cfg.Forwarder.ReadIndex(ctx, addr)
+}
+
+// keepAliveBatcher gathers the follower's keep-alives into one message to
+// the leader; each caller returns once the message carrying its id has
+// reached the leader's lease clock.
+type keepAliveBatcher struct {
+	n       *Node
+	mu      sync.Mutex
+	next    *keepAliveRound
+	running bool
+}
+
+type keepAliveRound struct {
+	ids     map[api.ID]struct{}
+	done    chan struct{}
+	unknown map[api.ID]bool
+	err     error
+}
+
+func (b *keepAliveBatcher) touch(ctx context.Context, id api.ID) error {
+	b.mu.Lock()
+	if b.next == nil {
+		b.next = &keepAliveRound{ids: make(map[api.ID]struct{}), done: make(chan struct{})}
+	}
+	round := b.next
+	round.ids[id] = struct{}{}
+	if !b.running {
+		b.running = true
+		go b.run()
+	}
+	b.mu.Unlock()
+	select {
+	case <-round.done:
+	case <-ctx.Done():
+		return &api.Error{Code: api.CodeOperationTimeout, Message: "the keep-alive did not reach the leader in time"}
+	}
+	if round.err != nil {
+		return round.err
+	}
+	if round.unknown[id] {
+		return sessionExpiredError(id)
+	}
+	return nil
+}
+
+func (b *keepAliveBatcher) run() {
+	for {
+		b.mu.Lock()
+		round := b.next
+		b.next = nil
+		if round == nil {
+			b.running = false
+			b.mu.Unlock()
+			return
+		}
+		b.mu.Unlock()
+		ids := make([]api.ID, 0, len(round.ids))
+		for id := range round.ids {
+			ids = append(ids, id)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
+		var unknown []api.ID
+		addr, err := b.n.leaderAPI(ctx)
+		if err == nil {
+			if addr == "" {
+				unknown = b.n.LeaderKeepAlive(ids)
+			} else {
+				unknown, err = b.n.cfg.Forwarder.KeepAlive(ctx, addr, ids)
+			}
+		}
+		cancel()
+		round.err = err
+		round.unknown = make(map[api.ID]bool, len(unknown))
+		for _, id := range unknown {
+			round.unknown[id] = true
+		}
+		close(round.done)
+	}
+}
+
+func sessionExpiredError(id api.ID) error {
+	return &api.Error{Code: api.CodeSessionExpired, Message: "session " + id.String() + " is unknown, closed or expired"}
+}
+
+// LeaderPropose proposes an encoded command on behalf of a follower. It
+// never forwards again: a node that is not the leader says so.
+func (n *Node) LeaderPropose(ctx context.Context, data []byte) (fsm.Result, int64, error) {
+	cmd, err := fsm.Decode(data)
+	if err != nil {
+		return fsm.Result{}, 0, &api.Error{Code: api.CodeBadArguments, Message: "undecodable forwarded command"}
+	}
+	if n.raft.State() != raft.Leader {
+		return fsm.Result{}, 0, &api.Error{Code: api.CodeUnavailable, Message: "this node is no longer the leader"}
+	}
+	return n.proposeLocal(ctx, cmd)
+}
+
+// LeaderReadIndex is the read index a follower's linearizable read waits
+// for: the commit index, confirmed by a leadership check that starts after
+// it was read.
+func (n *Node) LeaderReadIndex(ctx context.Context) (int64, error) {
+	if n.raft.State() != raft.Leader {
+		return 0, &api.Error{Code: api.CodeUnavailable, Message: "this node is not the leader"}
+	}
+	if !n.ready.Load() {
+		return 0, &api.Error{Code: api.CodeUnavailable, Message: "leader is not ready yet"}
+	}
+	index := int64(n.raft.CommitIndex())
+	n.metrics.linearizedReads.Inc()
+	if err := n.verify.check(ctx); err != nil {
+		return 0, err
+	}
+	return index, nil
+}
+
+// LeaderKeepAlive renews the sessions on this leader's lease clock and
+// returns those it does not know.
+func (n *Node) LeaderKeepAlive(ids []api.ID) []api.ID {
+	var unknown []api.ID
+	for _, id := range ids {
+		info, _, err := n.tree.Session(id)
+		if err != nil {
+			unknown = append(unknown, id)
+			continue
+		}
+		n.lease.touch(id, info.TimeoutMs)
+	}
+	return unknown
+}
+
+// errNotForwardable is returned when a follower has no way to reach the
+// leader (a node built without a Forwarder).
+var errNotForwardable = errors.New("this node cannot forward to the leader")

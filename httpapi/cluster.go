@@ -1,0 +1,98 @@
+package httpapi
+
+import (
+	"io"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/cluster"
+)
+
+func (s *Server) clusterInfo(w http.ResponseWriter, r *http.Request) {
+	if _, err := parseQuery(r); err != nil {
+		writeError(w, s.store.Applied(), err)
+		return
+	}
+	info, err := s.store.Cluster()
+	if err != nil {
+		writeError(w, s.store.Applied(), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.store.Applied(), info)
+}
+
+func (s *Server) addMember(w http.ResponseWriter, r *http.Request) {
+	var req api.MemberRequest
+	if _, err := parseQuery(r); err != nil {
+		writeError(w, s.store.Applied(), err)
+		return
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, s.store.Applied(), err)
+		return
+	}
+	if req.ID == "" || req.Raft == "" {
+		writeError(w, s.store.Applied(), badArgs("", `a member needs "id" and "raft" (and "http", its API address)`))
+		return
+	}
+	if err := s.store.AddMember(r.Context(), req); err != nil {
+		writeError(w, s.store.Applied(), err)
+		return
+	}
+	w.Header().Set("Location", "/v1/cluster/members/"+req.ID)
+	writeJSON(w, http.StatusCreated, s.store.Applied(), api.Member{ID: req.ID, HTTP: req.HTTP, Raft: req.Raft, Voter: req.Voter})
+}
+
+func (s *Server) removeMember(w http.ResponseWriter, r *http.Request) {
+	if _, err := parseQuery(r); err != nil {
+		writeError(w, s.store.Applied(), err)
+		return
+	}
+	if err := s.store.RemoveMember(r.Context(), chi.URLParam(r, "id")); err != nil {
+		writeError(w, s.store.Applied(), err)
+		return
+	}
+	setZxid(w, s.store.Applied())
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// The leader's side of forwarding: a follower's proposal, read index and
+// keep-alives (cluster.Client is the caller).
+
+func (s *Server) internalPropose(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeError(w, s.store.Applied(), bodyError(err, ""))
+		return
+	}
+	res, zxid, err := s.store.LeaderPropose(r.Context(), body)
+	if err != nil {
+		writeError(w, s.store.Applied(), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, zxid, cluster.FromResult(res, zxid))
+}
+
+func (s *Server) internalReadIndex(w http.ResponseWriter, r *http.Request) {
+	index, err := s.store.LeaderReadIndex(r.Context())
+	if err != nil {
+		writeError(w, s.store.Applied(), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.store.Applied(), cluster.ReadIndexResult{Index: index})
+}
+
+func (s *Server) internalKeepAlive(w http.ResponseWriter, r *http.Request) {
+	var req cluster.KeepAliveRequest
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, s.store.Applied(), err)
+		return
+	}
+	unknown := s.store.LeaderKeepAlive(req.IDs)
+	if unknown == nil {
+		unknown = []api.ID{}
+	}
+	writeJSON(w, http.StatusOK, s.store.Applied(), cluster.KeepAliveResult{Unknown: unknown})
+}
