@@ -20,19 +20,19 @@ import (
 
 // Config describes one node.
 type Config struct {
-	ID            string        // raft server id
-	RaftBind      string        // raft listen address, e.g. 127.0.0.1:8901
-	RaftAdvertise string        // the address peers use, when it differs from RaftBind
-	HTTPAdvertise string        // this node's API address as the other nodes reach it
-	DataDir       string        // raft log, stable store and snapshots
+	ID            string // raft server id
+	RaftBind      string // raft listen address, e.g. 127.0.0.1:8901
+	RaftAdvertise string // the address peers use, when it differs from RaftBind
+	HTTPAdvertise string // this node's API address as the other nodes reach it
+	DataDir       string // raft log, stable store and snapshots
 	// Bootstrap makes a node with no state start a cluster: of Peers when
 	// given (every node of a static cluster is given the same list), or of
 	// itself alone. A node that joins a running cluster does not bootstrap.
 	Bootstrap bool
 	Peers     []Peer
 	// Forwarder reaches the leader from a follower.
-	Forwarder     Forwarder
-	ElectionTime  time.Duration // raft heartbeat and election timeout
+	Forwarder    Forwarder
+	ElectionTime time.Duration // raft heartbeat and election timeout
 	// SnapshotThreshold is how many log entries since the last snapshot
 	// trigger a new one; SnapshotInterval how often raft checks.
 	SnapshotThreshold uint64
