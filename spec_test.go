@@ -76,6 +76,8 @@ var routes = []struct {
 	{"GET", "/v1/cluster", []int{200, 400, 410, 429, 503}},
 	{"POST", "/v1/cluster/members", []int{201, 400, 410, 413, 429, 503, 504}},
 	{"DELETE", "/v1/cluster/members/{id}", []int{204, 400, 404, 410, 429, 503, 504}},
+	{"GET", "/v1/snapshot", []int{200, 400, 410, 429, 503, 504}},
+	{"POST", "/v1/snapshot", []int{204, 400, 410, 429, 503}},
 	{"POST", "/v1/internal/propose", []int{200, 400, 413, 429, 503, 504}},
 	{"POST", "/v1/internal/readindex", []int{200, 400, 429, 503, 504}},
 	{"POST", "/v1/internal/keepalive", []int{200, 400, 413, 429, 503}},

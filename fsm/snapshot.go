@@ -277,3 +277,16 @@ func (s *snapReader) string() string {
 	s.full(b)
 	return string(b)
 }
+
+// SnapshotApplied reads the applied index from the start of a snapshot
+// (its first 32 bytes suffice), without reading the rest.
+func SnapshotApplied(head []byte) (int64, error) {
+	if len(head) < len(snapshotMagic) || string(head[:len(snapshotMagic)]) != snapshotMagic {
+		return 0, fmt.Errorf("%w: not a Canopy snapshot", ErrBadSnapshot)
+	}
+	v, n := binary.Varint(head[len(snapshotMagic):])
+	if n <= 0 || v < 0 {
+		return 0, fmt.Errorf("%w: bad header", ErrBadSnapshot)
+	}
+	return v, nil
+}

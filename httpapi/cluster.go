@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 
@@ -95,4 +96,42 @@ func (s *Server) internalKeepAlive(w http.ResponseWriter, r *http.Request) {
 		unknown = []api.ID{}
 	}
 	writeJSON(w, http.StatusOK, s.store.Applied(), cluster.KeepAliveResult{Unknown: unknown})
+}
+
+// backup streams a consistent snapshot of the tree, after a linearizable
+// check so that it holds every write acknowledged before the request.
+func (s *Server) backup(w http.ResponseWriter, r *http.Request) {
+	if _, err := parseQuery(r); err != nil {
+		writeError(w, s.store.Applied(), err)
+		return
+	}
+	if err := s.store.Linearize(r.Context()); err != nil {
+		writeError(w, s.store.Applied(), err)
+		return
+	}
+	zxid := s.store.Applied()
+	setZxid(w, zxid)
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="canopy-%d.snap"`, zxid))
+	if _, err := s.store.WriteBackup(w); err != nil {
+		s.log.Error().Err(err).Msg("writing a backup") // headers are gone: the client sees a cut stream
+	}
+}
+
+// restoreBackup replaces the cluster's state with an uploaded backup.
+func (s *Server) restoreBackup(w http.ResponseWriter, r *http.Request) {
+	if _, err := parseQuery(r); err != nil {
+		writeError(w, s.store.Applied(), err)
+		return
+	}
+	if r.ContentLength <= 0 {
+		writeError(w, s.store.Applied(), badArgs("", "send the backup with its Content-Length"))
+		return
+	}
+	if err := s.store.RestoreBackup(r.Context(), r.Body, r.ContentLength); err != nil {
+		writeError(w, s.store.Applied(), err)
+		return
+	}
+	setZxid(w, s.store.Applied())
+	w.WriteHeader(http.StatusNoContent)
 }

@@ -105,9 +105,14 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	})
 }
 
-// limitBody caps every request body (DESIGN §8).
+// limitBody caps every request body (DESIGN §8), but a backup being
+// restored, which is as large as the tree.
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/v1/snapshot" {
+			next.ServeHTTP(w, r)
+			return
+		}
 		if r.ContentLength > s.cfg.MaxBodyBytes {
 			writeError(w, s.store.Applied(), api.Errorf(api.CodeTooLarge, "",
 				"request body of %d bytes is over the limit of %d", r.ContentLength, s.cfg.MaxBodyBytes))

@@ -117,6 +117,8 @@ func (s *Server) routes() chi.Router {
 		})
 		r.Get("/status", s.status)
 		r.Get("/cluster", s.clusterInfo)
+		r.Get("/snapshot", s.backup)
+		r.Post("/snapshot", s.restoreBackup)
 		r.Post("/cluster/members", s.addMember)
 		r.Delete("/cluster/members/{id}", s.removeMember)
 		r.Post("/internal/propose", s.internalPropose)

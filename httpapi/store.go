@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"io"
 	"time"
 
 	"github.com/canopy-coord/canopy/api"
@@ -36,4 +37,7 @@ type Store interface {
 	LeaderPropose(ctx context.Context, cmd []byte) (fsm.Result, int64, error)
 	LeaderReadIndex(ctx context.Context) (int64, error)
 	LeaderKeepAlive(ids []api.ID) []api.ID
+	// Backups.
+	WriteBackup(w io.Writer) (int64, error)
+	RestoreBackup(ctx context.Context, r io.Reader, size int64) error
 }

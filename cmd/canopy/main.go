@@ -35,8 +35,10 @@ func main() {
 const usage = `canopy: a coordination service with ZooKeeper's data model over HTTP/JSON.
 
 Usage:
-  canopy serve [flags]   run a node (a single-node cluster with no flags)
-  canopy version         print the version
+  canopy serve [flags]                     run a node (a single-node cluster with no flags)
+  canopy cluster status|add|remove ...     show or change the cluster's members
+  canopy snapshot save|restore FILE        back up the tree, or restore a backup into a fresh cluster
+  canopy version                           print the version
 
 Run 'canopy serve -h' for the server's flags.
 `
@@ -49,6 +51,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stderr)
+	case "cluster":
+		return clusterCmd(args[1:], stdout, stderr)
+	case "snapshot":
+		return snapshotCmd(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "canopy", version)
 		return nil

@@ -229,3 +229,68 @@ func TestRestartServesTheSameTree(t *testing.T) {
 		t.Fatalf("znode_count %v after restart, %v before", after, before)
 	}
 }
+
+func TestSnapshotSaveAndRestoreRoundTripATreeWithSessions(t *testing.T) {
+	src := startProc(t, t.TempDir())
+	post := func(url, body string, header ...string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+		if len(header) == 2 {
+			req.Header.Set(header[0], header[1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	for i := 0; i < 5; i++ {
+		if r := post(fmt.Sprintf("%s/v1/nodes/app/k%d?parents", src.url, i), "v"); r.StatusCode != 201 {
+			t.Fatalf("create: %d", r.StatusCode)
+		}
+	}
+	var sess struct{ ID string }
+	json.NewDecoder(post(src.url+"/v1/sessions", `{"timeout_ms":60000}`).Body).Decode(&sess)
+	if r := post(src.url+"/v1/nodes/app/eph?ephemeral", "", "Canopy-Session", sess.ID); r.StatusCode != 201 {
+		t.Fatalf("ephemeral: %d", r.StatusCode)
+	}
+	file := filepath.Join(t.TempDir(), "backup.snap")
+	if out, err := exec.Command(binary, "snapshot", "save", file, "--server", src.url).CombinedOutput(); err != nil {
+		t.Fatalf("snapshot save: %v\n%s", err, out)
+	}
+
+	dst := startProc(t, t.TempDir())
+	post(dst.url+"/v1/nodes/replaced", "x")
+	if out, err := exec.Command(binary, "snapshot", "restore", file, "--server", dst.url).CombinedOutput(); err != nil {
+		t.Fatalf("snapshot restore: %v\n%s", err, out)
+	}
+	children := func(url string) string {
+		resp, err := http.Get(url + "/v1/children/app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var c struct{ Children []string }
+		json.NewDecoder(resp.Body).Decode(&c)
+		return strings.Join(c.Children, ",")
+	}
+	if got, want := children(dst.url), children(src.url); got != want || want == "" {
+		t.Fatalf("children after restore %q, want %q", got, want)
+	}
+	resp, err := http.Get(dst.url + "/v1/sessions/" + sess.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("session after restore: %d, want 200", resp.StatusCode)
+	}
+	if resp, _ := http.Get(dst.url + "/v1/stat/replaced"); resp.StatusCode != 404 {
+		t.Fatalf("a node the backup does not have survived the restore: %d", resp.StatusCode)
+	}
+	// Writes go on above the restored zxids.
+	if r := post(dst.url+"/v1/nodes/after", "y"); r.StatusCode != 201 {
+		t.Fatalf("write after restore: %d", r.StatusCode)
+	}
+}
