@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,7 +32,9 @@ type Config struct {
 	Bootstrap bool
 	Peers     []Peer
 	// Forwarder reaches the leader from a follower.
-	Forwarder    Forwarder
+	Forwarder Forwarder
+	// PeerTLS, when set, secures raft traffic with mutual TLS.
+	PeerTLS      *PeerTLS
 	ElectionTime time.Duration // raft heartbeat and election timeout
 	// SnapshotThreshold is how many log entries since the last snapshot
 	// trigger a new one; SnapshotInterval how often raft checks.
@@ -99,7 +102,10 @@ type Node struct {
 
 	// ready is true while this node is leader and its first barrier has
 	// applied: only then do its commit index and lease clock mean anything.
-	ready    atomic.Bool
+	ready atomic.Bool
+	// raftRef is raft once started, for the transport's goroutines, which
+	// run before Open returns.
+	raftRef  atomic.Pointer[raft.Raft]
 	fresh    bool // no raft state when opened
 	notifyCh chan bool
 	stop     chan struct{}
@@ -165,8 +171,7 @@ func (n *Node) openRaft() error {
 			return fmt.Errorf("raft advertise address: %w", err)
 		}
 	}
-	n.transport, err = raft.NewTCPTransportWithLogger(cfg.RaftBind, advertise, 3, 10*time.Second, hlog)
-	if err != nil {
+	if n.transport, err = n.openTransport(advertise, hlog); err != nil {
 		return fmt.Errorf("raft transport on %s: %w", cfg.RaftBind, err)
 	}
 
@@ -193,6 +198,7 @@ func (n *Node) openRaft() error {
 	if err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
+	n.raftRef.Store(n.raft)
 	if !hasState && cfg.Bootstrap {
 		conf := raft.Configuration{Servers: []raft.Server{{
 			ID: rc.LocalID, Address: n.transport.LocalAddr(), Suffrage: raft.Voter,
@@ -267,3 +273,20 @@ func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }
 
 // Stats are raft's own counters, for status.
 func (n *Node) Stats() map[string]string { return n.raft.Stats() }
+
+// openTransport listens for raft: plain TCP, or mutual TLS with PeerTLS.
+func (n *Node) openTransport(advertise net.Addr, logger hclog.Logger) (*raft.NetworkTransport, error) {
+	if n.cfg.PeerTLS == nil {
+		return raft.NewTCPTransportWithLogger(n.cfg.RaftBind, advertise, 3, 10*time.Second, logger)
+	}
+	conf, err := loadPeerTLS(*n.cfg.PeerTLS)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", n.cfg.RaftBind)
+	if err != nil {
+		return nil, err
+	}
+	layer := &tlsStreamLayer{Listener: ln, advertise: advertise, config: conf, isMember: n.isMember}
+	return raft.NewNetworkTransportWithLogger(layer, 3, 10*time.Second, logger), nil
+}

@@ -45,6 +45,17 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 	}
 }
 
+// never fails if cond becomes true at any time within d: a bounded
+// observation that something must not happen.
+func never(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			t.Fatalf("%s happened", what)
+		}
+	}
+}
+
 func propose(t *testing.T, n *Node, cmd *fsm.Command) fsm.Result {
 	t.Helper()
 	res, _, err := n.Propose(context.Background(), cmd)

@@ -46,6 +46,7 @@ type Main struct {
 	WatchQueue        int
 	MaxWatches        int
 	AllowedOrigins    string
+	PeerTLS           consensus.PeerTLS
 
 	stderr   io.Writer
 	joinDone chan struct{}
@@ -80,6 +81,9 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.HTTPAdvertise, "http-advertise", "", "address other nodes reach this node's API on, when it differs from --http")
 	fs.StringVar(&m.Peers, "peers", "", "static initial cluster: id=raftaddr,... (every node gets the same list, itself included)")
 	fs.StringVar(&m.Join, "join", "", "URL of a running cluster's node to join, e.g. http://127.0.0.1:8900")
+	fs.StringVar(&m.PeerTLS.CertFile, "peer-tls-cert", "", "raft mutual TLS: this node's certificate (its CommonName is its --id)")
+	fs.StringVar(&m.PeerTLS.KeyFile, "peer-tls-key", "", "raft mutual TLS: this node's key")
+	fs.StringVar(&m.PeerTLS.CAFile, "peer-tls-ca", "", "raft mutual TLS: the CA that signs every member's certificate")
 	fs.StringVar(&m.DataDir, "data-dir", m.DataDir, "directory of the raft log and snapshots (created 0700)")
 	fs.StringVar(&m.ID, "id", m.ID, "this node's id in the cluster")
 	fs.StringVar(&m.LogLevel, "log-level", m.LogLevel, "debug (one line per request), info, warn or error")
@@ -102,6 +106,9 @@ func (m *Main) ParseFlags(args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if t := m.PeerTLS; (t.CertFile != "" || t.KeyFile != "" || t.CAFile != "") && (t.CertFile == "" || t.KeyFile == "" || t.CAFile == "") {
+		return errors.New("--peer-tls-cert, --peer-tls-key and --peer-tls-ca go together")
 	}
 	if m.Peers != "" && m.Join != "" {
 		return errors.New("--peers and --join exclude each other: a node either starts a cluster or joins one")
@@ -166,6 +173,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Bootstrap:         m.Join == "",
 		Peers:             peers,
 		Forwarder:         forwarder,
+		PeerTLS:           m.peerTLS(),
 		ElectionTime:      m.ElectionTimeout,
 		SnapshotThreshold: m.SnapshotThreshold,
 		SnapshotInterval:  m.SnapshotInterval,
@@ -267,4 +275,12 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+func (m *Main) peerTLS() *consensus.PeerTLS {
+	if m.PeerTLS.CertFile == "" {
+		return nil
+	}
+	t := m.PeerTLS
+	return &t
 }

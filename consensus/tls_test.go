@@ -1,0 +1,175 @@
+package consensus
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/canopy-coord/canopy/fsm"
+)
+
+// testCA issues certificates for node ids.
+type testCA struct {
+	dir  string
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+}
+
+func newTestCA(t *testing.T) *testCA {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "canopy test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	ca := &testCA{dir: t.TempDir(), cert: cert, key: key}
+	writePEM(t, filepath.Join(ca.dir, "ca.pem"), "CERTIFICATE", der)
+	return ca
+}
+
+func writePEM(t *testing.T, path, kind string, der []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// issue writes a certificate for id signed by ca (or self-signed when ca is nil).
+func (ca *testCA) issue(t *testing.T, id string, signer *testCA) *PeerTLS {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: id},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, signer.cert, &key.PublicKey, signer.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	p := &PeerTLS{CertFile: filepath.Join(ca.dir, id+".pem"), KeyFile: filepath.Join(ca.dir, id+"-key.pem"), CAFile: filepath.Join(ca.dir, "ca.pem")}
+	writePEM(t, p.CertFile, "CERTIFICATE", der)
+	writePEM(t, p.KeyFile, "EC PRIVATE KEY", keyDER)
+	return p
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// openTLSCluster starts in-process nodes of a static cluster over mutual TLS.
+func openTLSCluster(t *testing.T, ca *testCA, ids []string, certs map[string]*PeerTLS) map[string]*Node {
+	t.Helper()
+	addrs := map[string]string{}
+	var peers []Peer
+	for _, id := range ids {
+		addrs[id] = freeAddr(t)
+		peers = append(peers, Peer{ID: id, Raft: addrs[id]})
+	}
+	nodes := map[string]*Node{}
+	for _, id := range ids {
+		n, err := Open(Config{
+			ID: id, DataDir: t.TempDir(), RaftBind: addrs[id], Bootstrap: true, Peers: peers,
+			ElectionTime: 300 * time.Millisecond, PeerTLS: certs[id],
+			Logger: zerolog.Nop(), Registerer: prometheus.NewRegistry(),
+		})
+		if err != nil {
+			t.Fatalf("open %s: %v", id, err)
+		}
+		t.Cleanup(func() { n.Close() })
+		nodes[id] = n
+	}
+	return nodes
+}
+
+func leaderOf(nodes map[string]*Node) *Node {
+	for _, n := range nodes {
+		if n.Role() == "Leader" && n.Ready() {
+			return n
+		}
+	}
+	return nil
+}
+
+func TestPeersOverMutualTLSReplicate(t *testing.T) {
+	ca := newTestCA(t)
+	ids := []string{"n1", "n2", "n3"}
+	certs := map[string]*PeerTLS{}
+	for _, id := range ids {
+		certs[id] = ca.issue(t, id, ca)
+	}
+	nodes := openTLSCluster(t, ca, ids, certs)
+	waitFor(t, 15*time.Second, "a TLS leader", func() bool { return leaderOf(nodes) != nil })
+	res, zxid, err := leaderOf(nodes).Propose(context.Background(), create("/over-tls", "x"))
+	if err != nil || res.Err != nil {
+		t.Fatalf("propose: %v %v", err, res.Err)
+	}
+	for id, n := range nodes {
+		waitFor(t, 10*time.Second, id+" applies the write", func() bool { return n.Applied() >= zxid })
+		if _, _, err := n.Tree().Stat("/over-tls"); err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+	}
+}
+
+func TestPeerTLSRefusesStrangersAndForeignCertificates(t *testing.T) {
+	ca, other := newTestCA(t), newTestCA(t)
+	certs := map[string]*PeerTLS{
+		"n1": ca.issue(t, "n1", ca),
+		// n2 holds a certificate from another CA: n1 must refuse it.
+		"n2": ca.issue(t, "n2", other),
+	}
+	nodes := openTLSCluster(t, ca, []string{"n1", "n2"}, certs)
+	// Two voters that cannot talk never elect a leader.
+	never(t, 2*time.Second, "a leader elected over a certificate from a foreign CA", func() bool { return leaderOf(nodes) != nil })
+
+	// A certificate from the right CA for an id that is not a member.
+	good := map[string]*PeerTLS{"m1": ca.issue(t, "m1", ca)}
+	members := openTLSCluster(t, ca, []string{"m1"}, good)
+	m1 := members["m1"]
+	waitFor(t, 10*time.Second, "m1 leads", func() bool { return m1.Ready() })
+	term := m1.raft.CurrentTerm()
+	intruder, err := Open(Config{
+		ID: "intruder", DataDir: t.TempDir(), RaftBind: freeAddr(t), Bootstrap: true,
+		Peers:        []Peer{{ID: "intruder", Raft: "127.0.0.1:0"}, {ID: "m1", Raft: m1.RaftAddr()}},
+		ElectionTime: 200 * time.Millisecond, PeerTLS: ca.issue(t, "intruder", ca),
+		Logger: zerolog.Nop(), Registerer: prometheus.NewRegistry(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { intruder.Close() })
+	// The intruder campaigns over and over; m1 must not even hear it.
+	never(t, 2*time.Second, "a non-member moving m1's term", func() bool { return m1.raft.CurrentTerm() != term || !m1.Ready() })
+	if _, _, err := m1.Propose(context.Background(), &fsm.Command{Op: fsm.OpCreate, Path: "/still-works", Version: fsm.AnyVersion}); err != nil {
+		t.Fatalf("m1 after the intruder: %v", err)
+	}
+}
