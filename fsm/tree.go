@@ -143,6 +143,30 @@ func (t *Tree) ascendChildren(p, after string, fn func(*node) bool) {
 	})
 }
 
+// Reader reads the tree inside Read, where the lock is already held.
+type Reader struct{ t *Tree }
+
+// Get is Tree.Get within Read.
+func (r Reader) Get(p string) (string, api.Stat, int64, error) { return r.t.get(p) }
+
+// Stat is Tree.Stat within Read.
+func (r Reader) Stat(p string) (api.Stat, int64, error) { return r.t.stat(p) }
+
+// Children is Tree.Children within Read.
+func (r Reader) Children(p, after string, limit int, withStats bool) (ChildPage, error) {
+	return r.t.children(p, after, limit, withStats)
+}
+
+// Read runs fn with the tree held still: no command applies, and so no
+// event is published, until fn returns. A watch registered inside fn is
+// atomic with the read, as in ZooKeeper. fn must be quick and must not call
+// the Tree's own methods (the lock is not reentrant).
+func (t *Tree) Read(fn func(Reader)) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	fn(Reader{t})
+}
+
 // Applied returns the index of the last raft entry applied.
 func (t *Tree) Applied() int64 {
 	t.mu.RLock()
@@ -154,6 +178,10 @@ func (t *Tree) Applied() int64 {
 func (t *Tree) Get(p string) (data string, stat api.Stat, zxid int64, err error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
+	return t.get(p)
+}
+
+func (t *Tree) get(p string) (data string, stat api.Stat, zxid int64, err error) {
 	n := t.lookup(p)
 	if n == nil {
 		return "", api.Stat{}, t.applied, noNode(p)
@@ -165,6 +193,10 @@ func (t *Tree) Get(p string) (data string, stat api.Stat, zxid int64, err error)
 func (t *Tree) Stat(p string) (api.Stat, int64, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
+	return t.stat(p)
+}
+
+func (t *Tree) stat(p string) (api.Stat, int64, error) {
 	n := t.lookup(p)
 	if n == nil {
 		return api.Stat{}, t.applied, noNode(p)
@@ -187,6 +219,10 @@ type ChildPage struct {
 func (t *Tree) Children(p, after string, limit int, withStats bool) (ChildPage, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
+	return t.children(p, after, limit, withStats)
+}
+
+func (t *Tree) children(p, after string, limit int, withStats bool) (ChildPage, error) {
 	n := t.lookup(p)
 	if n == nil {
 		return ChildPage{Zxid: t.applied}, noNode(p)

@@ -23,18 +23,29 @@ type conn struct {
 	log zerolog.Logger
 
 	// The attached session, if any.
-	session atomic.Uint64
-	timeout atomic.Int64 // ms
+	session  atomic.Uint64
+	timeout  atomic.Int64  // ms
+	attached chan struct{} // wakes the ping loop to take the new interval
 }
 
 func (c *conn) serve(parent context.Context) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	defer c.h.hub.Close(c.sub)
+	c.attached = make(chan struct{}, 1)
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); defer cancel(); c.writeLoop(ctx) }()
 	go func() { defer wg.Done(); c.pingLoop(ctx) }()
+	go func() {
+		// Close a dropped client at once, even while a write to it is stuck.
+		defer wg.Done()
+		select {
+		case <-c.sub.Dropped():
+			c.ws.Close(websocket.StatusPolicyViolation, "resync")
+		case <-ctx.Done():
+		}
+	}()
 	c.readLoop(ctx)
 	cancel()
 	wg.Wait()
@@ -69,7 +80,7 @@ func (c *conn) reply(ctx context.Context, id json.RawMessage, result any, err er
 		resp.Result = nil
 		resp.Error = asAPIError(err)
 	}
-	c.h.hub.Respond(c.sub, encodeFrame(resp), ctx.Done())
+	c.h.hub.Respond(c.sub, encodeFrame(resp))
 }
 
 func asAPIError(err error) *api.Error {
@@ -86,18 +97,19 @@ func (c *conn) writeLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-c.sub.Dropped():
-			c.ws.Close(websocket.StatusPolicyViolation, "resync")
 			return
-		case it := <-c.sub.queue:
-			b := it.response
-			if it.event != nil {
-				b = eventFrame(it.event)
-			}
-			wctx, cancel := context.WithTimeout(ctx, c.h.cfg.WriteTimeout)
-			err := c.ws.Write(wctx, websocket.MessageText, b)
-			cancel()
-			if err != nil {
-				return
+		case <-c.sub.Wake():
+			for _, it := range c.sub.take() {
+				b := it.response
+				if it.event != nil {
+					b = eventFrame(it.event)
+				}
+				wctx, cancel := context.WithTimeout(ctx, c.h.cfg.WriteTimeout)
+				err := c.ws.Write(wctx, websocket.MessageText, b)
+				cancel()
+				if err != nil {
+					return
+				}
 			}
 		}
 	}
@@ -114,6 +126,8 @@ func (c *conn) pingLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-c.attached:
+			continue // a session was attached: wait its interval instead
 		case <-time.After(interval):
 		}
 		pctx, cancel := context.WithTimeout(ctx, interval)

@@ -42,12 +42,48 @@ type Delivery struct {
 // Subscriber is one connection or stream. Its queue holds events and,
 // for WebSocket connections, responses, in the order they must be written.
 type Subscriber struct {
-	queue   chan item
+	qmu     sync.Mutex
+	items   []item
+	wake    chan struct{} // signalled when items are added
 	dropped chan struct{} // closed when the hub drops the subscriber
 	// Guarded by the hub's lock:
 	watches  map[watchKey]struct{}
 	mark     uint64
 	isActive bool
+	// The last event queued: a subscriber never gets an event twice.
+	lastZxid int64
+	lastK    int
+}
+
+// push appends to the queue and returns its length.
+func (s *Subscriber) push(it item) int {
+	s.qmu.Lock()
+	s.items = append(s.items, it)
+	n := len(s.items)
+	s.qmu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return n
+}
+
+func (s *Subscriber) pending() int {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	return len(s.items)
+}
+
+// Wake is signalled when there is something to take.
+func (s *Subscriber) Wake() <-chan struct{} { return s.wake }
+
+// take empties the queue, oldest first.
+func (s *Subscriber) take() []item {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	items := s.items
+	s.items = nil
+	return items
 }
 
 type item struct {
@@ -77,6 +113,7 @@ type Hub struct {
 	queueSize int
 	maxWatch  int
 	metrics   *hubMetrics
+	subs      map[*Subscriber]struct{}
 }
 
 // HubConfig sizes the hub (DESIGN §8).
@@ -98,7 +135,8 @@ func NewHub(cfg HubConfig) *Hub {
 	if cfg.MaxWatches <= 0 {
 		cfg.MaxWatches = 100000
 	}
-	h := &Hub{history: make([]*Delivery, cfg.History), queueSize: cfg.QueueSize, maxWatch: cfg.MaxWatches}
+	h := &Hub{history: make([]*Delivery, cfg.History), queueSize: cfg.QueueSize, maxWatch: cfg.MaxWatches,
+		subs: make(map[*Subscriber]struct{})}
 	for k := range h.tables {
 		h.tables[k] = make(map[string]map[*Subscriber]struct{})
 	}
@@ -109,11 +147,15 @@ func NewHub(cfg HubConfig) *Hub {
 // NewSubscriber registers a subscriber with an empty bounded queue.
 func (h *Hub) NewSubscriber() *Subscriber {
 	s := &Subscriber{
-		queue:    make(chan item, h.queueSize),
+		wake:     make(chan struct{}, 1),
 		dropped:  make(chan struct{}),
 		watches:  make(map[watchKey]struct{}),
 		isActive: true,
 	}
+	h.mu.Lock()
+	h.subs[s] = struct{}{}
+	h.lastZxidForNew(s)
+	h.mu.Unlock()
 	h.metrics.subscribers.Inc()
 	return s
 }
@@ -141,12 +183,22 @@ func (h *Hub) Publish(events []api.Event) {
 }
 
 // Reset forgets the history after the tree was replaced by a snapshot at
-// applied: events up to it can no longer be replayed.
+// applied: events up to it can no longer be replayed, and every watcher
+// has missed changes no event describes, so each is told to resync.
 func (h *Hub) Reset(applied int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.head, h.size = 0, 0
 	h.horizon, h.lastZxid, h.lastK = applied, applied, 0
+	for s := range h.subs {
+		h.drop(s, "resync")
+	}
+}
+
+// lastZxidForNew starts a subscriber at the present: it has seen nothing
+// older to skip.
+func (h *Hub) lastZxidForNew(s *Subscriber) {
+	s.lastZxid, s.lastK = 0, -1
 }
 
 func (h *Hub) remember(d *Delivery) {
@@ -197,7 +249,7 @@ func (h *Hub) trigger(k Kind, path string, d *Delivery, oneShot bool) {
 		}
 		if s.mark != h.markSeq {
 			s.mark = h.markSeq
-			h.send(s, d)
+			h.send(s, d, true)
 		}
 	}
 	if oneShot {
@@ -205,17 +257,28 @@ func (h *Hub) trigger(k Kind, path string, d *Delivery, oneShot bool) {
 	}
 }
 
-// send queues d for s without blocking; a full queue drops s.
-func (h *Hub) send(s *Subscriber, d *Delivery) {
+// send queues d for s without blocking. The bound applies between
+// zxids: a subscriber whose queue is full when a new zxid's events begin
+// has fallen behind and is dropped, but one zxid's events always go
+// together, so a reading client survives a transaction larger than the
+// queue. A replay (bounded false) is never cut: it is as long as the
+// history it comes from.
+func (h *Hub) send(s *Subscriber, d *Delivery, bounded bool) {
 	if !s.isActive {
 		return
 	}
-	select {
-	case s.queue <- item{event: d}:
-		h.metrics.delivered.Inc()
-	default:
+	if bounded && d.Zxid != s.lastZxid && s.pending() >= h.queueSize {
 		h.drop(s, "resync")
+		return
 	}
+	s.push(item{event: d})
+	s.lastZxid, s.lastK = d.Zxid, d.K
+	h.metrics.delivered.Inc()
+}
+
+// after reports whether d comes after the last event s was sent.
+func (s *Subscriber) after(d *Delivery) bool {
+	return d.Zxid > s.lastZxid || (d.Zxid == s.lastZxid && d.K > s.lastK)
 }
 
 // drop removes all of s's watches and tells its owner to close it.
@@ -253,24 +316,27 @@ func (h *Hub) Watch(s *Subscriber, k Kind, path string, after int64, response []
 		return &api.Error{Code: api.CodeThrottled, Path: path, Message: "too many watches on this connection"}
 	}
 	if response != nil {
-		select {
-		case s.queue <- item{response: response}:
-		default:
-			h.drop(s, "resync")
-			return nil
-		}
+		s.push(item{response: response})
 	}
 	for _, d := range h.since(after) {
 		if !matches(k, path, d.Event) {
 			continue
 		}
-		h.send(s, d)
+		// An event the subscriber already got through another watch is
+		// not sent again (ZooKeeper sends each event once per connection).
+		if !s.after(d) && h.matchesAny(s, d) {
+			if k == KindData || k == KindChildren {
+				return nil
+			}
+			continue
+		}
+		h.sendReplayed(s, d)
 		if k == KindData || k == KindChildren {
 			return nil // fired already: a one-shot watch is spent
 		}
 	}
-	if _, ok := s.watches[key]; ok {
-		return nil
+	if _, ok := s.watches[key]; ok || !s.isActive {
+		return nil // a subscriber dropped meanwhile keeps no watch
 	}
 	s.watches[key] = struct{}{}
 	subs := h.tables[k][path]
@@ -281,6 +347,33 @@ func (h *Hub) Watch(s *Subscriber, k Kind, path string, after int64, response []
 	subs[s] = struct{}{}
 	h.metrics.watches[k].Inc()
 	return nil
+}
+
+// sendReplayed queues a held event. One older than what s already got
+// comes out of zxid order: the price of a since_zxid replay for a second
+// watch on a connection that is already past it.
+func (h *Hub) sendReplayed(s *Subscriber, d *Delivery) {
+	if !s.isActive {
+		return
+	}
+	lz, lk := s.lastZxid, s.lastK
+	s.push(item{event: d})
+	if s.after(d) {
+		s.lastZxid, s.lastK = d.Zxid, d.K
+	} else {
+		s.lastZxid, s.lastK = lz, lk
+	}
+	h.metrics.delivered.Inc()
+}
+
+// matchesAny reports whether one of s's current watches matches d.
+func (h *Hub) matchesAny(s *Subscriber, d *Delivery) bool {
+	for key := range s.watches {
+		if matches(key.kind, key.path, d.Event) {
+			return true
+		}
+	}
+	return false
 }
 
 // since returns the held events with a zxid above after, oldest first.
@@ -373,19 +466,22 @@ func (h *Hub) Close(s *Subscriber) {
 		h.unwatchAll(s)
 		s.isActive = false
 	}
+	delete(h.subs, s)
 	h.metrics.subscribers.Dec()
 }
 
+// maxResponses bounds the answers a client may leave unread (it sent that
+// many requests without reading): past it, like a slow reader, it is
+// dropped.
+const maxResponsesFactor = 4
+
 // Respond queues a response for s behind the events already queued: a
 // response never overtakes an event that happened before it.
-func (h *Hub) Respond(s *Subscriber, b []byte, done <-chan struct{}) bool {
-	select {
-	case s.queue <- item{response: b}:
-		return true
-	case <-s.dropped:
-		return false
-	case <-done:
-		return false
+func (h *Hub) Respond(s *Subscriber, b []byte) {
+	if s.push(item{response: b}) > maxResponsesFactor*h.queueSize {
+		h.mu.Lock()
+		h.drop(s, "resync")
+		h.mu.Unlock()
 	}
 }
 

@@ -47,18 +47,14 @@ func newTestHub(cfg HubConfig) testHub {
 // "NodeCreated /a @3/0" for an event, "response <json>" for a response.
 func drain(s *Subscriber) []string {
 	var out []string
-	for {
-		select {
-		case it := <-s.queue:
-			if it.event != nil {
-				out = append(out, fmt.Sprintf("%s %s @%d/%d", it.event.Event.Type, it.event.Event.Path, it.event.Zxid, it.event.K))
-			} else {
-				out = append(out, "response "+string(it.response))
-			}
-		default:
-			return out
+	for _, it := range s.take() {
+		if it.event != nil {
+			out = append(out, fmt.Sprintf("%s %s @%d/%d", it.event.Event.Type, it.event.Event.Path, it.event.Zxid, it.event.K))
+		} else {
+			out = append(out, "response "+string(it.response))
 		}
 	}
+	return out
 }
 
 func mustWatch(t *testing.T, h testHub, s *Subscriber, k Kind, path string, after int64) {
@@ -428,9 +424,6 @@ func TestHubFullQueueDropsTheSubscriber(t *testing.T) {
 	default:
 		t.Fatal("the fifth event did not drop a subscriber with a queue of 4")
 	}
-	if h.Respond(slow, []byte(`{}`), nil) {
-		t.Fatal("Respond to a dropped subscriber with a full queue: true, want false")
-	}
 	if got := len(drain(slow)); got != 4 {
 		t.Fatalf("queued for the dropped subscriber: got %d, want the 4 before the drop", got)
 	}
@@ -457,7 +450,9 @@ func TestHubFullQueueDropsTheSubscriber(t *testing.T) {
 	}
 }
 
-func TestHubResponseThatDoesNotFitDropsTheSubscriber(t *testing.T) {
+// Responses are never cut by the queue bound (a read's answer must arrive),
+// but a client that leaves more than 4x the queue unread is dropped.
+func TestHubResponsesPastFourQueuesDropTheSubscriber(t *testing.T) {
 	h := newTestHub(HubConfig{QueueSize: 2})
 	s := h.NewSubscriber()
 	mustWatch(t, h, s, KindPersistent, "/a", 0)
@@ -467,19 +462,26 @@ func TestHubResponseThatDoesNotFitDropsTheSubscriber(t *testing.T) {
 	}
 	select {
 	case <-s.Dropped():
+		t.Fatal("a read's response over a full queue dropped the subscriber")
 	default:
-		t.Fatal("a read's response that does not fit did not drop the subscriber")
+	}
+	for i := 0; i < 8; i++ {
+		h.Respond(s, []byte(`{}`))
+	}
+	select {
+	case <-s.Dropped():
+	default:
+		t.Fatal("11 unread frames with a queue of 2 did not drop the subscriber")
 	}
 	if got := h.WatchCount(); got != 0 {
 		t.Fatalf("WatchCount: got %d, want 0", got)
 	}
 }
 
-// A replay that overflows the queue drops the subscriber; the watch being
-// set must not be registered on the dropped subscriber after that, or it
-// stays in the hub's tables (and the gauge) forever: Close skips inactive
-// subscribers.
-func TestHubDropDuringReplayRegistersNoWatch(t *testing.T) {
+// A replay is as long as the history it comes from: it is never cut by the
+// queue bound, and a subscriber dropped before its watch is set keeps no
+// watch (Close skips inactive subscribers, so one would leak).
+func TestHubReplayIsWholeAndADroppedSubscriberKeepsNoWatch(t *testing.T) {
 	h := newTestHub(HubConfig{QueueSize: 4})
 	for z := int64(1); z <= 10; z++ {
 		h.Publish([]api.Event{ev(changed, "/a", z)})
@@ -488,17 +490,19 @@ func TestHubDropDuringReplayRegistersNoWatch(t *testing.T) {
 	if err := h.Watch(s, KindPersistent, "/a", 0, nil); err != nil {
 		t.Fatalf("Watch: %v", err)
 	}
-	select {
-	case <-s.Dropped():
-	default:
-		t.Fatal("a replay of 10 events into a queue of 4 did not drop the subscriber")
+	if got := len(drain(s)); got != 10 {
+		t.Fatalf("replayed %d events, want all 10", got)
+	}
+	h.Reset(10) // drops every subscriber
+	if err := h.Watch(s, KindPersistent, "/b", 10, nil); err == nil {
+		t.Fatal("Watch on a dropped subscriber succeeded")
 	}
 	h.Close(s)
 	if got := h.WatchCount(); got != 0 {
-		t.Errorf("BUG: WatchCount after the drop and Close: got %d, want 0 (the watch leaked into the hub's tables)", got)
+		t.Errorf("WatchCount after the drop and Close: got %d, want 0", got)
 	}
 	if v := metricValue(t, h.reg, "canopy_watches", "kind", "persistent"); v != 0 {
-		t.Errorf("BUG: canopy_watches{kind=persistent} after the drop and Close: got %v, want 0", v)
+		t.Errorf("canopy_watches{kind=persistent} after the drop and Close: got %v, want 0", v)
 	}
 }
 

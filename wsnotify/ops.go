@@ -89,41 +89,50 @@ func (c *conn) read(ctx context.Context, req *request) (any, error) {
 	if err := c.h.store.Await(ctx, linearizable, req.MinZxid); err != nil {
 		return nil, err
 	}
-	tree := c.h.store.Tree()
-	var (
-		result any
-		zxid   int64
-		kind   Kind
-	)
+	// The read and its watch happen with the tree held still, so no change
+	// can fall between them: the answer is queued first, and every later
+	// event after it.
+	var result any
+	var err error
+	c.h.store.Tree().Read(func(tr fsm.Reader) {
+		var zxid int64
+		var kind Kind
+		result, zxid, kind, err = readOp(tr, req)
+		if err != nil || !req.Watch {
+			return
+		}
+		frame := encodeFrame(response{ID: req.ID, Result: result})
+		if err = c.h.hub.Watch(c.sub, kind, req.Path, zxid, frame); err == nil {
+			result = handled
+		}
+	})
+	return result, err
+}
+
+// readOp performs getData, exists or getChildren, and names the watch
+// kind a "watch": true would set.
+func readOp(tr fsm.Reader, req *request) (any, int64, Kind, error) {
 	switch req.Op {
 	case "getData":
-		data, stat, z, err := tree.Get(req.Path)
+		data, stat, z, err := tr.Get(req.Path)
 		if err != nil {
-			return nil, err // ZooKeeper sets no watch on a missing node here
+			return nil, z, 0, err // ZooKeeper sets no watch on a missing node here
 		}
-		result, zxid, kind = api.NewNodeData(req.Path, data, stat, req.Encoding == "base64"), z, KindData
+		return api.NewNodeData(req.Path, data, stat, req.Encoding == "base64"), z, KindData, nil
 	case "exists":
-		stat, z, err := tree.Stat(req.Path)
+		stat, z, err := tr.Stat(req.Path)
 		res := ExistsResult{Path: req.Path}
 		if err == nil {
 			res.Stat = &stat
 		}
-		result, zxid, kind = res, z, KindData
-	case "getChildren":
-		page, err := tree.Children(req.Path, "", 0, false)
+		return res, z, KindData, nil
+	default: // getChildren
+		page, err := tr.Children(req.Path, "", 0, false)
 		if err != nil {
-			return nil, err
+			return nil, page.Zxid, 0, err
 		}
-		result, zxid, kind = ChildrenResult{Path: req.Path, Children: page.Names, Stat: page.Stat}, page.Zxid, KindChildren
+		return ChildrenResult{Path: req.Path, Children: page.Names, Stat: page.Stat}, page.Zxid, KindChildren, nil
 	}
-	if !req.Watch {
-		return result, nil
-	}
-	frame := encodeFrame(response{ID: req.ID, Result: result})
-	if err := c.h.hub.Watch(c.sub, kind, req.Path, zxid, frame); err != nil {
-		return nil, err
-	}
-	return handled, nil
 }
 
 var watchModes = map[string]Kind{"persistent": KindPersistent, "persistentRecursive": KindRecursive}
@@ -187,6 +196,10 @@ func (c *conn) attach(ctx context.Context, req *request) (any, error) {
 	}
 	c.timeout.Store(sess.TimeoutMs)
 	c.session.Store(uint64(id))
+	select {
+	case c.attached <- struct{}{}:
+	default:
+	}
 	return AttachResult{Session: id, TimeoutMs: sess.TimeoutMs}, nil
 }
 

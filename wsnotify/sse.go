@@ -52,12 +52,18 @@ func (h *Handler) ServeSSE(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-heartbeat.C:
 			chunk = ": ping\n\n"
-		case it := <-sub.queue:
-			d := it.event
-			if d == nil || (d.Zxid == skip.zxid && d.K <= skip.k) {
+		case <-sub.Wake():
+			var b strings.Builder
+			for _, it := range sub.take() {
+				d := it.event
+				if d == nil || (d.Zxid == skip.zxid && d.K <= skip.k) {
+					continue
+				}
+				fmt.Fprintf(&b, "id: %d/%d\ndata: %s\n\n", d.Zxid, d.K, d.JSON)
+			}
+			if chunk = b.String(); chunk == "" {
 				continue
 			}
-			chunk = fmt.Sprintf("id: %d/%d\ndata: %s\n\n", d.Zxid, d.K, d.JSON)
 		}
 		rc.SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout))
 		if _, err := fmt.Fprint(w, chunk); err != nil || rc.Flush() != nil {
