@@ -95,7 +95,7 @@ func (x *txn) add(parent *node, p, data string, owner api.ID) (*node, *api.Stat)
 	n := &node{
 		data: data, owner: owner,
 		czxid: x.zxid, mzxid: x.zxid, pzxid: x.zxid,
-		ctime: x.time, mtime: x.time,
+		ctime: x.time, mtime: x.time, gen: x.t.gen,
 	}
 	n.setPath(p)
 	x.put(p, nil, n)

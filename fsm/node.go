@@ -30,7 +30,8 @@ func ValidSessionID(id api.ID) bool {
 type node struct {
 	path        string
 	data        string
-	slash       int32 // index of the last "/" in path: the index's sort key splits there
+	slash       int32  // index of the last "/" in path: the index's sort key splits there
+	gen         uint32 // the tree's snapshot generation when this node was made
 	czxid       int64
 	mzxid       int64
 	pzxid       int64

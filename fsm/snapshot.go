@@ -35,6 +35,7 @@ func (t *Tree) Snapshot() *Snapshot {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := &Snapshot{applied: t.applied, nodes: t.nodes.Clone()}
+	t.gen++ // every node the clone holds is now shared: none changes in place
 	for _, sess := range t.sessions {
 		s.sessions = append(s.sessions, SessionInfo{ID: sess.id, TimeoutMs: sess.timeout})
 	}

@@ -33,6 +33,9 @@ type Tree struct {
 	// released, so that a reader who sees state Z finds every event up to Z
 	// already published.
 	publish func([]api.Event)
+	// gen counts snapshots: a node made in the current generation is in
+	// no snapshot's clone of the index, so apply may change it in place.
+	gen uint32
 	// Scratch space of the apply path, used only under the write lock.
 	probe node
 	txn   txn

@@ -88,12 +88,21 @@ func (x *txn) emit(e api.Event) {
 func (x *txn) commit() []api.Event {
 	t := x.t
 	for _, c := range x.changes {
-		if c.old == nil && c.new == nil {
+		switch {
+		case c.old == nil && c.new == nil:
 			continue // created and deleted within one multi
-		}
-		if c.new != nil {
+		case c.old != nil && c.new != nil && c.old.gen == t.gen:
+			// No snapshot holds the old node: update it where it is in
+			// the index instead of walking the index to replace it.
+			t.index(c.old, false)
+			*c.old = *c.new
+			c.old.gen = t.gen
+			t.index(c.old, true)
+			continue
+		case c.new != nil:
+			c.new.gen = t.gen // a fresh copy: no snapshot holds it
 			t.nodes.ReplaceOrInsert(c.new)
-		} else {
+		default:
 			t.nodes.Delete(c.old)
 		}
 		t.index(c.old, false)
