@@ -85,7 +85,8 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// openTLSCluster starts in-process nodes of a static cluster over mutual TLS.
+// openTLSCluster starts in-process nodes of a static cluster, over mutual
+// TLS with the given certificates (plain TCP when certs is nil).
 func openTLSCluster(t *testing.T, ca *testCA, ids []string, certs map[string]*PeerTLS) map[string]*Node {
 	t.Helper()
 	addrs := map[string]string{}
