@@ -3,7 +3,6 @@ package consensus
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -60,58 +59,6 @@ func (n *Node) leaderAPI(ctx context.Context) (string, error) {
 	}
 }
 
-// readIndexBatcher shares one ReadIndex round trip among the follower's
-// concurrent linearizable reads; a read joins a round that starts after it.
-type readIndexBatcher struct {
-	n       *Node
-	mu      sync.Mutex
-	next    *indexRound
-	running bool
-}
-
-type indexRound struct {
-	done  chan struct{}
-	index int64
-	err   error
-}
-
-func (b *readIndexBatcher) get(ctx context.Context) (int64, error) {
-	b.mu.Lock()
-	if b.next == nil {
-		b.next = &indexRound{done: make(chan struct{})}
-	}
-	round := b.next
-	if !b.running {
-		b.running = true
-		go b.run()
-	}
-	b.mu.Unlock()
-	select {
-	case <-round.done:
-		return round.index, round.err
-	case <-ctx.Done():
-		return 0, &api.Error{Code: api.CodeOperationTimeout, Message: "no read index from the leader in time"}
-	}
-}
-
-func (b *readIndexBatcher) run() {
-	for {
-		b.mu.Lock()
-		round := b.next
-		b.next = nil
-		if round == nil {
-			b.running = false
-			b.mu.Unlock()
-			return
-		}
-		b.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
-		round.index, round.err = b.n.leaderReadIndex(ctx)
-		cancel()
-		close(round.done)
-	}
-}
-
 func (n *Node) leaderReadIndex(ctx context.Context) (int64, error) {
 	addr, err := n.leaderAPI(ctx)
 	if err != nil {
@@ -123,82 +70,24 @@ func (n *Node) leaderReadIndex(ctx context.Context) (int64, error) {
 	return n.cfg.Forwarder.ReadIndex(ctx, addr)
 }
 
-// keepAliveBatcher gathers the follower's keep-alives into one message to
-// the leader; each caller returns once the message carrying its id has
-// reached the leader's lease clock.
-type keepAliveBatcher struct {
-	n       *Node
-	mu      sync.Mutex
-	next    *keepAliveRound
-	running bool
-}
-
-type keepAliveRound struct {
-	ids     map[api.ID]struct{}
-	done    chan struct{}
-	unknown map[api.ID]bool
-	err     error
-}
-
-func (b *keepAliveBatcher) touch(ctx context.Context, id api.ID) error {
-	b.mu.Lock()
-	if b.next == nil {
-		b.next = &keepAliveRound{ids: make(map[api.ID]struct{}), done: make(chan struct{})}
+// forwardKeepAlives sends one batch of a follower's keep-alives to the
+// leader and returns the sessions it does not know.
+func (n *Node) forwardKeepAlives(ctx context.Context, ids []api.ID) (map[api.ID]bool, error) {
+	addr, err := n.leaderAPI(ctx)
+	if err != nil {
+		return nil, err
 	}
-	round := b.next
-	round.ids[id] = struct{}{}
-	if !b.running {
-		b.running = true
-		go b.run()
+	var unknown []api.ID
+	if addr == "" {
+		unknown = n.LeaderKeepAlive(ids)
+	} else if unknown, err = n.cfg.Forwarder.KeepAlive(ctx, addr, ids); err != nil {
+		return nil, err
 	}
-	b.mu.Unlock()
-	select {
-	case <-round.done:
-	case <-ctx.Done():
-		return &api.Error{Code: api.CodeOperationTimeout, Message: "the keep-alive did not reach the leader in time"}
+	out := make(map[api.ID]bool, len(unknown))
+	for _, id := range unknown {
+		out[id] = true
 	}
-	if round.err != nil {
-		return round.err
-	}
-	if round.unknown[id] {
-		return sessionExpiredError(id)
-	}
-	return nil
-}
-
-func (b *keepAliveBatcher) run() {
-	for {
-		b.mu.Lock()
-		round := b.next
-		b.next = nil
-		if round == nil {
-			b.running = false
-			b.mu.Unlock()
-			return
-		}
-		b.mu.Unlock()
-		ids := make([]api.ID, 0, len(round.ids))
-		for id := range round.ids {
-			ids = append(ids, id)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
-		var unknown []api.ID
-		addr, err := b.n.leaderAPI(ctx)
-		if err == nil {
-			if addr == "" {
-				unknown = b.n.LeaderKeepAlive(ids)
-			} else {
-				unknown, err = b.n.cfg.Forwarder.KeepAlive(ctx, addr, ids)
-			}
-		}
-		cancel()
-		round.err = err
-		round.unknown = make(map[api.ID]bool, len(unknown))
-		for _, id := range unknown {
-			round.unknown[id] = true
-		}
-		close(round.done)
-	}
+	return out, nil
 }
 
 func sessionExpiredError(id api.ID) error {

@@ -1,6 +1,7 @@
 package consensus
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/canopy-coord/canopy/api"
 	"github.com/canopy-coord/canopy/fsm"
 )
 
@@ -96,9 +98,9 @@ type Node struct {
 	metrics   *metrics
 	lease     *leaseClock
 	verify    *verifier
-	// On a follower: reads and keep-alives batched to the leader.
-	readIndexes *readIndexBatcher
-	keepAlives  *keepAliveBatcher
+	// On a follower: read indexes and keep-alives batched to the leader.
+	readIndexes *batcher[struct{}, int64]
+	keepAlives  *batcher[api.ID, map[api.ID]bool]
 
 	// ready is true while this node is leader and its first barrier has
 	// applied: only then do its commit index and lease clock mean anything.
@@ -139,8 +141,11 @@ func Open(c Config) (*Node, error) {
 		return nil, err
 	}
 	n.verify = newVerifier(n.raft, n.metrics)
-	n.readIndexes = &readIndexBatcher{n: n}
-	n.keepAlives = &keepAliveBatcher{n: n}
+	n.readIndexes = newBatcher(func(ctx context.Context, _ []struct{}) (int64, error) {
+		return n.leaderReadIndex(ctx)
+	}, &api.Error{Code: api.CodeOperationTimeout, Message: "no read index from the leader in time"})
+	n.keepAlives = newBatcher(n.forwardKeepAlives,
+		&api.Error{Code: api.CodeOperationTimeout, Message: "the keep-alive did not reach the leader in time"})
 	n.wg.Add(2)
 	go n.watchLeadership()
 	go n.registerSelf()

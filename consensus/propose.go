@@ -118,8 +118,14 @@ func (n *Node) KeepAlive(ctx context.Context, id api.ID) (api.Session, error) {
 		if unknown := n.LeaderKeepAlive([]api.ID{id}); len(unknown) > 0 {
 			return api.Session{}, sessionExpiredError(id)
 		}
-	} else if err := n.keepAlives.touch(ctx, id); err != nil {
-		return api.Session{}, err
+	} else {
+		unknown, err := n.keepAlives.join(ctx, id)
+		if err != nil {
+			return api.Session{}, err
+		}
+		if unknown[id] {
+			return api.Session{}, sessionExpiredError(id)
+		}
 	}
 	timeout := int64(0)
 	if info, _, err := n.tree.Session(id); err == nil {

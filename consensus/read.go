@@ -2,7 +2,6 @@ package consensus
 
 import (
 	"context"
-	"sync"
 
 	"github.com/hashicorp/raft"
 
@@ -26,7 +25,7 @@ func (n *Node) Linearize(ctx context.Context) error {
 	if addr == "" {
 		index, err = n.LeaderReadIndex(ctx)
 	} else {
-		index, err = n.readIndexes.get(ctx)
+		index, err = n.readIndexes.join(ctx, struct{}{})
 	}
 	if err != nil {
 		return err
@@ -57,46 +56,32 @@ func (n *Node) WaitApplied(ctx context.Context, index int64) error {
 	return nil
 }
 
-// verifier batches leadership checks: callers that arrive while a check is
-// running join the next one, which starts after they joined.
+// verifier batches leadership checks: reads that arrive while a check is
+// running share the next one.
 type verifier struct {
 	raft    *raft.Raft
 	metrics *metrics
-
-	mu      sync.Mutex
-	next    *verifyRound
-	running bool
-}
-
-type verifyRound struct {
-	done chan struct{}
-	err  error
+	rounds  *batcher[struct{}, struct{}]
 }
 
 func newVerifier(r *raft.Raft, m *metrics) *verifier {
-	return &verifier{raft: r, metrics: m}
+	v := &verifier{raft: r, metrics: m}
+	v.rounds = newBatcher(func(context.Context, []struct{}) (struct{}, error) {
+		v.metrics.verifyRounds.Inc()
+		if err := v.raft.VerifyLeader().Error(); err != nil {
+			return struct{}{}, raftError(err)
+		}
+		return struct{}{}, nil
+	}, &api.Error{Code: api.CodeOperationTimeout, Message: "leadership check timed out"})
+	return v
 }
 
 func (v *verifier) check(ctx context.Context) error {
 	if v.soleVoter() {
 		return nil
 	}
-	v.mu.Lock()
-	if v.next == nil {
-		v.next = &verifyRound{done: make(chan struct{})}
-	}
-	round := v.next
-	if !v.running {
-		v.running = true
-		go v.run()
-	}
-	v.mu.Unlock()
-	select {
-	case <-round.done:
-		return round.err
-	case <-ctx.Done():
-		return &api.Error{Code: api.CodeOperationTimeout, Message: "leadership check timed out"}
-	}
+	_, err := v.rounds.join(ctx, struct{}{})
+	return err
 }
 
 // soleVoter reports whether this leader is the only voter of the latest
@@ -114,25 +99,4 @@ func (v *verifier) soleVoter() bool {
 		}
 	}
 	return voters == 1
-}
-
-// run performs rounds until nobody waits. It ends by itself; raft's
-// shutdown makes a pending check fail, so it never outlives the node long.
-func (v *verifier) run() {
-	for {
-		v.mu.Lock()
-		round := v.next
-		v.next = nil
-		if round == nil {
-			v.running = false
-			v.mu.Unlock()
-			return
-		}
-		v.mu.Unlock()
-		v.metrics.verifyRounds.Inc()
-		if err := v.raft.VerifyLeader().Error(); err != nil {
-			round.err = raftError(err)
-		}
-		close(round.done)
-	}
 }
