@@ -3,7 +3,7 @@ GO        ?= go
 FUZZTIME  ?= 30s
 PKGS_RACE := ./fsm/... ./consensus/... ./httpapi/... ./wsnotify/... ./cluster/... ./cmd/...
 
-.PHONY: run cluster build test lint fuzz bench
+.PHONY: run cluster build test lint fuzz bench ui-shots
 
 run: ## start a single node with its UI at http://127.0.0.1:8900/ui/
 	$(GO) run ./cmd/canopy serve
@@ -31,3 +31,6 @@ fuzz: ## run every fuzz target for FUZZTIME each; new findings land in testdata/
 bench: ## FSM benchmarks, then the HTTP load matrix against a real node (see docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchmem ./fsm/
 	./scripts/bench.sh
+
+ui-shots: ## screenshots of the UI's main views, from the browser tests, into ui-shots/
+	CANOPY_UI_SHOTS=$(CURDIR)/ui-shots $(GO) test -count=1 -run '^TestUI' ./web/

@@ -1,5 +1,19 @@
 // Package web holds the browser UI's static files, embedded into the binary:
 // no build step and no CDN, so the UI works on a machine with no internet.
+//
+// The UI is plain HTML, CSS and JavaScript modules in static/, and talks
+// only to the public API: REST under /v1 and one WebSocket to /v1/watch.
+//
+//	index.html, style.css  the page; light and dark by prefers-color-scheme
+//	app.js                 wiring, the URL hash (#/path), alerts, the tab's session
+//	live.js                the WebSocket: persistent watches, resume with since_zxid
+//	tree.js                the lazy tree: pages of 250 children, prefix filter, keyboard
+//	node.js                data views, version-checked editing and conflicts, Stat, ACL note
+//	dialogs.js             create, recursive delete, import (via /v1/multi) and export
+//	panels.js              event log of the selected subtree, sessions, cluster
+//	api.js, util.js        REST calls with errors in words, formatting helpers
+//
+// ui_test.go drives it in Chromium against real nodes.
 package web
 
 import (

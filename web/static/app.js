@@ -1,72 +1,211 @@
-// A read-only tree browser over the REST API. The full explorer (live
-// updates, editing) replaces it.
-"use strict";
+// Canopy's tree explorer: wires the tree, the node view, the panels and the
+// one live WebSocket together, and keeps the selected path in the URL hash.
+import { api, human, ApiError } from "./api.js";
+import { Live } from "./live.js";
+import { Tree } from "./tree.js";
+import { NodeView } from "./node.js";
+import { EventLog, SessionsPanel, ClusterPanel } from "./panels.js";
+import { createDialog, deleteDialog, importDialog, exportSubtree, confirmDialog } from "./dialogs.js";
+import { h, $, hashPath, fromHash, normalizePath, parentOf, baseName, join, before, debounce } from "./util.js";
 
-const api = (route, path) =>
-  fetch("/v1/" + route + path.split("/").map(encodeURIComponent).join("/"))
-    .then(async (r) => {
-      const body = await r.json();
-      if (!r.ok) throw new Error(body.error ? body.error.code + ": " + body.error.message : r.statusText);
-      return body;
-    });
+const SESSION_MS = 30000;
+const alerts = $("#alerts");
 
-function showError(err) {
-  document.getElementById("status").textContent = String(err.message || err);
-}
+const app = {
+  href: hashPath,
+  go(path) {
+    const want = hashPath(path);
+    if (location.hash !== want) location.hash = want;
+    else select(path);
+  },
+  humanError: human,
+  showError(err, doing) {
+    console.error(doing, err);
+    const text = (doing ? doing + " failed. " : "") + human(err);
+    for (const old of alerts.querySelectorAll(".alert.err")) if (old.dataset.text === text) old.remove();
+    const el = h("div", { class: "alert err", role: "alert", "data-text": text, "data-code": err && err.code },
+      h("span", {}, text), h("button", { type: "button", class: "x", "aria-label": "Dismiss", onclick: () => el.remove() }, "×"));
+    alerts.append(el);
+    while (alerts.querySelectorAll(".alert.err").length > 4) alerts.querySelector(".alert.err").remove();
+    return el;
+  },
+  // toast shows a short notice; ms=0 keeps it until removed.
+  toast(text, ms = 4000) {
+    const el = h("div", { class: "alert ok", role: "status" }, text);
+    alerts.append(el);
+    if (ms) setTimeout(() => el.remove(), ms);
+    return el;
+  },
+  createDialog: (parent, name) => createDialog(app, parent, name),
+  deleteDialog: (path) => deleteDialog(app, path),
+  importDialog: (path) => importDialog(app, path),
+  exportSubtree: (path) => exportSubtree(app, path),
+  showSession(id) {
+    showTab("sessions");
+    sessions.show(id);
+  },
+  // ensureSession opens this tab's session (for ephemeral nodes) and binds
+  // it to the live socket, which keeps it alive while the page is open.
+  async ensureSession() {
+    if (live.session) return live.session.id;
+    if (live.state !== "online") throw new ApiError("Network", "the live connection is down, and it is what keeps an ephemeral node's session alive");
+    const res = await api.newSession(SESSION_MS);
+    const s = { id: res.body.id, timeout_ms: res.body.timeout_ms };
+    await live.attach(s);
+    sessionStorage.setItem("canopy.session", s.id);
+    paintSession();
+    return s.id;
+  },
+  sessionGone(id, err) {
+    live.session = null;
+    sessionStorage.removeItem("canopy.session");
+    paintSession();
+    if (err) app.showError(new ApiError("SessionExpired", `session ${id} of this tab is gone (${err.code}); its ephemeral nodes were deleted`), "");
+  },
+  setNodeLabel(cl) {
+    const lead = cl.leader && cl.leader.id === cl.self;
+    $("#node-label").textContent = `${cl.self}${lead ? " · leader" : cl.leader ? " · follower" : " · no leader"}`;
+  },
+};
 
-function item(path, name, numChildren) {
-  const li = document.createElement("li");
-  li.setAttribute("role", "treeitem");
-  const b = document.createElement("button");
-  b.className = "node";
-  b.textContent = name;
-  b.setAttribute("aria-label", path);
-  const count = document.createElement("span");
-  count.className = "count";
-  count.textContent = numChildren ? " (" + numChildren + ")" : "";
-  b.onclick = () => { select(path, b); if (numChildren) toggle(li, path); };
-  li.append(b, count);
-  return li;
-}
+// --- the live connection ----------------------------------------------------
 
-async function toggle(li, path) {
-  const open = li.querySelector("ul");
-  if (open) { open.remove(); return; }
-  try {
-    const body = await api("children", path === "/" ? "" : path);
-    const ul = document.createElement("ul");
-    ul.setAttribute("role", "group");
-    for (const c of body.children.map((x) => x)) {
-      const child = path === "/" ? "/" + c : path + "/" + c;
-      const st = await api("stat", child);
-      ul.append(item(child, c, st.stat.numChildren));
+const conn = $("#conn");
+const live = new Live({
+  onEvent(ev) {
+    tree.onEvent(ev);
+    node.onEvent(ev);
+    log.onEvent(ev);
+  },
+  onState(state, detail) {
+    if (state === "online" && conn.dataset.state !== "online" && live.connects > 1) {
+      // Back: what failed for want of the server is retried, and the
+      // notices that it was unreachable are done.
+      for (const a of alerts.querySelectorAll(".alert.err[data-code=Network]")) a.remove();
+      tree.retry();
+      if (node.failed) node.reload();
     }
-    li.append(ul);
-  } catch (e) { showError(e); }
-}
+    conn.dataset.state = state;
+    const label = { connecting: "Connecting…", online: "Live", offline: "Offline" }[state];
+    conn.querySelector(".lbl").textContent = label;
+    conn.title = state === "online" ? "Changes made by other clients show up as they happen" : detail || label;
+    conn.setAttribute("aria-label", `Live updates: ${label}${detail && state !== "online" ? ", " + detail : ""}`);
+    conn.querySelector(".why").textContent = state === "offline" ? detail : "";
+  },
+  onResync() {
+    app.showError(new ApiError("Compacted", ""), "");
+    tree.resync();
+    node.reload();
+  },
+  onSessionLost: (id, err) => app.sessionGone(id, err),
+});
+app.live = live;
 
-async function select(path, button) {
-  document.querySelectorAll("button.node[aria-current]").forEach((b) => b.removeAttribute("aria-current"));
-  if (button) button.setAttribute("aria-current", "true");
+function paintSession() {
+  const el = $("#session");
+  const s = live.session;
+  el.hidden = !s;
+  if (!s) return;
+  $("#session-id").textContent = s.id;
+}
+$("#session-show").addEventListener("click", () => live.session && app.showSession(live.session.id));
+$("#session-end").addEventListener("click", async () => {
+  const s = live.session;
+  if (!s) return;
+  const ok = await confirmDialog(`End session ${s.id}?`, "The ephemeral nodes this tab created in it will be deleted.", "End session");
+  if (!ok) return;
   try {
-    const body = await api("nodes", path === "/" ? "" : path);
-    document.getElementById("path").textContent = path;
-    document.getElementById("data").textContent = body.encoding === "utf8" ? body.data : "(base64) " + body.data;
-    const table = document.getElementById("stat");
-    table.replaceChildren();
-    for (const [k, v] of Object.entries(body.stat)) {
-      const tr = table.insertRow();
-      tr.insertCell().textContent = k;
-      tr.insertCell().textContent = (k === "ctime" || k === "mtime") && v ? new Date(v).toISOString() : v;
-    }
-    location.hash = path;
-  } catch (e) { showError(e); }
-}
+    await api.closeSession(s.id);
+    app.sessionGone(s.id, null);
+    app.toast(`Closed session ${s.id}; its ephemeral nodes are deleted.`);
+  } catch (err) {
+    if (err.code === "SessionExpired") app.sessionGone(s.id, null);
+    else app.showError(err, "Closing the session");
+  }
+});
 
-(async () => {
-  const tree = document.getElementById("tree");
-  const root = item("/", "/", 1);
-  tree.append(root);
-  await select(location.hash.slice(1) || "/", root.querySelector("button"));
-  toggle(root, "/");
-})();
+// --- views ------------------------------------------------------------------
+
+const tree = new Tree($("#tree"), { live, onSelect: (p) => app.go(p), onError: (e, d) => app.showError(e, d) });
+const node = new NodeView($("#node"), app);
+const log = new EventLog($("#panel-events"), app);
+const sessions = new SessionsPanel($("#panel-sessions"), app);
+const cluster = new ClusterPanel($("#panel-cluster"), app);
+const panels = { node: null, events: log, sessions, cluster };
+
+function showTab(name) {
+  for (const t of document.querySelectorAll("#tabs [role=tab]")) {
+    const on = t.dataset.tab === name;
+    t.setAttribute("aria-selected", String(on));
+    t.tabIndex = on ? 0 : -1;
+    $("#" + t.getAttribute("aria-controls")).hidden = !on;
+    if (panels[t.dataset.tab]) panels[t.dataset.tab].setActive(on);
+  }
+}
+const tabs = [...document.querySelectorAll("#tabs [role=tab]")];
+for (const t of tabs) t.addEventListener("click", () => showTab(t.dataset.tab));
+$("#tabs").addEventListener("keydown", (e) => {
+  const i = tabs.findIndex((t) => t.getAttribute("aria-selected") === "true");
+  const j = e.key === "ArrowRight" ? i + 1 : e.key === "ArrowLeft" ? i - 1 : null;
+  if (j === null) return;
+  const t = tabs[(j + tabs.length) % tabs.length];
+  showTab(t.dataset.tab);
+  t.focus();
+});
+
+$("#collapse").addEventListener("click", () => { for (const r of tree.childRows(tree.root)) tree.collapse(r); });
+
+// --- selection and the URL --------------------------------------------------
+
+async function select(path) {
+  $("#pathin").value = path;
+  document.title = `${path} — Canopy`;
+  tree.setSelected(path);
+  const tab = document.querySelector("#tabs [aria-selected=true]");
+  if (tab && tab.dataset.tab !== "events") showTab("node");
+  const opening = node.open(path);
+  const revealing = tree.reveal(path);
+  await opening;
+  log.setRoot(path, node.zx);
+  await revealing;
+}
+window.addEventListener("hashchange", () => select(fromHash(location.hash)));
+
+// The path box: Enter opens; typing offers completions from the children
+// of the parent typed so far (a prefix page, so huge parents stay fast).
+const pathin = $("#pathin");
+const opts = $("#pathopts");
+const complete = debounce(async () => {
+  const v = pathin.value;
+  if (!v.startsWith("/")) return;
+  const dir = v.endsWith("/") ? normalizePath(v) || "/" : parentOf(v) || "/";
+  const prefix = v.endsWith("/") ? "" : baseName(v);
+  try {
+    const res = await api.children(dir, { limit: 50, after: prefix ? before(prefix) : undefined, stat: false });
+    const names = res.body.children.filter((n) => n.startsWith(prefix));
+    opts.replaceChildren(...names.map((n) => h("option", { value: join(dir, n) })));
+  } catch (err) {
+    opts.replaceChildren();
+    if (err.code !== "NoNode" && err.code !== "BadArguments") app.showError(err, "Completing the path");
+  }
+}, 150);
+pathin.addEventListener("input", complete);
+$("#goto").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const p = normalizePath(pathin.value);
+  if (p) app.go(p);
+});
+document.addEventListener("keydown", (e) => {
+  if (e.key === "/" && !e.target.closest("input, textarea, select, [contenteditable]")) { e.preventDefault(); pathin.focus(); pathin.select(); }
+});
+
+// --- start ------------------------------------------------------------------
+
+const saved = sessionStorage.getItem("canopy.session");
+if (saved) { live.session = { id: saved }; paintSession(); }
+live.connect();
+showTab("node");
+tree.expand(tree.root);
+select(fromHash(location.hash));
+api.cluster().then((r) => app.setNodeLabel(r.body), (err) => app.showError(err, "Reading the cluster"));
+window.canopy = { app, live, tree, node };
