@@ -108,7 +108,8 @@ type Node struct {
 	// raftRef is raft once started, for the transport's goroutines, which
 	// run before Open returns.
 	raftRef  atomic.Pointer[raft.Raft]
-	fresh    bool // no raft state when opened
+	fresh    bool  // no raft state when opened
+	logEnd   int64 // the last index in this node's own log when it opened
 	notifyCh chan bool
 	stop     chan struct{}
 	wg       sync.WaitGroup
@@ -204,6 +205,7 @@ func (n *Node) openRaft() error {
 		return fmt.Errorf("start raft: %w", err)
 	}
 	n.raftRef.Store(n.raft)
+	n.logEnd = int64(n.raft.LastIndex())
 	if !hasState && cfg.Bootstrap {
 		conf := raft.Configuration{Servers: []raft.Server{{
 			ID: rc.LocalID, Address: n.transport.LocalAddr(), Suffrage: raft.Voter,
@@ -257,14 +259,23 @@ func (n *Node) ID() string { return n.cfg.ID }
 // RaftAddr is the address raft listens on.
 func (n *Node) RaftAddr() string { return string(n.transport.LocalAddr()) }
 
-// Ready reports whether the node can serve: it knows a leader and, when it
-// is the leader, its first barrier has applied.
+// Ready reports whether the node can serve: the leader once its first
+// barrier has applied; a follower once it knows the leader and its API
+// address, and has applied at least what its own log held when it started
+// (raft applies nothing on a restart until the leader tells it the commit
+// index, so until then its tree is older than what it has acknowledged).
 func (n *Node) Ready() bool {
 	if n.raft.State() == raft.Leader {
 		return n.ready.Load()
 	}
-	addr, _ := n.raft.LeaderWithID()
-	return addr != ""
+	_, id := n.raft.LeaderWithID()
+	if id == "" {
+		return false
+	}
+	if m, ok := n.tree.Member(string(id)); !ok || m.HTTPAddr == "" {
+		return false
+	}
+	return n.Applied() >= n.logEnd
 }
 
 // Role is raft's name for this node's state: Leader, Follower, Candidate.

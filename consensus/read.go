@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"context"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -30,7 +31,42 @@ func (n *Node) Linearize(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return n.WaitApplied(ctx, index)
+	if addr == "" {
+		return n.WaitApplied(ctx, index)
+	}
+	return n.waitAppliedWhileLed(ctx, index)
+}
+
+// waitAppliedWhileLed is WaitApplied for a follower's linearizable read: a
+// follower cut off from the leader would wait for entries that never come,
+// so the wait ends with Unavailable as soon as it no longer has a leader.
+func (n *Node) waitAppliedWhileLed(ctx context.Context, index int64) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	lost := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(n.cfg.ElectionTime / 4)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if _, id := n.raft.LeaderWithID(); id == "" {
+					close(lost)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	err := n.WaitApplied(ctx, index)
+	select {
+	case <-lost:
+		return errNoLeader
+	default:
+		return err
+	}
 }
 
 // Await waits until a read may be served from the local tree: after the

@@ -61,7 +61,9 @@ func startNode(t testing.TB) *testNode {
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// net/http counts a connection that never sent a request (clients
+		// dial spare ones) as busy for its first 5 s: wait past that.
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
 		if err := hs.Shutdown(ctx); err != nil {
 			t.Errorf("http shutdown: %v", err)

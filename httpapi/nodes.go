@@ -1,12 +1,14 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/canopy-coord/canopy/api"
 	"github.com/canopy-coord/canopy/fsm"
@@ -319,7 +321,10 @@ func (s *Server) consistent(r *http.Request, q query) error {
 		return err
 	}
 	linearizable := mode == "linearizable" || (mode == "" && !q.has("min_zxid"))
-	if err := s.store.Await(r.Context(), linearizable, 0); err != nil {
+	// A read never waits past the server's own deadline: 504, not a hang.
+	lctx, lcancel := context.WithTimeout(r.Context(), readDeadline)
+	defer lcancel()
+	if err := s.store.Await(lctx, linearizable, 0); err != nil {
 		return err
 	}
 	// timeout_ms bounds the wait for min_zxid alone.
@@ -327,6 +332,9 @@ func (s *Server) consistent(r *http.Request, q query) error {
 	defer cancel()
 	return s.store.Await(ctx, false, minZxid)
 }
+
+// readDeadline bounds the consistency wait of a read.
+const readDeadline = 10 * time.Second
 
 func etag(version int32) string { return `"` + strconv.Itoa(int(version)) + `"` }
 

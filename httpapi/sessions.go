@@ -47,7 +47,11 @@ func decodeOptionalJSON(r *http.Request, v any) error {
 }
 
 func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
-	if _, err := parseQuery(r); err != nil {
+	q, err := parseQuery(r, readParams...)
+	if err == nil {
+		err = s.consistent(r, q)
+	}
+	if err != nil {
 		writeError(w, s.store.Applied(), err)
 		return
 	}
@@ -68,9 +72,18 @@ func (s *Server) session(info fsm.SessionInfo) api.Session {
 	return sess
 }
 
-// sessionID reads the {id} of a session route.
-func (s *Server) sessionID(w http.ResponseWriter, r *http.Request) (api.ID, bool) {
-	if _, err := parseQuery(r); err != nil {
+// sessionID reads the {id} of a session route (reads take the read
+// consistency parameters).
+func (s *Server) sessionID(w http.ResponseWriter, r *http.Request, read bool) (api.ID, bool) {
+	var allowed []string
+	if read {
+		allowed = readParams
+	}
+	q, err := parseQuery(r, allowed...)
+	if err == nil && read {
+		err = s.consistent(r, q)
+	}
+	if err != nil {
 		writeError(w, s.store.Applied(), err)
 		return 0, false
 	}
@@ -84,7 +97,7 @@ func (s *Server) sessionID(w http.ResponseWriter, r *http.Request) (api.ID, bool
 }
 
 func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.sessionID(w, r)
+	id, ok := s.sessionID(w, r, true)
 	if !ok {
 		return
 	}
@@ -97,7 +110,7 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) keepAlive(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.sessionID(w, r)
+	id, ok := s.sessionID(w, r, false)
 	if !ok {
 		return
 	}
@@ -110,7 +123,7 @@ func (s *Server) keepAlive(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) closeSession(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.sessionID(w, r)
+	id, ok := s.sessionID(w, r, false)
 	if !ok {
 		return
 	}
