@@ -82,6 +82,7 @@ func (n *Node) lead(ctx context.Context) {
 			for _, p := range n.tree.ReapCandidates(now.UnixMilli()) {
 				n.reap(ctx, p, now)
 			}
+			n.pruneMembers(ctx)
 		}
 	}
 }
@@ -121,4 +122,25 @@ func (n *Node) reap(ctx context.Context, p string, now time.Time) {
 		return
 	}
 	n.metrics.reaped.Inc()
+}
+
+// pruneMembers forgets the member records of nodes that are not in the
+// raft configuration, such as those a restored backup brought from the
+// cluster it was taken on.
+func (n *Node) pruneMembers(ctx context.Context) {
+	conf := n.raft.GetConfiguration()
+	if conf.Error() != nil {
+		return
+	}
+	inConfig := make(map[string]bool)
+	for _, s := range conf.Configuration().Servers {
+		inConfig[string(s.ID)] = true
+	}
+	for _, m := range n.tree.Members() {
+		if !inConfig[m.ID] {
+			if _, _, err := n.proposeLocal(ctx, &fsm.Command{Op: fsm.OpRemoveMember, Path: m.ID, Time: time.Now().UnixMilli()}); err != nil {
+				return
+			}
+		}
+	}
 }

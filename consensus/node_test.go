@@ -237,3 +237,15 @@ func TestConcurrentProposalsAreBatched(t *testing.T) {
 		t.Fatalf("%d children of /, want %d", len(got.Names), writers*each+1)
 	}
 }
+
+func TestLeaderForgetsMemberRecordsOfNonMembers(t *testing.T) {
+	n := openNode(t, t.TempDir())
+	propose(t, n, &fsm.Command{Op: fsm.OpSetMember, Path: "ghost", RaftAddr: "127.0.0.1:1", HTTPAddr: "127.0.0.1:2"})
+	waitFor(t, 10*time.Second, "the ghost's record to go", func() bool {
+		_, ok := n.Tree().Member("ghost")
+		return !ok
+	})
+	if _, ok := n.Tree().Member(n.ID()); !ok {
+		t.Fatal("the leader forgot its own record")
+	}
+}
