@@ -28,9 +28,8 @@ type Outcome struct {
 
 // Apply applies one command at zxid.
 func (t *Tree) Apply(zxid int64, cmd *Command) (Result, []api.Event) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.apply(zxid, cmd)
+	o := t.ApplyBatch([]Entry{{Zxid: zxid, Cmd: cmd}})[0]
+	return o.Result, o.Events
 }
 
 // ApplyBatch applies entries in order under one lock, so that readers see

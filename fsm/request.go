@@ -69,7 +69,7 @@ func CheckRequest(c *Command) *api.Error {
 		return err
 	}
 	if c.has(FlagEphemeral) && c.Session == 0 {
-		return api.Errorf(api.CodeBadArguments, c.Path, "an ephemeral node needs a session")
+		return api.Errorf(api.CodeBadArguments, c.Path, "an ephemeral node needs a session: send the Canopy-Session header, or attach one to the WebSocket")
 	}
 	p := c.Path
 	if c.has(FlagSequential) {

@@ -38,15 +38,16 @@ func (s *Server) multi(w http.ResponseWriter, r *http.Request) {
 	}
 	cmd := &fsm.Command{Op: fsm.OpMulti, Ops: make([]fsm.Command, len(req.Ops))}
 	for i, op := range req.Ops {
-		if err := s.multiOp(op, session, &cmd.Ops[i]); err != nil {
+		c, e := fsm.CommandFromOp(op, session, s.cfg.MaxDataBytes)
+		if e != nil {
 			// Refused before raft, but answered as a multi failure: the
 			// caller learns which op was wrong the same way either way.
-			e := err.(*api.Error)
 			idx := i
 			e.Index = &idx
 			writeMulti(w, s.store.Applied(), api.MultiResponse{Results: fsm.FailedMulti(len(req.Ops), i, e), Error: e})
 			return
 		}
+		cmd.Ops[i] = c
 	}
 	res, zxid, err := s.store.Propose(r.Context(), cmd)
 	if err != nil {
@@ -62,16 +63,6 @@ func writeMulti(w http.ResponseWriter, zxid int64, resp api.MultiResponse) {
 		status = resp.Error.Code.Status()
 	}
 	writeJSON(w, status, zxid, resp)
-}
-
-// multiOp turns one op of the request into a command.
-func (s *Server) multiOp(op api.MultiOp, session api.ID, c *fsm.Command) error {
-	cmd, err := fsm.CommandFromOp(op, session, s.cfg.MaxDataBytes)
-	*c = cmd
-	if err != nil {
-		return err
-	}
-	return nil
 }
 
 // decodeJSON reads a JSON object body strictly: unknown fields (matched

@@ -32,7 +32,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if cmd.Session, err = sessionHeader(r); err == nil {
-		err = checkCreatePath(cmd)
+		err = checkRequest(cmd)
 	}
 	if err == nil {
 		cmd.Data, err = s.readData(r, p)
@@ -68,12 +68,10 @@ func createFlags(q query, cmd *fsm.Command) error {
 	return err
 }
 
-// checkCreatePath refuses early what fsm would refuse, so that bad input
-// never costs a raft entry.
-func checkCreatePath(cmd *fsm.Command) error {
-	if cmd.Flags&fsm.FlagEphemeral != 0 && cmd.Session == 0 {
-		return badArgs(cmd.Path, "an ephemeral node needs a session: send the %s header", headerSession)
-	}
+// checkRequest refuses early what fsm would refuse, so that bad input
+// never costs a raft entry. (It returns a nil error, not a nil *api.Error
+// in an error, when all is well.)
+func checkRequest(cmd *fsm.Command) error {
 	if err := fsm.CheckRequest(cmd); err != nil {
 		return err
 	}

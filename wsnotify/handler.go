@@ -29,6 +29,7 @@ type Store interface {
 type Config struct {
 	ReadLimit      int64         // largest client frame; larger closes with 1009
 	MaxDataBytes   int64         // largest node data
+	MaxMultiOps    int           // most ops in one multi
 	OriginPatterns []string      // extra allowed Origin hosts; same origin is always allowed
 	IdlePing       time.Duration // ping interval of a socket with no session
 	WriteTimeout   time.Duration // a frame not written within it closes the socket
@@ -50,6 +51,9 @@ func NewHandler(store Store, hub *Hub, cfg Config) *Handler {
 	}
 	if cfg.MaxDataBytes <= 0 {
 		cfg.MaxDataBytes = 1 << 20
+	}
+	if cfg.MaxMultiOps <= 0 {
+		cfg.MaxMultiOps = 1000
 	}
 	if cfg.IdlePing <= 0 {
 		cfg.IdlePing = 20 * time.Second

@@ -238,8 +238,8 @@ func (c *conn) multi(ctx context.Context, req *request) (any, error) {
 	if len(req.Ops) == 0 {
 		return api.MultiResponse{Results: []api.MultiResult{}}, nil
 	}
-	if len(req.Ops) > 1000 {
-		return nil, api.Errorf(api.CodeBadArguments, "", "a multi holds at most 1000 ops, got %d", len(req.Ops))
+	if len(req.Ops) > c.h.cfg.MaxMultiOps {
+		return nil, api.Errorf(api.CodeBadArguments, "", "a multi holds at most %d ops, got %d", c.h.cfg.MaxMultiOps, len(req.Ops))
 	}
 	cmd := &fsm.Command{Op: fsm.OpMulti, Ops: make([]fsm.Command, len(req.Ops))}
 	for i, op := range req.Ops {

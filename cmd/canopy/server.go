@@ -189,6 +189,7 @@ func (m *Main) Run(ctx context.Context) error {
 	watch := wsnotify.NewHandler(m.node, hub, wsnotify.Config{
 		ReadLimit:      m.Limits.MaxBodyBytes,
 		MaxDataBytes:   m.Limits.MaxDataBytes,
+		MaxMultiOps:    m.Limits.MaxMultiOps,
 		OriginPatterns: splitList(m.AllowedOrigins),
 		Logger:         m.log,
 		Metrics:        watchMetrics,
