@@ -287,9 +287,6 @@ func (n *Node) Applied() int64 { return n.applied.get() }
 // Snapshot forces a raft snapshot now (and the log truncation that follows).
 func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }
 
-// Stats are raft's own counters, for status.
-func (n *Node) Stats() map[string]string { return n.raft.Stats() }
-
 // openTransport listens for raft: plain TCP, or mutual TLS with PeerTLS.
 func (n *Node) openTransport(advertise net.Addr, logger hclog.Logger) (*raft.NetworkTransport, error) {
 	if n.cfg.PeerTLS == nil {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -42,7 +43,7 @@ func (s *Server) requestID(next http.Handler) http.Handler {
 			id = requestIDPrefix + strconv.FormatUint(requestCounter.Add(1), 16)
 		}
 		w.Header().Set(headerRequestID, id)
-		next.ServeHTTP(w, r.WithContext(contextWith(r, requestIDKey, id)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
 	})
 }
 

@@ -100,7 +100,7 @@ func (s *Server) setData(w http.ResponseWriter, r *http.Request) {
 	}
 	cmd := &fsm.Command{Op: fsm.OpSetData, Path: p}
 	if cmd.Version, err = version(r, q, p); err == nil {
-		if err = validPath(p); err == nil {
+		if err = fsm.ValidatePath(p); err == nil {
 			cmd.Data, err = s.readData(r, p)
 		}
 	}
@@ -128,7 +128,7 @@ func (s *Server) deleteNode(w http.ResponseWriter, r *http.Request) {
 		cmd.Version, err = version(r, q, p)
 	}
 	if err == nil {
-		err = validPath(p)
+		err = fsm.ValidatePath(p)
 	}
 	if err != nil {
 		writeError(w, s.store.Applied(), err)
@@ -267,7 +267,7 @@ func (s *Server) tree(w http.ResponseWriter, r *http.Request) {
 func (s *Server) sync(w http.ResponseWriter, r *http.Request) {
 	p, _, err := s.pathAndQuery(r, "/v1/sync")
 	if err == nil {
-		err = validPath(p)
+		err = fsm.ValidatePath(p)
 	}
 	if err == nil {
 		err = s.store.Linearize(r.Context())
@@ -295,7 +295,7 @@ func (s *Server) pathAndQuery(r *http.Request, prefix string, allowed ...string)
 func (s *Server) readRequest(r *http.Request, prefix string, allowed ...string) (string, query, error) {
 	p, q, err := s.pathAndQuery(r, prefix, allowed...)
 	if err == nil {
-		err = validPath(p)
+		err = fsm.ValidatePath(p)
 	}
 	if err == nil {
 		err = s.consistent(r, q)
@@ -326,7 +326,7 @@ func (s *Server) consistent(r *http.Request, q query) error {
 		return err
 	}
 	// timeout_ms bounds the wait for min_zxid alone.
-	ctx, cancel := contextTimeout(r.Context(), timeout)
+	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(timeout)*time.Millisecond)
 	defer cancel()
 	return s.store.Await(ctx, false, minZxid)
 }

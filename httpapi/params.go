@@ -40,11 +40,6 @@ func (s *Server) nodePath(r *http.Request, prefix string) (string, error) {
 	return p, nil
 }
 
-// validPath checks p by ZooKeeper's rules.
-func validPath(p string) error {
-	return fsm.ValidatePath(p)
-}
-
 // query is a request's query string, limited to the parameters its route
 // knows: an unknown one is an error, not something silently ignored.
 type query struct {

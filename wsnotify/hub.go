@@ -154,7 +154,7 @@ func (h *Hub) NewSubscriber() *Subscriber {
 	}
 	h.mu.Lock()
 	h.subs[s] = struct{}{}
-	h.lastZxidForNew(s)
+	s.lastZxid, s.lastK = 0, -1 // has seen nothing: no replayed event is skipped
 	h.mu.Unlock()
 	h.metrics.subscribers.Inc()
 	return s
@@ -193,12 +193,6 @@ func (h *Hub) Reset(applied int64) {
 	for s := range h.subs {
 		h.drop(s, "resync")
 	}
-}
-
-// lastZxidForNew starts a subscriber at the present: it has seen nothing
-// older to skip.
-func (h *Hub) lastZxidForNew(s *Subscriber) {
-	s.lastZxid, s.lastK = 0, -1
 }
 
 func (h *Hub) remember(d *Delivery) {
@@ -470,7 +464,7 @@ func (h *Hub) Close(s *Subscriber) {
 	h.metrics.subscribers.Dec()
 }
 
-// maxResponses bounds the answers a client may leave unread (it sent that
+// maxResponsesFactor bounds the answers a client may leave unread (it sent that
 // many requests without reading): past it, like a slow reader, it is
 // dropped.
 const maxResponsesFactor = 4
