@@ -9,26 +9,15 @@ import (
 )
 
 // Kind is the kind of a watch.
-type Kind uint8
+type Kind = api.WatchKind
 
 const (
-	// KindData is ZooKeeper's data watch (getData, or exists): it fires once
-	// on NodeCreated, NodeDataChanged or NodeDeleted of its path.
-	KindData Kind = iota
-	// KindChildren is the child watch (getChildren): it fires once on
-	// NodeChildrenChanged or NodeDeleted of its path.
-	KindChildren
-	// KindPersistent fires on every event of its path, and stays.
-	KindPersistent
-	// KindRecursive fires on every event of its path and the paths below,
-	// except NodeChildrenChanged (ZooKeeper 3.6's rule), and stays.
-	KindRecursive
-	kindCount
+	KindData       = api.WatchData
+	KindChildren   = api.WatchChildren
+	KindPersistent = api.WatchPersistent
+	KindRecursive  = api.WatchRecursive
+	kindCount      = KindRecursive + 1
 )
-
-var kindNames = [...]string{"data", "children", "persistent", "persistentRecursive"}
-
-func (k Kind) String() string { return kindNames[k] }
 
 // Delivery is one event as the hub hands it out: encoded once, shared by
 // every subscriber and by the history.
@@ -394,24 +383,7 @@ func (h *Hub) since(after int64) []*Delivery {
 
 func (h *Hub) at(i int) *Delivery { return h.history[(h.head+i)%len(h.history)] }
 
-func matches(k Kind, path string, e api.Event) bool {
-	switch k {
-	case KindData:
-		return e.Path == path && e.Type != api.EventNodeChildrenChanged
-	case KindChildren:
-		return e.Path == path && (e.Type == api.EventNodeChildrenChanged || e.Type == api.EventNodeDeleted)
-	case KindPersistent:
-		return e.Path == path
-	case KindRecursive:
-		return e.Type != api.EventNodeChildrenChanged && under(e.Path, path)
-	}
-	return false
-}
-
-// under reports whether p is root or below it.
-func under(p, root string) bool {
-	return root == "/" || p == root || strings.HasPrefix(p, root+"/")
-}
+func matches(k Kind, path string, e api.Event) bool { return k.Fires(path, e) }
 
 func parentOf(p string) string {
 	i := strings.LastIndexByte(p, '/')

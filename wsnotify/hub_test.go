@@ -548,8 +548,8 @@ func TestHubCloseRemovesTheSubscribersWatches(t *testing.T) {
 	if got := h.WatchCount(); got != 0 {
 		t.Fatalf("WatchCount after Close: %d", got)
 	}
-	for _, k := range kindNames {
-		if v := metricValue(t, h.reg, "canopy_watches", "kind", k); v != 0 {
+	for k := KindData; k < kindCount; k++ {
+		if v := metricValue(t, h.reg, "canopy_watches", "kind", k.String()); v != 0 {
 			t.Errorf("canopy_watches{kind=%q} after Close: %v", k, v)
 		}
 	}

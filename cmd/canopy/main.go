@@ -11,6 +11,8 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/canopy-coord/canopy/server"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -68,7 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // serve runs a node until SIGINT or SIGTERM, then shuts down gracefully.
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
-	m := NewMain(stderr)
+	m := server.New(stderr)
+	m.Version = version
 	if err := m.ParseFlags(args); err != nil {
 		return err
 	}
@@ -79,6 +82,6 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	<-ctx.Done()
-	m.log.Info().Msg("shutting down")
+	m.Log().Info().Msg("shutting down")
 	return m.Close()
 }

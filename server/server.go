@@ -1,4 +1,7 @@
-package main
+// Package server wires one Canopy node together: the raft node, the watch
+// hub, the HTTP API and the UI. The canopy binary runs it; tests start real
+// nodes in-process through it, exactly as the binary does.
+package server
 
 import (
 	"context"
@@ -24,8 +27,7 @@ import (
 	"github.com/canopy-coord/canopy/wsnotify"
 )
 
-// Main is one running node: flags, the raft node, the HTTP server. Tests
-// start nodes through it exactly as the binary does.
+// Main is one running node: flags, the raft node, the HTTP server.
 type Main struct {
 	HTTPAddr          string
 	HTTPAdvertise     string
@@ -47,6 +49,8 @@ type Main struct {
 	MaxWatches        int
 	AllowedOrigins    string
 	PeerTLS           consensus.PeerTLS
+	// Version is reported by /v1/status and the start-up log line.
+	Version string
 
 	stderr   io.Writer
 	joinDone chan struct{}
@@ -58,8 +62,8 @@ type Main struct {
 	served   chan error
 }
 
-// NewMain returns a Main with DESIGN §7's defaults.
-func NewMain(stderr io.Writer) *Main {
+// New returns a Main with DESIGN §7's defaults.
+func New(stderr io.Writer) *Main {
 	return &Main{
 		HTTPAddr: "127.0.0.1:8900",
 		RaftAddr: "127.0.0.1:8901",
@@ -67,6 +71,7 @@ func NewMain(stderr io.Writer) *Main {
 		ID:       "node1",
 		LogLevel: "info",
 		Limits:   httpapi.Defaults(),
+		Version:  "dev",
 		stderr:   stderr,
 	}
 }
@@ -198,7 +203,7 @@ func (m *Main) Run(ctx context.Context) error {
 	cfg.Watch, cfg.Events, cfg.WatchCount = watch.ServeWS, watch.ServeSSE, hub.WatchCount
 	cfg.OpenAPI = canopy.OpenAPI
 	cfg.UI = web.Files()
-	cfg.Version = version
+	cfg.Version = m.Version
 	cfg.Logger = m.log
 	cfg.Registerer = reg
 	cfg.Gatherer = reg
@@ -217,7 +222,7 @@ func (m *Main) Run(ctx context.Context) error {
 		go m.join(joinCtx, forwarder, httpAdvertise)
 	}
 	m.log.Info().Str("http", m.HTTPURL()).Str("raft", m.node.RaftAddr()).Str("data_dir", m.DataDir).
-		Str("version", version).Msg("canopy serving; UI at " + m.HTTPURL() + "/ui/")
+		Str("version", m.Version).Msg("canopy serving; UI at " + m.HTTPURL() + "/ui/")
 	return nil
 }
 
@@ -234,6 +239,9 @@ func (m *Main) join(ctx context.Context, c *cluster.Client, httpAdvertise string
 	}
 	m.log.Info().Str("join", m.Join).Msg("joined the cluster")
 }
+
+// Log is the node's logger, for the caller's own lines.
+func (m *Main) Log() *zerolog.Logger { return &m.log }
 
 // Close stops serving (letting requests in flight finish) and closes the node.
 func (m *Main) Close() error {

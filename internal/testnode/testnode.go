@@ -1,0 +1,155 @@
+// Package testnode starts real Canopy nodes in-process for tests: the same
+// server.Main the canopy binary runs, with real raft on loopback sockets
+// and a temporary data directory.
+package testnode
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/canopy-coord/canopy/server"
+)
+
+// Node is one running node.
+type Node struct {
+	ID  string
+	URL string // http://127.0.0.1:port
+	t   testing.TB
+	m   *server.Main
+
+	mu     sync.Mutex
+	closed bool
+}
+
+// Option adjusts a node's configuration before it starts.
+type Option func(*server.Main)
+
+// ElectionTimeout for test nodes: short, so clusters form and fail over
+// quickly, yet long enough for a loaded 2-core machine.
+const ElectionTimeout = 300 * time.Millisecond
+
+// Start runs a single-node cluster and waits until it is ready. It stops
+// when the test ends.
+func Start(t testing.TB, opts ...Option) *Node {
+	t.Helper()
+	nd := newNode(t, "n1", opts...)
+	nd.m.RaftAddr = "127.0.0.1:0"
+	nd.start()
+	nd.WaitReady(10 * time.Second)
+	return nd
+}
+
+// StartCluster runs an n-node cluster (static --peers) and waits until
+// every node is ready.
+func StartCluster(t testing.TB, n int, opts ...Option) []*Node {
+	t.Helper()
+	nodes := make([]*Node, n)
+	var peers []string
+	for i := range nodes {
+		nodes[i] = newNode(t, fmt.Sprintf("n%d", i+1), opts...)
+		nodes[i].m.RaftAddr = freePort(t)
+		peers = append(peers, nodes[i].ID+"="+nodes[i].m.RaftAddr)
+	}
+	for _, nd := range nodes {
+		nd.m.Peers = strings.Join(peers, ",")
+		nd.start()
+	}
+	for _, nd := range nodes {
+		nd.WaitReady(30 * time.Second)
+	}
+	return nodes
+}
+
+func newNode(t testing.TB, id string, opts ...Option) *Node {
+	m := server.New(logSink(t))
+	m.ID = id
+	m.HTTPAddr = "127.0.0.1:0"
+	m.DataDir = t.TempDir()
+	m.ElectionTimeout = ElectionTimeout
+	m.LogLevel = "warn"
+	m.SnapshotInterval = 30 * time.Second
+	m.SnapshotThreshold = 16384
+	m.TrailingLogs = 10240
+	m.ReapInterval = 200 * time.Millisecond
+	m.WatchHistory = 100000
+	m.WatchQueue = 1024
+	m.MaxWatches = 100000
+	for _, o := range opts {
+		o(m)
+	}
+	return &Node{ID: id, t: t, m: m}
+}
+
+func (nd *Node) start() {
+	nd.t.Helper()
+	if err := nd.m.Run(context.Background()); err != nil {
+		nd.t.Fatalf("start node %s: %v", nd.ID, err)
+	}
+	nd.URL = nd.m.HTTPURL()
+	nd.t.Cleanup(func() { nd.Stop() })
+}
+
+// Stop shuts the node down (gracefully); stopping twice is harmless.
+func (nd *Node) Stop() {
+	nd.mu.Lock()
+	defer nd.mu.Unlock()
+	if nd.closed {
+		return
+	}
+	nd.closed = true
+	if err := nd.m.Close(); err != nil {
+		nd.t.Logf("close node %s: %v", nd.ID, err)
+	}
+}
+
+// WaitReady waits until /readyz answers 200.
+func (nd *Node) WaitReady(timeout time.Duration) {
+	nd.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := http.Get(nd.URL + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			nd.t.Fatalf("node %s not ready after %v (last: %v)", nd.ID, timeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// logSink sends a node's log lines to the test log when -v is given, and
+// nowhere otherwise.
+func logSink(t testing.TB) io.Writer {
+	if testing.Verbose() {
+		return os.Stderr
+	}
+	return io.Discard
+}
+
+// freePort picks a loopback port that is free now, away from the ephemeral
+// range where clients' own ports could take it first.
+func freePort(t testing.TB) string {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(10000))
+		if l, err := net.Listen("tcp", addr); err == nil {
+			l.Close()
+			return addr
+		}
+	}
+	t.Fatal("no free loopback port")
+	return ""
+}
