@@ -148,6 +148,7 @@ func (c *Client) Close() error {
 	if c.closed.Swap(true) {
 		return nil
 	}
+	c.wsOnce.Do(func() {}) // no watch connection may start from now on
 	if c.ws != nil {
 		c.ws.close()
 	}

@@ -69,9 +69,11 @@ func newLink(sh *shared, hooks linkHooks) *link {
 	ctx, stop := context.WithCancel(context.Background())
 	l := &link{sh: sh, hooks: hooks, ctx: ctx, stop: stop, done: make(chan struct{}),
 		up: make(chan struct{}), pending: map[int64]*pending{}}
-	go l.run()
 	return l
 }
+
+// start connects, in the background, for as long as the link lives.
+func (l *link) start() { go l.run() }
 
 func (l *link) close() {
 	l.stop()
