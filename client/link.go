@@ -63,7 +63,7 @@ type frame struct {
 // healthInterval is how often a link checks that its server still belongs
 // to a quorum (a linearizable exists of /): a server cut off from the
 // leader keeps its sockets open but sees no more changes.
-const healthInterval = 5 * time.Second
+const healthInterval = 3 * time.Second
 
 func newLink(sh *shared, hooks linkHooks) *link {
 	ctx, stop := context.WithCancel(context.Background())
