@@ -544,3 +544,29 @@ func expectDrained(t testing.TB, ch <-chan client.Event) {
 		}
 	}
 }
+
+func TestBackupAndRestore(t *testing.T) {
+	t.Parallel()
+	src := newClient(t, testnode.Start(t).URL)
+	ctx := testCtx(t, 30*time.Second)
+	check(t, second(src.Create(ctx, "/b/c", []byte{1, 2, 3}, &client.CreateOptions{Parents: true})))
+	s := must(src.NewSession(ctx, 10*time.Second))
+	p, _, err := s.Create(ctx, "/b/e", nil, &client.CreateOptions{Ephemeral: true})
+	check(t, err)
+	var backup bytes.Buffer
+	zxid, err := src.Backup(ctx, &backup)
+	if err != nil || zxid == 0 || backup.Len() == 0 {
+		t.Fatalf("Backup = %d bytes at zxid %d, %v", backup.Len(), zxid, err)
+	}
+
+	dst := newClient(t, testnode.Start(t).URL)
+	check(t, dst.Restore(ctx, backup.Bytes()))
+	if nd, err := dst.Get(ctx, "/b/c"); err != nil || !bytes.Equal(nd.Data, []byte{1, 2, 3}) {
+		t.Fatalf("restored /b/c = %v, %v", nd.Data, err)
+	}
+	// The session came along, with its ephemeral.
+	info, err := dst.SessionInfo(ctx, s.ID())
+	if err != nil || !slices.Contains(info.Ephemerals, p) {
+		t.Fatalf("restored session: %+v, %v", info, err)
+	}
+}
