@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/canopy-coord/canopy/api"
 )
@@ -53,22 +54,27 @@ func (c *Client) Backup(ctx context.Context, w io.Writer) (int64, error) {
 // Backup, through the cluster's leader. Meant for a fresh cluster: what
 // it held before is gone.
 func (c *Client) Restore(ctx context.Context, backup []byte) error {
-	info, err := c.Cluster(ctx)
-	if err != nil {
-		return err
-	}
-	if info.Leader == nil || info.Leader.HTTP == "" {
-		return &api.Error{Code: api.CodeUnavailable, Message: "the cluster has no leader right now; try again"}
-	}
-	scheme := "http://"
-	if strings.HasPrefix(c.Server(), "https://") {
-		scheme = "https://"
-	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
-	_, _, err = c.try(ctx, scheme+info.Leader.HTTP, &request{method: http.MethodPost, route: "/v1/snapshot", body: backup})
-	return err
+	for {
+		info, err := c.Cluster(ctx)
+		if err != nil {
+			return err
+		}
+		if info.Leader != nil && info.Leader.HTTP != "" {
+			scheme := "http://"
+			if strings.HasPrefix(c.Server(), "https://") {
+				scheme = "https://"
+			}
+			_, _, err = c.try(ctx, scheme+info.Leader.HTTP, &request{method: http.MethodPost, route: "/v1/snapshot", body: backup})
+			return err
+		}
+		// An election, or a leader whose address is not replicated yet.
+		if !sleep(ctx, 50*time.Millisecond) {
+			return &api.Error{Code: api.CodeUnavailable, Message: "the cluster has no leader; try again"}
+		}
+	}
 }

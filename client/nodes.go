@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -275,6 +276,16 @@ func (c *Client) Multi(ctx context.Context, ops ...Op) ([]OpResult, error) {
 		res[i] = OpResult{Op: r.Op, Path: r.Path, Stat: r.Stat}
 	}
 	return res, nil
+}
+
+// FailedOp returns the index of the op that made a Multi fail, if err
+// is that failure.
+func FailedOp(err error) (int, bool) {
+	var e *api.Error
+	if errors.As(err, &e) && e.Index != nil {
+		return *e.Index, true
+	}
+	return 0, false
 }
 
 // call does req and decodes a JSON answer into out (when not nil).

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/canopy-coord/canopy/api"
@@ -27,9 +28,10 @@ type Session struct {
 	stop context.CancelFunc
 	done chan struct{}
 
-	mu      sync.Mutex
-	err     error
-	stopped chan struct{}
+	mu       sync.Mutex
+	err      error
+	stopped  chan struct{}
+	deadline atomic.Int64 // unix nanoseconds
 }
 
 // NewSession opens a session with the given timeout (the server clamps it
@@ -60,6 +62,7 @@ func (c *Client) keep(id ID, timeout time.Duration, acked time.Time) *Session {
 	v.session = id.String()
 	ctx, stop := context.WithCancel(context.Background())
 	s := &Session{Client: &v, id: id, timeout: timeout, stop: stop, done: make(chan struct{}), stopped: make(chan struct{})}
+	s.setDeadline(acked.Add(timeout))
 	go s.keepAlive(ctx, acked)
 	return s
 }
@@ -92,20 +95,21 @@ func (s *Session) end(err error) {
 
 // keepAlive sends a keep-alive every third of the timeout, sooner after a
 // failure. The session counts as alive until a timeout after the sending of
-// the last keep-alive acknowledged.
+// the last keep-alive acknowledged: Done closes at that deadline, not
+// later, even while a keep-alive is still waiting for its answer.
 func (s *Session) keepAlive(ctx context.Context, acked time.Time) {
 	defer close(s.stopped)
 	interval := s.timeout / 3
 	for {
+		deadline := acked.Add(s.timeout)
 		wait := interval
 		if time.Since(acked) > interval {
 			wait = s.timeout / 15 // behind: try again soon
 		}
-		if !sleep(ctx, wait) {
+		if !sleep(ctx, min(wait, time.Until(deadline))) {
 			return
 		}
-		deadline := acked.Add(s.timeout)
-		if time.Now().After(deadline) {
+		if !time.Now().Before(deadline) {
 			s.end(ErrSessionLost)
 			s.closeQuietly()
 			return
@@ -117,12 +121,22 @@ func (s *Session) keepAlive(ctx context.Context, acked time.Time) {
 		switch {
 		case err == nil:
 			acked = sent
+			s.setDeadline(acked.Add(s.timeout))
 		case errors.Is(err, ErrSessionExpired):
 			s.end(err)
 			return
 		}
 	}
 }
+
+// Deadline is when the session will count as lost unless a keep-alive is
+// acknowledged before: the sending time of the last one acknowledged plus
+// the timeout. The cluster cannot have expired the session before it.
+func (s *Session) Deadline() time.Time {
+	return time.Unix(0, s.deadline.Load())
+}
+
+func (s *Session) setDeadline(t time.Time) { s.deadline.Store(t.UnixNano()) }
 
 // closeQuietly tells the cluster a lost session is done with, in case it
 // still lives, so its ephemerals go at once rather than at its expiry.

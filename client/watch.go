@@ -165,6 +165,51 @@ func (c *Client) ChildrenW(ctx context.Context, path string) ([]string, Stat, <-
 	return out.Children, out.Stat, ch, nil
 }
 
+// The kinds of one-shot watch, for RemoveWatches.
+type WatchKind = api.WatchKind
+
+const (
+	// WatchData is the watch GetW and ExistsW set.
+	WatchData = api.WatchData
+	// WatchChildren is the watch ChildrenW sets.
+	WatchChildren = api.WatchChildren
+)
+
+// RemoveWatches removes this client's one-shot watches of kind on path
+// (ZooKeeper's removeWatches): their channels get EventNotWatching and
+// close. ErrNoWatcher when there is none.
+func (c *Client) RemoveWatches(ctx context.Context, path string, kind WatchKind) error {
+	if kind != WatchData && kind != WatchChildren {
+		return api.Errorf(api.CodeBadArguments, path, "RemoveWatches takes WatchData or WatchChildren, got %s", kind)
+	}
+	w := c.watchConn()
+	_, err := w.link.call(ctx, map[string]any{"op": "removeWatch", "path": path, "kind": kind.String()}, func(json.RawMessage) {
+		w.remove(path, kind)
+	})
+	return err
+}
+
+// remove ends the one-shot watches of kind on path.
+func (w *watchConn) remove(path string, kind WatchKind) {
+	w.mu.Lock()
+	kept := w.oneShots[:0]
+	var gone []*oneShot
+	for _, o := range w.oneShots {
+		if o.path == path && o.kind == kind {
+			gone = append(gone, o)
+		} else {
+			kept = append(kept, o)
+		}
+	}
+	clear(w.oneShots[len(kept):])
+	w.oneShots = kept
+	w.mu.Unlock()
+	for _, o := range gone {
+		o.ch <- Event{Type: EventNotWatching, Path: o.path}
+		close(o.ch)
+	}
+}
+
 // WatchOptions shape a persistent watch.
 type WatchOptions struct {
 	// Recursive watches the node and everything below it (ZooKeeper's
