@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -96,6 +97,9 @@ type env struct {
 	timeout time.Duration
 
 	cl *client.Client
+	// unreachable is cancelled when every server refuses connections.
+	unreachable context.Context
+	refusals    *refusalWatch
 }
 
 // Defaults of the global flags.
@@ -253,13 +257,29 @@ func isBoolFlag(f *flag.Flag) bool {
 // client returns the client for the servers of the global flags.
 func (e *env) client() (*client.Client, error) {
 	if e.cl == nil {
-		c, err := client.New(client.Config{Servers: e.servers, RequestTimeout: e.timeout})
+		ctx, giveUp := context.WithCancel(context.Background())
+		w := &refusalWatch{addrs: distinctHosts(e.servers), refused: map[string]int{}, giveUp: giveUp}
+		c, err := client.New(client.Config{Servers: e.servers, RequestTimeout: e.timeout, HTTPClient: w.httpClient()})
 		if err != nil {
+			giveUp()
 			return nil, &usageError{verb: e.verb, msg: err.Error()}
 		}
-		e.cl = c
+		e.cl, e.unreachable, e.refusals = c, ctx, w
 	}
 	return e.cl, nil
+}
+
+// distinctHosts counts the host:port pairs of the servers.
+func distinctHosts(servers []string) int {
+	seen := map[string]bool{}
+	for _, s := range servers {
+		if u, err := url.Parse(s); err == nil && u.Host != "" {
+			seen[u.Host] = true
+		} else {
+			seen[s] = true
+		}
+	}
+	return len(seen)
 }
 
 // close releases the client, if one was made.
@@ -269,9 +289,15 @@ func (e *env) close() {
 	}
 }
 
-// call bounds one call to the cluster by --timeout.
+// call bounds one call to the cluster by --timeout, and ends it when no
+// server accepts connections.
 func (e *env) call(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, e.timeout)
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	if e.unreachable == nil {
+		return ctx, cancel
+	}
+	stop := context.AfterFunc(e.unreachable, cancel)
+	return ctx, func() { stop(); cancel() }
 }
 
 // usage is a usage error of the running verb.

@@ -2,12 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
+	"sync"
 	"time"
 
-	"github.com/canopy-coord/canopy/api"
 	"github.com/canopy-coord/canopy/client"
 )
 
@@ -49,10 +48,6 @@ holds them).`,
 					}
 				}
 				if err := w.Err(); err != nil {
-					var ae *api.Error
-					if errors.As(err, &ae) && ae.Code == api.CodeCompacted && ae.OldestZxid != nil {
-						return e.fail(op, fmt.Errorf("%w; the server holds events from zxid %d on", err, *ae.OldestZxid))
-					}
 					return e.fail(op, err)
 				}
 				return nil // interrupted: the normal end
@@ -65,16 +60,25 @@ holds them).`,
 // client's Watch takes one context for both its start and its life.)
 func (e *env) startWatch(ctx context.Context, c *client.Client, p string, opts *client.WatchOptions) (w *client.Watcher, stop func(), err error) {
 	wctx, cancel := context.WithCancel(ctx)
-	timedOut := make(chan struct{})
-	timer := time.AfterFunc(e.timeout, func() { close(timedOut); cancel() })
+	var once sync.Once
+	var gaveUp error
+	giveUp := func(err error) {
+		once.Do(func() { gaveUp = err; cancel() })
+	}
+	timer := time.AfterFunc(e.timeout, func() {
+		giveUp(fmt.Errorf("the watch was not live within %v: %w", e.timeout, context.DeadlineExceeded))
+	})
+	unreachable := context.AfterFunc(e.unreachable, func() { giveUp(e.refusals.err()) })
 	w, err = c.Watch(wctx, p, opts)
+	timer.Stop()
+	unreachable()
+	once.Do(func() {}) // no giving up from now on
 	switch {
-	case !timer.Stop():
-		<-timedOut
+	case gaveUp != nil:
 		if w != nil {
 			w.Close()
 		}
-		return nil, nil, fmt.Errorf("the watch was not live within %v: %w", e.timeout, context.DeadlineExceeded)
+		return nil, nil, gaveUp
 	case ctx.Err() != nil:
 		cancel()
 		return nil, nil, ctx.Err()

@@ -118,6 +118,9 @@ func describe(op, path string, err error, servers []string, timeout time.Duratio
 		if ae.Path != "" && ae.Path != path {
 			msg += " (" + ae.Path + ")"
 		}
+		if ae.Code == api.CodeCompacted && ae.OldestZxid != nil {
+			msg += fmt.Sprintf("; the server holds the events from zxid %d on", *ae.OldestZxid)
+		}
 		return msg + hint(op, ae.Code)
 	}
 	return err.Error()

@@ -56,7 +56,8 @@ func runMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		}
 		printShortUsage(stderr, ue)
 		return exitUsage
-	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+	case ctx.Err() != nil:
+		// Whatever failed after an interruption failed because of it.
 		fmt.Fprintln(stderr, "canopy: interrupted")
 		return exitInterrupted
 	}
