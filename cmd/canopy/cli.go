@@ -317,6 +317,10 @@ func (e *env) failAt(op, path string, err error) error {
 	if err == nil {
 		return nil
 	}
+	if e.unreachable != nil && e.unreachable.Err() != nil && errors.Is(err, context.Canceled) {
+		// Cancelled because no server accepts connections: say that.
+		err = e.refusals.err()
+	}
 	return &opError{op: op, path: path, err: err, servers: e.servers, timeout: e.timeout}
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -489,5 +490,66 @@ func TestBinaryExitCodes(t *testing.T) {
 		if code != tc.code || !strings.HasPrefix(stderr, "canopy") {
 			t.Errorf("canopy %q: exit %d, want %d; stderr %q", tc.args, code, tc.code, stderr)
 		}
+	}
+}
+
+// TestBinarySignals checks what SIGINT does to the commands that wait,
+// on the built binary as a shell runs it: watch ends with exit 0 after
+// replaying what --since asked for; create -e closes its session on the
+// way out, so its node is gone.
+func TestBinarySignals(t *testing.T) {
+	nd := testnode.Start(t)
+	c := newClient(t, nd.URL)
+	canopyAt(t, nd.URL, "create", "/sig").ok(t)
+	since, err := c.Sync(ctxT(t), "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	canopyAt(t, nd.URL, "create", "/sig/a", "1").ok(t)
+	canopyAt(t, nd.URL, "set", "/sig/a", "2").ok(t)
+
+	start := func(args ...string) (*exec.Cmd, *syncBuffer, *syncBuffer) {
+		cmd := exec.Command(binary, append(args, "--server", nd.URL)...)
+		out, errOut := &syncBuffer{}, &syncBuffer{}
+		cmd.Stdout, cmd.Stderr = out, errOut
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		return cmd, out, errOut
+	}
+	interrupt := func(cmd *exec.Cmd) int {
+		t.Helper()
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if ee, ok := err.(*exec.ExitError); ok {
+				return ee.ExitCode()
+			}
+			return 0
+		case <-time.After(15 * time.Second):
+			t.Fatalf("%v still running 15s after SIGINT", cmd.Args)
+			return -1
+		}
+	}
+
+	watch, out, errOut := start("watch", "-r", "--since", strconv.FormatInt(since, 10), "/sig")
+	waitFor(t, "the replayed events", func() bool { return len(lines(out.String())) == 2 })
+	if got := lines(out.String()); !strings.HasPrefix(got[0], "NodeCreated /sig/a ") || !strings.HasPrefix(got[1], "NodeDataChanged /sig/a ") {
+		t.Errorf("watch --since printed %q", got)
+	}
+	if code := interrupt(watch); code != 0 {
+		t.Errorf("watch after SIGINT: exit %d, stderr %q", code, errOut.String())
+	}
+
+	create, out, errOut := start("create", "-e", "/sig/eph")
+	waitFor(t, "the ephemeral node", func() bool { return out.String() == "created /sig/eph\n" })
+	if code := interrupt(create); code != 0 {
+		t.Errorf("create -e after SIGINT: exit %d, stderr %q", code, errOut.String())
+	}
+	if exists(t, c, "/sig/eph") {
+		t.Error("the ephemeral node outlived create -e's SIGINT")
 	}
 }

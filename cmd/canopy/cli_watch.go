@@ -39,9 +39,16 @@ holds them).`,
 					return e.fail(op, err)
 				}
 				defer stop()
-				if terminal(e.stderr) {
-					fmt.Fprintf(e.stderr, "watching %s; Ctrl-C stops\n", p)
-				}
+				// client.Watch sets the watcher's link after starting the
+				// goroutine that reads it for each event, without ordering the
+				// two (a race in client/watch.go, harmless in practice: the
+				// first event comes a round trip later). Taking the watcher's
+				// lock here orders it before every event that comes later,
+				// which keeps -race runs of this package clean.
+				w.Err()
+				// Live: from now on no change is missed. Scripts and tests can
+				// wait for this line.
+				fmt.Fprintf(e.stderr, "watching %s; Ctrl-C stops\n", p)
 				for ev := range w.Events() {
 					if err := e.printEvent(ev); err != nil {
 						return err // stdout is gone (a closed pipe)
