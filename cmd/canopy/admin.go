@@ -1,15 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -119,10 +113,9 @@ const backupTimeout = 10 * time.Minute
 
 // snapshotResult is the JSON of snapshot save and restore.
 type snapshotResult struct {
-	File   string `json:"file"`
-	Bytes  int64  `json:"bytes"`
-	Zxid   int64  `json:"zxid,omitempty"`
-	Leader string `json:"leader,omitempty"`
+	File  string `json:"file"`
+	Bytes int64  `json:"bytes"`
+	Zxid  int64  `json:"zxid,omitempty"`
 }
 
 func snapshotSaveVerb() *verb {
@@ -179,8 +172,7 @@ func snapshotRestoreVerb() *verb {
 		timeout: backupTimeout,
 		details: `Uploads a backup made by 'canopy snapshot save' to the cluster's leader,
 which replaces the whole state with it: nodes not in the backup are gone,
-its sessions are back. --timeout defaults to 10m here. In JSON:
-{"file","bytes","leader"}.`,
+its sessions are back. --timeout defaults to 10m here. In JSON: {"file","bytes"}.`,
 		setup: func(fs *flag.FlagSet) runFunc {
 			return func(ctx context.Context, e *env, args []string) error {
 				c, err := e.client()
@@ -194,48 +186,14 @@ its sessions are back. --timeout defaults to 10m here. In JSON:
 				}
 				cctx, cancel := e.call(ctx)
 				defer cancel()
-				cl, err := c.Cluster(cctx)
-				if err != nil {
-					return e.fail(op, err)
-				}
-				if cl.Leader == nil || cl.Leader.HTTP == "" {
-					return e.fail(op, &api.Error{Code: api.CodeUnavailable, Message: "the cluster has no leader right now; try again"})
-				}
-				if err := e.restore(cctx, cl.Leader.HTTP, data); err != nil {
+				if err := c.Restore(cctx, data); err != nil {
 					return e.fail(op, err)
 				}
 				if e.json {
-					return e.printJSON(snapshotResult{File: file, Bytes: int64(len(data)), Leader: cl.Leader.ID})
+					return e.printJSON(snapshotResult{File: file, Bytes: int64(len(data))})
 				}
-				e.printf("restored %s into the cluster (leader %s)\n", file, cl.Leader.ID)
+				e.printf("restored %s into the cluster\n", file)
 				return nil
 			}
 		}}
-}
-
-// restore posts a backup to the leader. The client has no call for it, so
-// this one request is made by hand, in the scheme of the servers given.
-func (e *env) restore(ctx context.Context, leaderHTTP string, data []byte) error {
-	scheme := "http"
-	if u, err := url.Parse(e.servers[0]); err == nil && u.Scheme == "https" {
-		scheme = "https"
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, scheme+"://"+leaderHTTP+"/v1/snapshot", bytes.NewReader(data))
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 == 2 {
-		return nil
-	}
-	var eb api.ErrorBody
-	if json.Unmarshal(body, &eb) == nil && eb.Error != nil {
-		return eb.Error
-	}
-	return errors.New("POST /v1/snapshot: " + resp.Status)
 }

@@ -39,13 +39,6 @@ holds them).`,
 					return e.fail(op, err)
 				}
 				defer stop()
-				// client.Watch sets the watcher's link after starting the
-				// goroutine that reads it for each event, without ordering the
-				// two (a race in client/watch.go, harmless in practice: the
-				// first event comes a round trip later). Taking the watcher's
-				// lock here orders it before every event that comes later,
-				// which keeps -race runs of this package clean.
-				w.Err()
 				// Live: from now on no change is missed. Scripts and tests can
 				// wait for this line.
 				fmt.Fprintf(e.stderr, "watching %s; Ctrl-C stops\n", p)

@@ -22,10 +22,13 @@ func lines(s string) []string {
 func TestWatchPrintsEveryEventUntilInterrupted(t *testing.T) {
 	nd := testnode.Start(t)
 	canopyAt(t, nd.URL, "create", "/w").ok(t)
+	since, err := newClient(t, nd.URL).Sync(ctxT(t), "/")
+	if err != nil {
+		t.Fatal(err)
+	}
 	text := background(t, nd.URL, "watch", "-r", "/w")
 	js := background(t, nd.URL, "watch", "-o", "json", "/w")
-	// Once live, a watch says so on stderr. (Replays with --since are
-	// tested on the binary: see TestBinarySignals.)
+	// Once live, a watch says so on stderr.
 	waitFor(t, "the watches to be live", func() bool {
 		return strings.HasPrefix(text.errOut.String(), "watching /w") && strings.HasPrefix(js.errOut.String(), "watching /w")
 	})
@@ -59,6 +62,12 @@ func TestWatchPrintsEveryEventUntilInterrupted(t *testing.T) {
 	}
 	if r := text.stop(); r.code != 0 || len(lines(r.out)) != len(want) {
 		t.Errorf("watch after its interruption: exit %d, %d lines, stderr %q", r.code, len(lines(r.out)), r.err)
+	}
+	// --since replays them from the server's history, the same.
+	replay := background(t, nd.URL, "watch", "-r", "--since", strconv.FormatInt(since, 10), "/w")
+	waitFor(t, "the replay", func() bool { return len(lines(replay.out.String())) >= len(want) })
+	if r := replay.stop(); r.out != strings.Join(got, "\n")+"\n" {
+		t.Errorf("watch --since %d printed\n%s\nwant\n%s", since, r.out, strings.Join(got, "\n"))
 	}
 	if r := js.stop(); r.code != 0 {
 		t.Errorf("watch -o json after its interruption: exit %d: %s", r.code, r.err)
