@@ -500,7 +500,8 @@ many it deletes. In JSON: {"path"}.`,
 					return err
 				}
 				p, op := args[0], "deleteall "+args[0]
-				if prog := e.newProgress("counting", 0); prog != nil {
+				prog := e.newProgress("counting", 0)
+				if prog != nil {
 					root, err := e.walkTree(ctx, c, p, prog)
 					if err != nil {
 						prog.clear()
@@ -508,14 +509,15 @@ many it deletes. In JSON: {"path"}.`,
 					}
 					n := 0
 					eachNode(root, func(*client.TreeNode) error { n++; return nil })
-					prog.note("deleting %d nodes...", n)
-					defer prog.note("done")
+					prog.begin("deleting %d nodes...", n)
 				}
 				cctx, cancel := e.call(ctx)
 				defer cancel()
 				if err := c.DeleteAll(cctx, p); err != nil {
+					prog.end("failed")
 					return e.fail(op, err)
 				}
+				prog.end("done")
 				return e.printDeleted(p)
 			}
 		}}

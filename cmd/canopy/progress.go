@@ -25,13 +25,20 @@ func (e *env) newProgress(what string, total int) *progress {
 	return &progress{w: e.stderr, what: what, total: total}
 }
 
-// note prints a line of its own (such as "deleting 12 nodes...").
-func (p *progress) note(format string, args ...any) {
+// begin shows the start of a step that end completes on the same line:
+// "deleting 12 nodes..." then " done".
+func (p *progress) begin(format string, args ...any) {
 	if p == nil {
 		return
 	}
 	p.clear()
-	fmt.Fprintf(p.w, format+"\n", args...)
+	fmt.Fprintf(p.w, format, args...)
+}
+
+func (p *progress) end(msg string) {
+	if p != nil {
+		fmt.Fprintln(p.w, " "+msg)
+	}
 }
 
 // phase starts a new stage: "exporting" of total nodes (0: unknown).
