@@ -292,6 +292,8 @@ func TestUsageErrorsExitTwoWithUsage(t *testing.T) {
 		{"session", "get", "not-an-id"},
 		{"completion", "fish"},
 		{"delete", "--timeout", "0s", "/a"},
+		{"create", "-t", "-5", "/a"},
+		{"import", "--into", "rel", "file"},
 	} {
 		var out, errb bytes.Buffer
 		code := runMain(context.Background(), args, nil, &out, &errb)
