@@ -57,7 +57,6 @@ skipped. On a terminal, shows progress. In JSON:
 				if *into != "" {
 					target = *into
 				}
-
 				c, err := e.client()
 				if err != nil {
 					return err

@@ -121,7 +121,9 @@ func describe(op, path string, err error, servers []string, timeout time.Duratio
 		if ae.Code == api.CodeCompacted && ae.OldestZxid != nil {
 			msg += fmt.Sprintf("; the server holds the events from zxid %d on", *ae.OldestZxid)
 		}
-		return msg + hint(op, ae.Code)
+		msg += hint(op, ae.Code)
+		// Keep what the error was wrapped in ("writing at /a: ...").
+		return strings.Replace(err.Error(), ae.Error(), msg, 1)
 	}
 	return err.Error()
 }

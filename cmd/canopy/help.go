@@ -97,7 +97,7 @@ func printShortUsage(w io.Writer, ue *usageError) {
 	case ue.verb != nil:
 		fmt.Fprintf(w, "usage: %s\n", synopsis(ue.verb))
 		printFlags(w, ue.verb)
-		fmt.Fprintf(w, "Run 'canopy help %s' for details.\n", ue.verb.name)
+		fmt.Fprintf(w, "\nRun 'canopy help %s' for details.\n", ue.verb.name)
 	case ue.group != "":
 		printGroupHelp(w, ue.group)
 	default:
