@@ -90,7 +90,7 @@ func (e *env) ls(ctx context.Context, c *client.Client, p string, stats, watch b
 
 // allChildren lists every child with its stat, a page at a time.
 func (e *env) allChildren(ctx context.Context, c *client.Client, p string) ([]client.ChildStat, client.Stat, error) {
-	var kids []client.ChildStat
+	kids := []client.ChildStat{} // JSON [] rather than null
 	var parent client.Stat
 	after := ""
 	for {
