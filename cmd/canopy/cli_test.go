@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -554,4 +555,26 @@ func TestBinarySignals(t *testing.T) {
 	if exists(t, c, "/sig/eph") {
 		t.Error("the ephemeral node outlived create -e's SIGINT")
 	}
+}
+
+func TestClusterAddAndRemoveChangeTheMembers(t *testing.T) {
+	nd := testnode.Start(t)
+	// A non-voter needs no quorum of its own: one that does not exist yet
+	// is a fine member to add and remove.
+	if r := canopyAt(t, nd.URL, "cluster", "add", "--nonvoter", "n9", "127.0.0.1:1", "127.0.0.1:2").ok(t); r.out != "added n9\n" {
+		t.Errorf("cluster add printed %q", r.out)
+	}
+	r := canopyAt(t, nd.URL, "cluster", "status").ok(t)
+	if !regexp.MustCompile(`(?m)^  n9 +nonvoter +raft 127\.0\.0\.1:1 +http 127\.0\.0\.1:2$`).MatchString(r.out) {
+		t.Errorf("cluster status after add:\n%s", r.out)
+	}
+	var res memberResult
+	decodeJSON(t, canopyAt(t, nd.URL, "cluster", "remove", "n9", "-o", "json").ok(t).out, &res)
+	if res.Removed != "n9" {
+		t.Errorf("cluster remove -o json: %+v", res)
+	}
+	if r := canopyAt(t, nd.URL, "cluster", "status").ok(t); strings.Contains(r.out, "n9") {
+		t.Errorf("cluster status after remove:\n%s", r.out)
+	}
+	canopyAt(t, nd.URL, "cluster", "add", "n9").fails(t, exitUsage)
 }
