@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/client"
 )
 
 // The operator's verbs: cluster membership and backups.
@@ -186,7 +188,7 @@ its sessions are back. --timeout defaults to 10m here. In JSON: {"file","bytes"}
 				}
 				cctx, cancel := e.call(ctx)
 				defer cancel()
-				if err := c.Restore(cctx, data); err != nil {
+				if err := restore(cctx, c, data); err != nil {
 					return e.fail(op, err)
 				}
 				if e.json {
@@ -196,4 +198,25 @@ its sessions are back. --timeout defaults to 10m here. In JSON: {"file","bytes"}
 				return nil
 			}
 		}}
+}
+
+// restore uploads a backup through the leader. A cluster that has just
+// started may not know its leader's address yet (Unavailable, before any
+// upload): that is tried again until ctx ends.
+func restore(ctx context.Context, c *client.Client, data []byte) error {
+	backoff := 50 * time.Millisecond
+	for {
+		err := c.Restore(ctx, data)
+		if !errors.Is(err, client.ErrUnavailable) {
+			return err
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		backoff = min(2*backoff, time.Second)
+	}
 }
