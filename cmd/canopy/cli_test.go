@@ -261,6 +261,10 @@ func TestFlagsMayFollowArguments(t *testing.T) {
 	// Global flags before the verb, and "--" before an argument that looks
 	// like a flag.
 	var out, errb bytes.Buffer
+	if code := runMain(context.Background(), []string{"-o", "json", "--server", nd.URL, "session", "ls"}, nil, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), `{"sessions":`) {
+		t.Fatalf("global flags before a two-word verb: exit %d, %q, %s", code, out.String(), errb.String())
+	}
+	out.Reset()
 	if code := runMain(context.Background(), []string{"--server", nd.URL, "-o", "json", "stat", "/a"}, nil, &out, &errb); code != 0 {
 		t.Fatalf("global flags before the verb: exit %d: %s", code, errb.String())
 	}
@@ -269,7 +273,7 @@ func TestFlagsMayFollowArguments(t *testing.T) {
 		t.Errorf("stat -o json printed %q (%v)", out.String(), err)
 	}
 	out.Reset()
-	if code := runMain(context.Background(), []string{"set", "--server", nd.URL, "/a", "--", "-5"}, nil, &out, &errb); code != 0 {
+	if code := runMain(context.Background(), []string{"--server=" + nd.URL, "set", "/a", "--", "-5"}, nil, &out, &errb); code != 0 {
 		t.Fatalf("set /a -- -5: exit %d: %s", code, errb.String())
 	}
 	if r := canopyAt(t, nd.URL, "get", "/a").ok(t); r.out != "-5" {

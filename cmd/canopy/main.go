@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/canopy-coord/canopy/server"
@@ -92,49 +93,43 @@ func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	return runVerb(ctx, e, v, rest)
 }
 
-// globalsAfterVerb moves global flags written before the verb after it:
-// "canopy --server X get /a" is "canopy get /a --server X".
+// globalsAfterVerb moves global flags written before the verb to just
+// after it: "canopy --server X get /a" is "canopy get --server X /a".
 func globalsAfterVerb(args []string) []string {
 	var lead []string
 	for len(args) > 0 {
-		switch a := args[0]; a {
-		case "--server", "-server", "-o", "--output", "-output", "--timeout", "-timeout":
-			if len(args) < 2 {
-				return append(lead, args...) // the verb's parser reports it
-			}
-			lead, args = append(lead, args[0], args[1]), args[2:]
-			continue
-		default:
-			if name, _, ok := cutFlag(a); ok && (name == "server" || name == "o" || name == "output" || name == "timeout") {
-				lead, args = append(lead, a), args[1:]
-				continue
-			}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(args[0], "-"), "=")
+		if !strings.HasPrefix(args[0], "-") || !globalFlags[name] {
+			break
 		}
-		break
+		n := 2 // the flag and its value
+		if hasValue || len(args) < 2 {
+			n = 1
+		}
+		lead, args = append(lead, args[:n]...), args[n:]
 	}
-	if len(args) == 0 || len(lead) == 0 {
+	if len(lead) == 0 || len(args) == 0 {
 		return append(lead, args...)
 	}
-	// The verb may have two words (session open); its parser takes the
-	// flags after both just as well after the first's arguments.
-	return append(append([]string{}, args...), lead...)
+	words := 1 // the verb's, two for a group's: "session open"
+	if isGroup(args[0]) && len(args) > 1 {
+		words = 2
+	}
+	out := append([]string{}, args[:words]...)
+	out = append(out, lead...)
+	return append(out, args[words:]...)
 }
 
-// cutFlag splits "--name=value".
-func cutFlag(a string) (name, value string, ok bool) {
-	if len(a) < 2 || a[0] != '-' {
-		return "", "", false
-	}
-	s := a[1:]
-	if s[0] == '-' {
-		s = s[1:]
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] == '=' {
-			return s[:i], s[i+1:], true
+// globalFlags are the flags addGlobals declares, by name.
+var globalFlags = map[string]bool{"server": true, "o": true, "output": true, "timeout": true}
+
+func isGroup(word string) bool {
+	for _, v := range verbs() {
+		if v.group() == word {
+			return true
 		}
 	}
-	return "", "", false
+	return false
 }
 
 // serve runs a node until SIGINT or SIGTERM, then shuts down gracefully.
