@@ -1,195 +1,222 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/client"
 )
 
-// adminFlags are the flags every admin verb takes.
-func adminFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
-	fs := flag.NewFlagSet("canopy "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	server := fs.String("server", envOr("CANOPY_SERVER", "http://127.0.0.1:8900"), "a node's API URL (env CANOPY_SERVER)")
-	return fs, server
-}
+// The operator's verbs: cluster membership and backups.
 
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
-}
-
-var adminClient = &http.Client{Timeout: 10 * time.Minute}
-
-// apiCall sends one request and decodes a JSON answer into out (if not nil).
-func apiCall(method, url string, body io.Reader, out any) error {
-	req, err := http.NewRequest(method, url, body)
-	if err != nil {
-		return err
-	}
-	resp, err := adminClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("cannot reach %s: %w", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		var e api.ErrorBody
-		b, _ := io.ReadAll(resp.Body)
-		if json.Unmarshal(b, &e) == nil && e.Error != nil {
-			return fmt.Errorf("%s: %s", e.Error.Code, e.Error.Message)
-		}
-		return fmt.Errorf("%s %s: %s", method, url, resp.Status)
-	}
-	if out != nil {
-		return json.NewDecoder(resp.Body).Decode(out)
-	}
-	return nil
-}
-
-// snapshotCmd: canopy snapshot save FILE | canopy snapshot restore FILE.
-func snapshotCmd(args []string, stdout, stderr io.Writer) error {
-	fs, server := adminFlags("snapshot", stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: canopy snapshot save FILE | canopy snapshot restore FILE  [--server URL]")
-		fs.PrintDefaults()
-	}
-	if len(args) < 2 {
-		fs.Usage()
-		return errors.New("snapshot needs save or restore, and a file")
-	}
-	verb, file := args[0], args[1]
-	if err := fs.Parse(args[2:]); err != nil {
-		return err
-	}
-	base := strings.TrimSuffix(*server, "/")
-	switch verb {
-	case "save":
-		return saveBackup(base, file, stdout)
-	case "restore":
-		return restoreBackup(base, file, stdout)
-	}
-	fs.Usage()
-	return fmt.Errorf("unknown snapshot verb %q", verb)
-}
-
-// saveBackup downloads a consistent backup, writing the file atomically.
-func saveBackup(base, file string, stdout io.Writer) error {
-	resp, err := adminClient.Get(base + "/v1/snapshot")
-	if err != nil {
-		return fmt.Errorf("cannot reach %s: %w", base, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET /v1/snapshot: %s", resp.Status)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(file), ".canopy-snapshot-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	n, err := io.Copy(tmp, resp.Body)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", file, err)
-	}
-	if err := os.Rename(tmp.Name(), file); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "saved %s: %d bytes at zxid %s\n", file, n, resp.Header.Get("Canopy-Zxid"))
-	return nil
-}
-
-// restoreBackup uploads a backup to the cluster's leader.
-func restoreBackup(base, file string, stdout io.Writer) error {
-	var c api.Cluster
-	if err := apiCall(http.MethodGet, base+"/v1/cluster", nil, &c); err != nil {
-		return err
-	}
-	if c.Leader == nil || c.Leader.HTTP == "" {
-		return errors.New("the cluster has no leader right now; try again")
-	}
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return err
-	}
-	if err := apiCall(http.MethodPost, "http://"+c.Leader.HTTP+"/v1/snapshot", bytes.NewReader(data), nil); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "restored %s into the cluster (leader %s)\n", file, c.Leader.ID)
-	return nil
-}
-
-// clusterCmd: canopy cluster status | add ID RAFT HTTP [--nonvoter] | remove ID.
-func clusterCmd(args []string, stdout, stderr io.Writer) error {
-	fs, server := adminFlags("cluster", stderr)
-	nonvoter := fs.Bool("nonvoter", false, "add: a member that replicates but does not vote")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: canopy cluster status | add ID RAFTADDR HTTPADDR [--nonvoter] | remove ID  [--server URL]")
-		fs.PrintDefaults()
-	}
-	if len(args) == 0 {
-		fs.Usage()
-		return errors.New("cluster needs status, add or remove")
-	}
-	verb, rest := args[0], args[1:]
-	var pos []string
-	for len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
-		pos, rest = append(pos, rest[0]), rest[1:]
-	}
-	if err := fs.Parse(rest); err != nil {
-		return err
-	}
-	base := strings.TrimSuffix(*server, "/")
-	switch {
-	case verb == "status" && len(pos) == 0:
-		var c api.Cluster
-		if err := apiCall(http.MethodGet, base+"/v1/cluster", nil, &c); err != nil {
-			return err
-		}
-		leader := "(none: election in progress)"
-		if c.Leader != nil {
-			leader = c.Leader.ID
-		}
-		fmt.Fprintf(stdout, "self %s, leader %s, term %d, commit %d, applied %d\n", c.Self, leader, c.Term, c.CommitIndex, c.AppliedIndex)
-		for _, m := range c.Members {
-			role := "voter"
-			if !m.Voter {
-				role = "nonvoter"
+func clusterStatusVerb() *verb {
+	return &verb{name: "cluster status", summary: "show the cluster's leader and members", max: 0,
+		details: `Shows the cluster as the answering node sees it: itself, the leader, the
+raft term and indexes, and each member with its role and addresses. In
+JSON: the API's GET /v1/cluster object.`,
+		setup: func(fs *flag.FlagSet) runFunc {
+			return func(ctx context.Context, e *env, args []string) error {
+				c, err := e.client()
+				if err != nil {
+					return err
+				}
+				cctx, cancel := e.call(ctx)
+				defer cancel()
+				cl, err := c.Cluster(cctx)
+				if err != nil {
+					return e.fail("cluster status", err)
+				}
+				if e.json {
+					return e.printJSON(cl)
+				}
+				leader := "(none: election in progress)"
+				if cl.Leader != nil {
+					leader = cl.Leader.ID
+				}
+				e.printf("self %s, leader %s, term %d, commit %d, applied %d\n", cl.Self, leader, cl.Term, cl.CommitIndex, cl.AppliedIndex)
+				for _, m := range cl.Members {
+					role := "voter"
+					if !m.Voter {
+						role = "nonvoter"
+					}
+					e.printf("  %-10s %-8s raft %-21s http %s\n", m.ID, role, m.Raft, m.HTTP)
+				}
+				return nil
 			}
-			fmt.Fprintf(stdout, "  %-10s %-8s raft %-21s http %s\n", m.ID, role, m.Raft, m.HTTP)
-		}
-		return nil
-	case verb == "add" && len(pos) == 3:
-		body, _ := json.Marshal(api.MemberRequest{ID: pos[0], Raft: pos[1], HTTP: pos[2], Voter: !*nonvoter})
-		if err := apiCall(http.MethodPost, base+"/v1/cluster/members", bytes.NewReader(body), nil); err != nil {
+		}}
+}
+
+// memberResult is the JSON of cluster add and remove.
+type memberResult struct {
+	Added   string `json:"added,omitempty"`
+	Removed string `json:"removed,omitempty"`
+}
+
+func clusterAddVerb() *verb {
+	return &verb{name: "cluster add", args: "[--nonvoter] ID RAFTADDR HTTPADDR", summary: "add a node to the cluster", min: 3, max: 3,
+		details: `Adds the node ID, reachable by its peers at RAFTADDR and by clients at
+HTTPADDR, as a voter (or, with --nonvoter, as a member that replicates
+without voting). Start the node with --join instead to have it add itself.
+In JSON: {"added":ID}.`,
+		setup: func(fs *flag.FlagSet) runFunc {
+			nonvoter := fs.Bool("nonvoter", false, "a member that replicates but does not vote")
+			return func(ctx context.Context, e *env, args []string) error {
+				c, err := e.client()
+				if err != nil {
+					return err
+				}
+				cctx, cancel := e.call(ctx)
+				defer cancel()
+				if err := c.AddMember(cctx, api.MemberRequest{ID: args[0], Raft: args[1], HTTP: args[2], Voter: !*nonvoter}); err != nil {
+					return e.fail("cluster add "+args[0], err)
+				}
+				if e.json {
+					return e.printJSON(memberResult{Added: args[0]})
+				}
+				e.printf("added %s\n", args[0])
+				return nil
+			}
+		}}
+}
+
+func clusterRemoveVerb() *verb {
+	return &verb{name: "cluster remove", args: "ID", summary: "remove a node from the cluster", min: 1, max: 1,
+		details: `Removes the node ID from the cluster (the leader included: another is
+elected). In JSON: {"removed":ID}.`,
+		setup: func(fs *flag.FlagSet) runFunc {
+			return func(ctx context.Context, e *env, args []string) error {
+				c, err := e.client()
+				if err != nil {
+					return err
+				}
+				cctx, cancel := e.call(ctx)
+				defer cancel()
+				if err := c.RemoveMember(cctx, args[0]); err != nil {
+					return e.fail("cluster remove "+args[0], err)
+				}
+				if e.json {
+					return e.printJSON(memberResult{Removed: args[0]})
+				}
+				e.printf("removed %s\n", args[0])
+				return nil
+			}
+		}}
+}
+
+// backupTimeout is the default --timeout of snapshot save and restore:
+// a backup is as large as the tree.
+const backupTimeout = 10 * time.Minute
+
+// snapshotResult is the JSON of snapshot save and restore.
+type snapshotResult struct {
+	File  string `json:"file"`
+	Bytes int64  `json:"bytes"`
+	Zxid  int64  `json:"zxid,omitempty"`
+}
+
+func snapshotSaveVerb() *verb {
+	return &verb{name: "snapshot save", args: "FILE", summary: "back up the tree, sessions included, into FILE", min: 1, max: 1,
+		timeout: backupTimeout,
+		details: `Downloads a consistent backup of the whole state (tree and sessions) and
+writes it to FILE atomically (a temporary file renamed into place).
+--timeout defaults to 10m here. In JSON: {"file","bytes","zxid"}.`,
+		setup: func(fs *flag.FlagSet) runFunc {
+			return func(ctx context.Context, e *env, args []string) error {
+				c, err := e.client()
+				if err != nil {
+					return err
+				}
+				file, op := args[0], "snapshot save "+args[0]
+				tmp, err := os.CreateTemp(filepath.Dir(file), ".canopy-snapshot-*")
+				if err != nil {
+					return fmt.Errorf("%s: %w", op, err)
+				}
+				defer os.Remove(tmp.Name())
+				cctx, cancel := e.call(ctx)
+				defer cancel()
+				zxid, err := c.Backup(cctx, tmp)
+				if err != nil {
+					tmp.Close()
+					return e.fail(op, err)
+				}
+				err = tmp.Sync()
+				if cerr := tmp.Close(); err == nil {
+					err = cerr
+				}
+				var size int64
+				if err == nil {
+					var fi os.FileInfo
+					if fi, err = os.Stat(tmp.Name()); err == nil {
+						size = fi.Size()
+						err = os.Rename(tmp.Name(), file)
+					}
+				}
+				if err != nil {
+					return fmt.Errorf("%s: %w", op, err)
+				}
+				if e.json {
+					return e.printJSON(snapshotResult{File: file, Bytes: size, Zxid: zxid})
+				}
+				e.printf("saved %s: %d bytes at zxid %d\n", file, size, zxid)
+				return nil
+			}
+		}}
+}
+
+func snapshotRestoreVerb() *verb {
+	return &verb{name: "snapshot restore", args: "FILE", summary: "replace the cluster's whole state with a backup", min: 1, max: 1,
+		timeout: backupTimeout,
+		details: `Uploads a backup made by 'canopy snapshot save' to the cluster's leader,
+which replaces the whole state with it: nodes not in the backup are gone,
+its sessions are back. --timeout defaults to 10m here. In JSON: {"file","bytes"}.`,
+		setup: func(fs *flag.FlagSet) runFunc {
+			return func(ctx context.Context, e *env, args []string) error {
+				c, err := e.client()
+				if err != nil {
+					return err
+				}
+				file, op := args[0], "snapshot restore "+args[0]
+				data, err := os.ReadFile(file)
+				if err != nil {
+					return fmt.Errorf("%s: %w", op, err)
+				}
+				cctx, cancel := e.call(ctx)
+				defer cancel()
+				if err := restore(cctx, c, data); err != nil {
+					return e.fail(op, err)
+				}
+				if e.json {
+					return e.printJSON(snapshotResult{File: file, Bytes: int64(len(data))})
+				}
+				e.printf("restored %s into the cluster\n", file)
+				return nil
+			}
+		}}
+}
+
+// restore uploads a backup through the leader. A cluster that has just
+// started may not know its leader's address yet (Unavailable, before any
+// upload): that is tried again until ctx ends.
+func restore(ctx context.Context, c *client.Client, data []byte) error {
+	backoff := 50 * time.Millisecond
+	for {
+		err := c.Restore(ctx, data)
+		if !errors.Is(err, client.ErrUnavailable) {
 			return err
 		}
-		fmt.Fprintf(stdout, "added %s\n", pos[0])
-		return nil
-	case verb == "remove" && len(pos) == 1:
-		if err := apiCall(http.MethodDelete, base+"/v1/cluster/members/"+pos[0], nil, nil); err != nil {
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
 			return err
+		case <-t.C:
 		}
-		fmt.Fprintf(stdout, "removed %s\n", pos[0])
-		return nil
+		backoff = min(2*backoff, time.Second)
 	}
-	fs.Usage()
-	return fmt.Errorf("bad cluster command %q", strings.Join(args, " "))
 }

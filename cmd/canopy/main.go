@@ -1,15 +1,19 @@
-// Command canopy is Canopy's server (canopy serve) and, in later releases,
-// its command-line client.
+// Command canopy is Canopy's server (canopy serve) and its command-line
+// client: ZooKeeper's zkCli verbs (ls, get, create, set, delete, watch...)
+// and the operator's (cluster, snapshot, export, import), over the client
+// package. Run 'canopy help' for the list.
 package main
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/canopy-coord/canopy/server"
@@ -28,44 +32,104 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
 	}
-	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "canopy:", err)
-		os.Exit(1)
-	}
+	// SIGINT and SIGTERM end the verbs that wait (watch, session open,
+	// create -e) cleanly: their sessions are closed on the way out.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := runMain(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-const usage = `canopy: a coordination service with ZooKeeper's data model over HTTP/JSON.
+// runMain runs a command line and reports its error on stderr; it returns
+// the exit code.
+func runMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	err := runIO(ctx, args, stdin, stdout, stderr)
+	if err == nil {
+		return exitOK
+	}
+	var ue *usageError
+	switch {
+	case errors.As(err, &ue):
+		if ue.verb != nil {
+			fmt.Fprintf(stderr, "canopy %s: %s\n", ue.verb.name, ue.msg)
+		} else {
+			fmt.Fprintf(stderr, "canopy: %s\n", ue.msg)
+		}
+		printShortUsage(stderr, ue)
+		return exitUsage
+	case ctx.Err() != nil:
+		// Whatever failed after an interruption failed because of it.
+		fmt.Fprintln(stderr, "canopy: interrupted")
+		return exitInterrupted
+	}
+	fmt.Fprintln(stderr, "canopy:", err)
+	return exitCode(err)
+}
 
-Usage:
-  canopy serve [flags]                     run a node (a single-node cluster with no flags)
-  canopy cluster status|add|remove ...     show or change the cluster's members
-  canopy snapshot save|restore FILE        back up the tree, or restore a backup into a fresh cluster
-  canopy version                           print the version
-
-Run 'canopy serve -h' for the server's flags.
-`
-
+// run runs a command line with the process's stdin.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runIO(ctx, args, os.Stdin, stdout, stderr)
+}
+
+func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	args = globalsAfterVerb(args)
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return errors.New("no command given")
+		return &usageError{msg: "no command given"}
 	}
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stderr)
-	case "cluster":
-		return clusterCmd(args[1:], stdout, stderr)
-	case "snapshot":
-		return snapshotCmd(args[1:], stdout, stderr)
-	case "version", "--version":
-		fmt.Fprintln(stdout, "canopy", version)
-		return nil
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
+	case "-h", "--help":
+		args = []string{"help"}
+	case "--version":
+		args = []string{"version"}
 	}
-	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("unknown command %q", args[0])
+	v, rest, err := findVerb(args)
+	if err != nil {
+		return err
+	}
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	defer e.close()
+	return runVerb(ctx, e, v, rest)
+}
+
+// globalsAfterVerb moves global flags written before the verb to just
+// after it: "canopy --server X get /a" is "canopy get --server X /a".
+func globalsAfterVerb(args []string) []string {
+	var lead []string
+	for len(args) > 0 {
+		name, _, hasValue := strings.Cut(strings.TrimLeft(args[0], "-"), "=")
+		if !strings.HasPrefix(args[0], "-") || !globalFlags[name] {
+			break
+		}
+		n := 2 // the flag and its value
+		if hasValue || len(args) < 2 {
+			n = 1
+		}
+		lead, args = append(lead, args[:n]...), args[n:]
+	}
+	if len(lead) == 0 || len(args) == 0 {
+		return append(lead, args...)
+	}
+	words := 1 // the verb's, two for a group's: "session open"
+	if isGroup(args[0]) && len(args) > 1 {
+		words = 2
+	}
+	out := append([]string{}, args[:words]...)
+	out = append(out, lead...)
+	return append(out, args[words:]...)
+}
+
+// globalFlags are the flags addGlobals declares, by name.
+var globalFlags = map[string]bool{"server": true, "o": true, "output": true, "timeout": true}
+
+func isGroup(word string) bool {
+	for _, v := range verbs() {
+		if v.group() == word {
+			return true
+		}
+	}
+	return false
 }
 
 // serve runs a node until SIGINT or SIGTERM, then shuts down gracefully.
@@ -73,6 +137,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	m := server.New(stderr)
 	m.Version = version
 	if err := m.ParseFlags(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		return err
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)

@@ -19,6 +19,9 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	// Times print in the local zone: one zone for every machine keeps the
+	// golden files' columns the same width.
+	time.Local = time.UTC
 	dir, err := os.MkdirTemp("", "canopy-bin-")
 	if err != nil {
 		panic(err)

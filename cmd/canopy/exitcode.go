@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/client"
+)
+
+// Exit codes, documented in 'canopy help' and docs/cli.md. Scripts branch
+// on them, so they only ever grow.
+const (
+	exitOK          = 0
+	exitError       = 1 // any other error
+	exitUsage       = 2 // bad flags or arguments
+	exitNoNode      = 3 // NoNode
+	exitConflict    = 4 // NodeExists, NotEmpty, NoChildrenForEphemerals
+	exitBadVersion  = 5 // BadVersion
+	exitUnavailable = 6 // cannot reach the cluster, Unavailable, timeouts, connection lost
+	exitSession     = 7 // SessionExpired, or a session lost
+	exitInterrupted = 130
+)
+
+const exitCodesHelp = `Exit codes:
+  0  success
+  1  other error
+  2  usage error (bad flags or arguments)
+  3  NoNode: the node does not exist
+  4  NodeExists, NotEmpty or NoChildrenForEphemerals
+  5  BadVersion: the version given does not match
+  6  the cluster is unreachable or unavailable, a call timed out, or the
+     connection was lost before the answer (a write may have happened)
+  7  SessionExpired, or the session was lost
+  130 interrupted
+`
+
+// usageError is a mistake in the command line. verb is the verb whose
+// usage to show (nil: the general one; group: a group's verbs).
+type usageError struct {
+	verb  *verb
+	group string
+	msg   string
+}
+
+func (e *usageError) Error() string { return e.msg }
+
+// opError is a failed operation: op names it ("get /a").
+type opError struct {
+	op      string
+	path    string // the node op is about, if any
+	err     error
+	servers []string
+	timeout time.Duration
+}
+
+func (e *opError) Unwrap() error { return e.err }
+
+func (e *opError) Error() string {
+	return e.op + ": " + describe(e.op, e.path, e.err, e.servers, e.timeout)
+}
+
+// exitCode classifies err.
+func exitCode(err error) int {
+	var ue *usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.Is(err, client.ErrSessionLost):
+		return exitSession
+	case errors.Is(err, client.ErrConnectionLoss), unreachable(err), errors.Is(err, context.DeadlineExceeded):
+		return exitUnavailable
+	}
+	var ae *api.Error
+	if !errors.As(err, &ae) {
+		return exitError
+	}
+	switch ae.Code {
+	case api.CodeNoNode:
+		return exitNoNode
+	case api.CodeNodeExists, api.CodeNotEmpty, api.CodeNoChildrenForEphemerals:
+		return exitConflict
+	case api.CodeBadVersion:
+		return exitBadVersion
+	case api.CodeUnavailable, api.CodeOperationTimeout, api.CodeThrottled:
+		return exitUnavailable
+	case api.CodeSessionExpired:
+		return exitSession
+	}
+	return exitError
+}
+
+// unreachable reports whether err is a failure to connect to a server.
+func unreachable(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op)
+}
+
+// describe says what went wrong in one line, with a hint at the fix where
+// there is an obvious one.
+func describe(op, path string, err error, servers []string, timeout time.Duration) string {
+	var ae *api.Error
+	var netErr *net.OpError
+	switch {
+	case errors.As(err, &netErr):
+		return fmt.Sprintf("cannot reach the cluster (tried %s: %v); is a node running there? Name the servers with --server or CANOPY_SERVERS",
+			strings.Join(servers, ", "), netErr.Err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Sprintf("no answer within %v (tried %s); --timeout allows longer", timeout, strings.Join(servers, ", "))
+	case errors.As(err, &ae) && ae.Message != "":
+		msg := string(ae.Code) + ": " + ae.Message
+		if ae.Path != "" && ae.Path != path {
+			msg += " (" + ae.Path + ")"
+		}
+		if ae.Code == api.CodeCompacted && ae.OldestZxid != nil {
+			msg += fmt.Sprintf("; the server holds the events from zxid %d on", *ae.OldestZxid)
+		}
+		msg += hint(op, ae.Code)
+		// Keep what the error was wrapped in ("writing at /a: ...").
+		return strings.Replace(err.Error(), ae.Error(), msg, 1)
+	}
+	return err.Error()
+}
+
+func hint(op string, code api.Code) string {
+	name, _, _ := strings.Cut(op, " ")
+	switch {
+	case code == api.CodeNoNode && name == "create":
+		return "; the parent must exist (-p creates missing parents)"
+	case code == api.CodeNotEmpty && name == "delete":
+		return "; 'canopy deleteall' deletes a node and its children"
+	case name == "multi":
+		return "; nothing was applied"
+	}
+	return ""
+}
