@@ -27,13 +27,14 @@ type exclusionLog struct {
 	log    []holding
 }
 
-// hold runs while holding: it fails the test if someone else is inside.
-func (x *exclusionLog) hold(t testing.TB, who int, token int64, work time.Duration) {
+// hold runs work while holding: it fails the test if someone else is
+// inside.
+func (x *exclusionLog) hold(t testing.TB, who int, token int64, work func()) {
 	if n := x.inside.Add(1); n != 1 {
 		t.Errorf("contender %d entered with %d others inside", who, n-1)
 	}
 	h := holding{who: who, token: token, enter: time.Now()}
-	time.Sleep(work) // the work done under the lock
+	work()
 	h.exit = time.Now()
 	x.inside.Add(-1)
 	x.mu.Lock()
@@ -82,7 +83,7 @@ func TestLockMutualExclusionOf20Contenders(t *testing.T) {
 			if l.Token() != token || !l.Held() {
 				t.Errorf("contender %d: Token() = %d, Held() = %v after Acquire returned %d", i, l.Token(), l.Held(), token)
 			}
-			x.hold(t, i, token, 5*time.Millisecond)
+			x.hold(t, i, token, func() { time.Sleep(5 * time.Millisecond) })
 			if err := l.Release(ctx); err != nil {
 				t.Errorf("contender %d: release: %v", i, err)
 			}
