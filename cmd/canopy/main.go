@@ -41,6 +41,12 @@ Usage:
   canopy cluster status|add|remove ...     show or change the cluster's members
   canopy snapshot save|restore FILE        back up the tree, or restore a backup into a fresh cluster
   canopy version                           print the version
+  canopy lock PATH -- COMMAND [ARGS...]    run COMMAND holding the lock at PATH (env CANOPY_FENCING_TOKEN)
+  canopy elect PATH NAME -- COMMAND...     run COMMAND while NAME leads the election at PATH
+  canopy elect PATH                        print the election's leader
+  canopy queue put PATH [DATA] | take PATH | len PATH
+  canopy barrier set|remove|wait PATH
+  canopy group join PATH NAME [DATA] [-- COMMAND...] | ls PATH
 
 Run 'canopy serve -h' for the server's flags.
 `
@@ -57,6 +63,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return clusterCmd(args[1:], stdout, stderr)
 	case "snapshot":
 		return snapshotCmd(args[1:], stdout, stderr)
+	case "lock":
+		return lockCmd(ctx, args[1:], stdout, stderr)
+	case "elect":
+		return electCmd(ctx, args[1:], stdout, stderr)
+	case "queue":
+		return queueCmd(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "barrier":
+		return barrierCmd(ctx, args[1:], stdout, stderr)
+	case "group":
+		return groupCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "canopy", version)
 		return nil
