@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/canopy-coord/canopy/api"
 )
@@ -46,4 +47,28 @@ func (c *Client) Backup(ctx context.Context, w io.Writer) (int64, error) {
 		return 0, fmt.Errorf("canopy: writing the backup: %w", err)
 	}
 	return resp.zxid, nil
+}
+
+// Restore replaces the whole tree (and its sessions) with a backup made by
+// Backup, through the cluster's leader. Meant for a fresh cluster: what
+// it held before is gone.
+func (c *Client) Restore(ctx context.Context, backup []byte) error {
+	info, err := c.Cluster(ctx)
+	if err != nil {
+		return err
+	}
+	if info.Leader == nil || info.Leader.HTTP == "" {
+		return &api.Error{Code: api.CodeUnavailable, Message: "the cluster has no leader right now; try again"}
+	}
+	scheme := "http://"
+	if strings.HasPrefix(c.Server(), "https://") {
+		scheme = "https://"
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	_, _, err = c.try(ctx, scheme+info.Leader.HTTP, &request{method: http.MethodPost, route: "/v1/snapshot", body: backup})
+	return err
 }

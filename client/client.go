@@ -128,6 +128,10 @@ func normalizeServer(s string) (string, error) {
 // Servers lists the servers the client uses.
 func (c *Client) Servers() []string { return append([]string(nil), c.servers...) }
 
+// Server is the server the client uses now (it moves to the next one when
+// that one fails).
+func (c *Client) Server() string { return c.servers[c.current.Load()] }
+
 // LastZxid is the highest zxid the client has seen in an answer.
 func (c *Client) LastZxid() int64 { return c.seen.Load() }
 
@@ -148,6 +152,7 @@ func (c *Client) Close() error {
 	if c.closed.Swap(true) {
 		return nil
 	}
+	c.wsOnce.Do(func() {}) // no watch connection may start from now on
 	if c.ws != nil {
 		c.ws.close()
 	}
@@ -209,11 +214,15 @@ func (c *Client) do(ctx context.Context, req *request) (*response, error) {
 			return resp, nil
 		}
 		lastErr = err
+		if retry || serverTrouble(err) {
+			// Move on to the next server (unless another call already did),
+			// also for a write not sent again here: the caller's retry
+			// should not meet the same server.
+			c.current.CompareAndSwap(int32(idx), int32((idx+1)%len(c.servers)))
+		}
 		if !retry || ctx.Err() != nil {
 			break
 		}
-		// Move on to the next server (unless another call already did).
-		c.current.CompareAndSwap(int32(idx), int32((idx+1)%len(c.servers)))
 		wait := backoff
 		var ae *api.Error
 		if errors.As(err, &ae) && ae.Code == api.CodeThrottled {
@@ -393,6 +402,13 @@ func parseRetryAfter(h string) time.Duration {
 		return min(time.Duration(s)*time.Second, 5*time.Second)
 	}
 	return 0
+}
+
+// serverTrouble reports an error that says more about the server than about
+// the request: it could not be reached or has no quorum.
+func serverTrouble(err error) bool {
+	var ne *netError
+	return errors.As(err, &ne) || errors.Is(err, ErrConnectionLoss) || errors.Is(err, ErrUnavailable)
 }
 
 // neverSent reports whether err means the request did not reach a server:

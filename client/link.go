@@ -63,15 +63,17 @@ type frame struct {
 // healthInterval is how often a link checks that its server still belongs
 // to a quorum (a linearizable exists of /): a server cut off from the
 // leader keeps its sockets open but sees no more changes.
-const healthInterval = 5 * time.Second
+const healthInterval = 3 * time.Second
 
 func newLink(sh *shared, hooks linkHooks) *link {
 	ctx, stop := context.WithCancel(context.Background())
 	l := &link{sh: sh, hooks: hooks, ctx: ctx, stop: stop, done: make(chan struct{}),
 		up: make(chan struct{}), pending: map[int64]*pending{}}
-	go l.run()
 	return l
 }
+
+// start connects, in the background, for as long as the link lives.
+func (l *link) start() { go l.run() }
 
 func (l *link) close() {
 	l.stop()

@@ -41,6 +41,7 @@ func (c *Client) watchConn() *watchConn {
 		w := &watchConn{}
 		w.link = newLink(c.shared, linkHooks{event: w.event, lost: w.lost})
 		c.ws = w
+		w.link.start()
 	})
 	return c.ws
 }
@@ -171,7 +172,10 @@ type WatchOptions struct {
 	// of the node itself.
 	Recursive bool
 	// SinceZxid > 0 starts with the events after that zxid, from the
-	// server's history; ErrCompacted when it no longer holds them.
+	// server's history; ErrCompacted when it no longer holds them. Zero
+	// starts after the latest state this client has seen in any answer
+	// (so a watch set after a write never reports that write), or at the
+	// server's current state when the client has seen none.
 	SinceZxid int64
 }
 
@@ -215,12 +219,17 @@ func (c *Client) Watch(ctx context.Context, path string, opts *WatchOptions) (*W
 	if opts == nil {
 		opts = &WatchOptions{}
 	}
+	since := opts.SinceZxid
+	if since == 0 {
+		since = c.seen.Load()
+	}
 	w := &Watcher{path: path, mode: "persistent", events: make(chan Event, 256), ready: make(chan error, 1),
-		since: opts.SinceZxid, delivered: map[eventKey]int{}, skip: map[eventKey]int{}}
+		since: since, delivered: map[eventKey]int{}, skip: map[eventKey]int{}}
 	if opts.Recursive {
 		w.mode = "persistentRecursive"
 	}
 	w.link = newLink(c.shared, linkHooks{connected: w.connected, event: w.event})
+	w.link.start()
 	select {
 	case err := <-w.ready:
 		if err != nil {

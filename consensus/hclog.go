@@ -1,6 +1,7 @@
 package consensus
 
 import (
+	"io"
 	"os"
 
 	"github.com/hashicorp/go-hclog"
@@ -8,8 +9,11 @@ import (
 )
 
 // newHCLogger gives raft a logger at the same level as ours, as JSON lines on
-// stderr beside zerolog's, so one log pipeline reads both.
-func newHCLogger(l zerolog.Logger) hclog.Logger {
+// out (stderr by default) beside zerolog's, so one log pipeline reads both.
+func newHCLogger(l zerolog.Logger, out io.Writer) hclog.Logger {
+	if out == nil {
+		out = os.Stderr
+	}
 	level := hclog.Warn
 	switch l.GetLevel() {
 	case zerolog.TraceLevel:
@@ -26,7 +30,7 @@ func newHCLogger(l zerolog.Logger) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{
 		Name:       "raft",
 		Level:      level,
-		Output:     os.Stderr,
+		Output:     out,
 		JSONFormat: true,
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -47,7 +48,9 @@ type Config struct {
 	LeaseTick         time.Duration
 	Sink              EventSink
 	Logger            zerolog.Logger
-	Registerer        prometheus.Registerer
+	// LogOutput receives raft's own log lines (JSON); nil means stderr.
+	LogOutput  io.Writer
+	Registerer prometheus.Registerer
 }
 
 func (c *Config) withDefaults() Config {
@@ -155,7 +158,7 @@ func Open(c Config) (*Node, error) {
 
 func (n *Node) openRaft() error {
 	cfg := n.cfg
-	hlog := newHCLogger(n.log)
+	hlog := newHCLogger(n.log, cfg.LogOutput)
 	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db")})
 	if err != nil {
 		return fmt.Errorf("open raft log: %w", err)

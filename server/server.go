@@ -186,6 +186,7 @@ func (m *Main) Run(ctx context.Context) error {
 		ReapInterval:      m.ReapInterval,
 		Sink:              hub,
 		Logger:            m.log,
+		LogOutput:         m.stderr,
 		Registerer:        reg,
 	})
 	if err != nil {

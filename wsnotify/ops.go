@@ -3,6 +3,7 @@ package wsnotify
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/canopy-coord/canopy/api"
 	"github.com/canopy-coord/canopy/fsm"
@@ -16,6 +17,8 @@ func (c *conn) handle(ctx context.Context, data []byte) (json.RawMessage, any, e
 		c.h.cfg.Metrics.frames.WithLabelValues("invalid", string(api.CodeBadArguments)).Inc()
 		return peekID(data), nil, api.Errorf(api.CodeBadArguments, "", "bad frame: %v", err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, frameTimeout)
+	defer cancel()
 	result, err := c.dispatch(ctx, &req)
 	code := "ok"
 	if err != nil {
@@ -28,6 +31,11 @@ func (c *conn) handle(ctx context.Context, data []byte) (json.RawMessage, any, e
 	c.h.cfg.Metrics.frames.WithLabelValues(op, code).Inc()
 	return req.ID, result, err
 }
+
+// frameTimeout bounds the handling of one frame (a read waiting for its
+// min_zxid, a write waiting for its commit), as the REST API bounds a
+// request: the answer is then OperationTimeout or Unavailable, not a hang.
+const frameTimeout = 10 * time.Second
 
 // peekID recovers the id of a frame that did not decode, when it can.
 func peekID(data []byte) json.RawMessage {
@@ -153,6 +161,12 @@ func (c *conn) addWatch(ctx context.Context, req *request) (any, error) {
 			return nil, api.Errorf(api.CodeBadArguments, req.Path, "since_zxid must not be negative")
 		}
 		after = *req.SinceZxid
+		// A since_zxid this node has not applied yet (the client saw it
+		// on another node): wait for it, or the watch would deliver
+		// events the client has already seen.
+		if err := c.h.store.Await(ctx, false, after); err != nil {
+			return nil, err
+		}
 	}
 	frame := encodeFrame(response{ID: req.ID, Result: WatchResult{Path: req.Path, Mode: req.Mode, Zxid: after}})
 	if err := c.h.hub.Watch(c.sub, kind, req.Path, after, frame); err != nil {

@@ -1,6 +1,7 @@
 package wsnotify
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -18,6 +19,15 @@ import (
 // ?since_zxid=N, or a Last-Event-ID header, resumes without a gap.
 func (h *Handler) ServeSSE(w http.ResponseWriter, r *http.Request) {
 	path, kind, after, skip, err := h.sseRequest(r)
+	if err != nil {
+		writeError(w, h.store.Applied(), err)
+		return
+	}
+	// Resuming on a node that has not applied the resume point yet (the
+	// stream was on another node): wait for it, as addWatch does.
+	ctx, cancel := context.WithTimeout(r.Context(), frameTimeout)
+	err = h.store.Await(ctx, false, after)
+	cancel()
 	if err != nil {
 		writeError(w, h.store.Applied(), err)
 		return

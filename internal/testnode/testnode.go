@@ -26,6 +26,8 @@ type Node struct {
 	t   testing.TB
 	m   *server.Main
 
+	opts []Option
+
 	mu     sync.Mutex
 	closed bool
 }
@@ -46,6 +48,23 @@ func Start(t testing.TB, opts ...Option) *Node {
 	nd.start()
 	nd.WaitReady(10 * time.Second)
 	return nd
+}
+
+// Launch runs a single-node cluster in dataDir outside any test (for a
+// TestMain whose examples need a server) and waits until it is ready. The
+// caller stops it with Stop.
+func Launch(dataDir string, opts ...Option) (*Node, error) {
+	m := configure(io.Discard, "n1", dataDir, opts)
+	m.RaftAddr = "127.0.0.1:0"
+	if err := m.Run(context.Background()); err != nil {
+		return nil, err
+	}
+	nd := &Node{ID: "n1", URL: m.HTTPURL(), m: m}
+	if err := nd.waitReady(10 * time.Second); err != nil {
+		nd.Stop()
+		return nil, err
+	}
+	return nd, nil
 }
 
 // StartCluster runs an n-node cluster (static --peers) and waits until
@@ -70,10 +89,14 @@ func StartCluster(t testing.TB, n int, opts ...Option) []*Node {
 }
 
 func newNode(t testing.TB, id string, opts ...Option) *Node {
-	m := server.New(logSink(t))
+	return &Node{ID: id, t: t, m: configure(logSink(t), id, t.TempDir(), opts), opts: opts}
+}
+
+func configure(log io.Writer, id, dataDir string, opts []Option) *server.Main {
+	m := server.New(log)
 	m.ID = id
 	m.HTTPAddr = "127.0.0.1:0"
-	m.DataDir = t.TempDir()
+	m.DataDir = dataDir
 	m.ElectionTimeout = ElectionTimeout
 	m.LogLevel = "warn"
 	m.SnapshotInterval = 30 * time.Second
@@ -86,7 +109,7 @@ func newNode(t testing.TB, id string, opts ...Option) *Node {
 	for _, o := range opts {
 		o(m)
 	}
-	return &Node{ID: id, t: t, m: m}
+	return m
 }
 
 func (nd *Node) start() {
@@ -106,25 +129,49 @@ func (nd *Node) Stop() {
 		return
 	}
 	nd.closed = true
-	if err := nd.m.Close(); err != nil {
+	if err := nd.m.Close(); err != nil && nd.t != nil {
 		nd.t.Logf("close node %s: %v", nd.ID, err)
 	}
+}
+
+// Restart starts a stopped node again on the same addresses and data
+// directory, and waits until it is ready.
+func (nd *Node) Restart() {
+	nd.t.Helper()
+	nd.Stop()
+	old := nd.m
+	m := configure(logSink(nd.t), nd.ID, old.DataDir, nd.opts)
+	m.RaftAddr, m.Peers = old.RaftAddr, old.Peers
+	m.HTTPAddr = strings.TrimPrefix(nd.URL, "http://")
+	nd.mu.Lock()
+	nd.m, nd.closed = m, false
+	nd.mu.Unlock()
+	if err := m.Run(context.Background()); err != nil {
+		nd.t.Fatalf("restart node %s: %v", nd.ID, err)
+	}
+	nd.WaitReady(30 * time.Second)
 }
 
 // WaitReady waits until /readyz answers 200.
 func (nd *Node) WaitReady(timeout time.Duration) {
 	nd.t.Helper()
+	if err := nd.waitReady(timeout); err != nil {
+		nd.t.Fatal(err)
+	}
+}
+
+func (nd *Node) waitReady(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		resp, err := http.Get(nd.URL + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return nil
 			}
 		}
 		if time.Now().After(deadline) {
-			nd.t.Fatalf("node %s not ready after %v (last: %v)", nd.ID, timeout, err)
+			return fmt.Errorf("node %s not ready after %v (last: %v)", nd.ID, timeout, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
