@@ -3,15 +3,13 @@ package recipe_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/canopy-coord/canopy/client"
-	"github.com/canopy-coord/canopy/server"
+	"github.com/canopy-coord/canopy/internal/testnode"
 )
 
 // helperEnv, when set, makes the test binary a helper process (see
@@ -31,43 +29,17 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	nd := server.New(io.Discard)
-	err = nd.ParseFlags([]string{"--http", "127.0.0.1:0", "--raft", "127.0.0.1:0", "--data-dir", dir,
-		"--log-level", "error", "--election-timeout", "300ms", "--reap-interval", "200ms"})
-	if err == nil {
-		err = nd.Run(context.Background())
-	}
+	nd, err := testnode.Launch(dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start the shared node:", err)
 		os.Exit(1)
 	}
-	sharedURL = nd.HTTPURL()
-	if err := waitReady(sharedURL, 30*time.Second); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
+	sharedURL = nd.URL
 	os.Setenv("CANOPY_SERVERS", sharedURL)
 	code := m.Run()
-	nd.Close()
+	nd.Stop()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-func waitReady(url string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		resp, err := http.Get(url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("node %s not ready after %v (last: %v)", url, timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // newClient returns a client of servers, closed when the test ends.

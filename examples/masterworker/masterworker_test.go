@@ -73,6 +73,9 @@ func TestEveryTaskCompletesExactlyOnceAcrossWorkerAndMasterDeaths(t *testing.T) 
 		}
 	}
 
+	// Workers start working once every task is assigned, so that each has
+	// a backlog when one dies.
+	gate := make(chan struct{})
 	var mu sync.Mutex
 	commits := map[string][]string{} // task → workers whose commit succeeded
 	sessions := map[string]*client.Session{}
@@ -85,6 +88,11 @@ func TestEveryTaskCompletesExactlyOnceAcrossWorkerAndMasterDeaths(t *testing.T) 
 		sessions[name] = s
 		w := &Worker{Client: c, Layout: lay, Name: name, SessionTimeout: timeout, Log: testLogger(t, "worker", name),
 			Do: func(ctx context.Context, task string, payload []byte) ([]byte, error) {
+				select {
+				case <-gate:
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
 				time.Sleep(30 * time.Millisecond) // the work, finished even by a worker about to be taken for dead
 				return []byte(strings.ToUpper(string(payload))), nil
 			},
@@ -105,6 +113,15 @@ func TestEveryTaskCompletesExactlyOnceAcrossWorkerAndMasterDeaths(t *testing.T) 
 			t.Fatal(err)
 		}
 	}
+	waitUntil(t, 10*time.Second, "tasks never all assigned", func() bool {
+		n := 0
+		for _, w := range []string{"w1", "w2", "w3"} {
+			kids, _, _ := observer.Children(ctx, lay.AssignOf(w))
+			n += len(kids)
+		}
+		return n == tasks
+	})
+	close(gate)
 	done := func() int {
 		st, _ := Statuses(ctx, observer, lay)
 		return len(st)
