@@ -90,7 +90,7 @@ func (f *recipeFlags) waitContext(ctx context.Context) (context.Context, context
 	return context.WithCancel(ctx)
 }
 
-// session opens a session; close it with closeSession.
+// session opens a session; close it with closeRecipeSession.
 func (f *recipeFlags) session(ctx context.Context, c *client.Client) (*client.Session, error) {
 	s, err := c.NewSession(ctx, f.sessionTimeout)
 	if err != nil {
@@ -99,9 +99,9 @@ func (f *recipeFlags) session(ctx context.Context, c *client.Client) (*client.Se
 	return s, nil
 }
 
-// closeSession closes s unless it has already ended (then there is
+// closeRecipeSession closes s unless it has already ended (then there is
 // nothing to close, and the cluster may be unreachable).
-func closeSession(s *client.Session) {
+func closeRecipeSession(s *client.Session) {
 	if s.Err() != nil {
 		return
 	}
@@ -174,7 +174,7 @@ func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	defer closeSession(s)
+	defer closeRecipeSession(s)
 	l := recipe.NewLock(s, pos[0])
 	wctx, cancel := f.waitContext(ctx)
 	token, err := l.Acquire(wctx)
@@ -223,7 +223,7 @@ func electCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	defer closeSession(s)
+	defer closeRecipeSession(s)
 	e := recipe.NewElection(s, pos[0], pos[1])
 	wctx, cancel := f.waitContext(ctx)
 	err = e.Campaign(wctx)
@@ -359,7 +359,7 @@ func groupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return err
 		}
-		defer closeSession(s)
+		defer closeRecipeSession(s)
 		m, err := g.Join(ctx, s, pos[2], data)
 		if err != nil {
 			return err

@@ -17,27 +17,27 @@ import (
 	"github.com/canopy-coord/canopy/internal/testnode"
 )
 
-// syncBuffer is a bytes.Buffer safe to read while a verb writes to it.
-type syncBuffer struct {
+// recipeOutput is a bytes.Buffer safe to read while a verb writes to it.
+type recipeOutput struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *recipeOutput) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *recipeOutput) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
 }
 
-// runVerb runs a canopy command line in-process against server.
-func runVerb(ctx context.Context, server string, args ...string) (stdout, stderr string, err error) {
-	var out, errb syncBuffer
+// runRecipeVerb runs a canopy command line in-process against server.
+func runRecipeVerb(ctx context.Context, server string, args ...string) (stdout, stderr string, err error) {
+	var out, errb recipeOutput
 	args = append([]string{args[0], "--server", server}, args[1:]...)
 	err = run(ctx, args, &out, &errb)
 	return out.String(), errb.String(), err
@@ -58,7 +58,7 @@ func nodeClient(t *testing.T, nd *testnode.Node) *client.Client {
 	return c
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func waitForRecipe(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
@@ -82,7 +82,7 @@ func TestLockVerbRunsCommandsOneAtATimeWithGrowingTokens(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 3 {
 		wg.Go(func() {
-			_, stderr, err := runVerb(ctx, nd.URL, "lock", "/cli/lock", "--",
+			_, stderr, err := runRecipeVerb(ctx, nd.URL, "lock", "/cli/lock", "--",
 				"sh", "-c", `echo "start $CANOPY_FENCING_TOKEN" >> "$0"; sleep 0.1; echo "end $CANOPY_FENCING_TOKEN" >> "$0"`, log)
 			if err != nil {
 				t.Errorf("lock: %v\n%s", err, stderr)
@@ -113,14 +113,14 @@ func TestLockVerbFailsWhenTheCommandFailsAndReleases(t *testing.T) {
 	t.Parallel()
 	nd := testnode.Start(t)
 	ctx := recipeContext(t)
-	_, _, err := runVerb(ctx, nd.URL, "lock", "/cli/fail", "--", "sh", "-c", "exit 3")
+	_, _, err := runRecipeVerb(ctx, nd.URL, "lock", "/cli/fail", "--", "sh", "-c", "exit 3")
 	if err == nil || !strings.Contains(err.Error(), "exit status 3") {
 		t.Errorf("lock of a failing command: %v, want its exit status", err)
 	}
 	if kids, _, _ := nodeClient(t, nd).Children(ctx, "/cli/fail"); len(kids) != 0 {
 		t.Errorf("lock not released after the command failed: %v", kids)
 	}
-	if _, _, err := runVerb(ctx, nd.URL, "lock", "/cli/fail"); err == nil {
+	if _, _, err := runRecipeVerb(ctx, nd.URL, "lock", "/cli/fail"); err == nil {
 		t.Error("lock without a command succeeded")
 	}
 }
@@ -135,11 +135,11 @@ func TestLockVerbSignalsTheCommandWhenTheSessionIsLost(t *testing.T) {
 	ready, termed := filepath.Join(dir, "ready"), filepath.Join(dir, "termed")
 	done := make(chan error, 1)
 	go func() {
-		_, _, err := runVerb(ctx, nd.URL, "lock", "--session-timeout", "2s", "--kill-after", "5s", "/cli/lost", "--",
+		_, _, err := runRecipeVerb(ctx, nd.URL, "lock", "--session-timeout", "2s", "--kill-after", "5s", "/cli/lost", "--",
 			"sh", "-c", `trap 'echo TERM > "$1"; exit 143' TERM; touch "$0"; while :; do sleep 0.05; done`, ready, termed)
 		done <- err
 	}()
-	waitFor(t, 10*time.Second, "the command never started", func() bool { return fileExists(ready) })
+	waitForRecipe(t, 10*time.Second, "the command never started", func() bool { return fileExists(ready) })
 	nd.Stop() // the cluster is gone: the session cannot be kept alive
 	select {
 	case err := <-done:
@@ -162,20 +162,20 @@ func TestElectVerbRunsTheLeaderAndNamesIt(t *testing.T) {
 	leads, goOn := filepath.Join(dir, "leads"), filepath.Join(dir, "go")
 	first := make(chan error, 1)
 	go func() {
-		_, _, err := runVerb(ctx, nd.URL, "elect", "/cli/elect", "alpha", "--",
+		_, _, err := runRecipeVerb(ctx, nd.URL, "elect", "/cli/elect", "alpha", "--",
 			"sh", "-c", `echo "$CANOPY_FENCING_TOKEN" > "$0"; while [ ! -e "$1" ]; do sleep 0.02; done`, leads, goOn)
 		first <- err
 	}()
-	waitFor(t, 10*time.Second, "alpha never led", func() bool { return fileExists(leads) })
+	waitForRecipe(t, 10*time.Second, "alpha never led", func() bool { return fileExists(leads) })
 	second := make(chan string, 1)
 	go func() {
-		out, _, err := runVerb(ctx, nd.URL, "elect", "/cli/elect", "beta", "--", "sh", "-c", `echo "beta $CANOPY_FENCING_TOKEN"`)
+		out, _, err := runRecipeVerb(ctx, nd.URL, "elect", "/cli/elect", "beta", "--", "sh", "-c", `echo "beta $CANOPY_FENCING_TOKEN"`)
 		if err != nil {
 			t.Error(err)
 		}
 		second <- out
 	}()
-	out, _, err := runVerb(ctx, nd.URL, "elect", "/cli/elect")
+	out, _, err := runRecipeVerb(ctx, nd.URL, "elect", "/cli/elect")
 	if err != nil || out != "alpha\n" {
 		t.Errorf("elect PATH: %q, %v; want alpha", out, err)
 	}
@@ -201,19 +201,19 @@ func TestQueueVerbs(t *testing.T) {
 	nd := testnode.Start(t)
 	ctx := recipeContext(t)
 	for _, item := range []string{"first", "second"} {
-		if _, _, err := runVerb(ctx, nd.URL, "queue", "put", "/cli/q", item); err != nil {
+		if _, _, err := runRecipeVerb(ctx, nd.URL, "queue", "put", "/cli/q", item); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if out, _, err := runVerb(ctx, nd.URL, "queue", "len", "/cli/q"); err != nil || out != "2\n" {
+	if out, _, err := runRecipeVerb(ctx, nd.URL, "queue", "len", "/cli/q"); err != nil || out != "2\n" {
 		t.Errorf("queue len: %q, %v", out, err)
 	}
 	for _, want := range []string{"first", "second"} {
-		if out, _, err := runVerb(ctx, nd.URL, "queue", "take", "/cli/q"); err != nil || out != want+"\n" {
+		if out, _, err := runRecipeVerb(ctx, nd.URL, "queue", "take", "/cli/q"); err != nil || out != want+"\n" {
 			t.Errorf("queue take: %q, %v; want %q", out, err, want)
 		}
 	}
-	if _, _, err := runVerb(ctx, nd.URL, "queue", "take", "--timeout", "100ms", "/cli/q"); !errors.Is(err, context.DeadlineExceeded) {
+	if _, _, err := runRecipeVerb(ctx, nd.URL, "queue", "take", "--timeout", "100ms", "/cli/q"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("queue take of an empty queue with --timeout: %v", err)
 	}
 }
@@ -222,12 +222,12 @@ func TestBarrierVerbs(t *testing.T) {
 	t.Parallel()
 	nd := testnode.Start(t)
 	ctx := recipeContext(t)
-	if _, _, err := runVerb(ctx, nd.URL, "barrier", "set", "/cli/barrier"); err != nil {
+	if _, _, err := runRecipeVerb(ctx, nd.URL, "barrier", "set", "/cli/barrier"); err != nil {
 		t.Fatal(err)
 	}
 	passed := make(chan error, 1)
 	go func() {
-		_, _, err := runVerb(ctx, nd.URL, "barrier", "wait", "/cli/barrier")
+		_, _, err := runRecipeVerb(ctx, nd.URL, "barrier", "wait", "/cli/barrier")
 		passed <- err
 	}()
 	select {
@@ -235,7 +235,7 @@ func TestBarrierVerbs(t *testing.T) {
 		t.Fatalf("barrier wait passed a set barrier (%v)", err)
 	case <-time.After(300 * time.Millisecond):
 	}
-	if _, _, err := runVerb(ctx, nd.URL, "barrier", "remove", "/cli/barrier"); err != nil {
+	if _, _, err := runRecipeVerb(ctx, nd.URL, "barrier", "remove", "/cli/barrier"); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -255,18 +255,18 @@ func TestGroupVerbs(t *testing.T) {
 	joinCtx, leave := context.WithCancel(ctx)
 	joined := make(chan error, 1)
 	go func() {
-		_, _, err := runVerb(joinCtx, nd.URL, "group", "join", "/cli/group", "web-1", "10.0.0.1:80")
+		_, _, err := runRecipeVerb(joinCtx, nd.URL, "group", "join", "/cli/group", "web-1", "10.0.0.1:80")
 		joined <- err
 	}()
 	dir := t.TempDir()
 	ran := filepath.Join(dir, "ran")
 	go func() {
-		_, _, err := runVerb(ctx, nd.URL, "group", "join", "/cli/group", "web-2", "--",
+		_, _, err := runRecipeVerb(ctx, nd.URL, "group", "join", "/cli/group", "web-2", "--",
 			"sh", "-c", `touch "$0"; while [ -e "$0" ]; do sleep 0.02; done`, ran)
 		joined <- err
 	}()
-	waitFor(t, 10*time.Second, "members never listed", func() bool {
-		out, _, _ := runVerb(ctx, nd.URL, "group", "ls", "/cli/group")
+	waitForRecipe(t, 10*time.Second, "members never listed", func() bool {
+		out, _, _ := runRecipeVerb(ctx, nd.URL, "group", "ls", "/cli/group")
 		return out == "web-1\t10.0.0.1:80\nweb-2\t\n"
 	})
 	leave()
@@ -276,7 +276,7 @@ func TestGroupVerbs(t *testing.T) {
 			t.Errorf("group join: %v", err)
 		}
 	}
-	if out, _, err := runVerb(ctx, nd.URL, "group", "ls", "/cli/group"); err != nil || out != "" {
+	if out, _, err := runRecipeVerb(ctx, nd.URL, "group", "ls", "/cli/group"); err != nil || out != "" {
 		t.Errorf("group ls after both left: %q, %v", out, err)
 	}
 }
