@@ -83,6 +83,16 @@ func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		args = []string{"help"}
 	case "--version":
 		args = []string{"version"}
+	case "lock":
+		return lockCmd(ctx, args[1:], stdout, stderr)
+	case "elect":
+		return electCmd(ctx, args[1:], stdout, stderr)
+	case "queue":
+		return queueCmd(ctx, args[1:], stdin, stdout, stderr)
+	case "barrier":
+		return barrierCmd(ctx, args[1:], stdout, stderr)
+	case "group":
+		return groupCmd(ctx, args[1:], stdout, stderr)
 	}
 	v, rest, err := findVerb(args)
 	if err != nil {
