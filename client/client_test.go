@@ -284,11 +284,25 @@ func TestSessionOwnsEphemeralsAndStaysAlive(t *testing.T) {
 	if list := must(c.Sessions(ctx)); len(list) != 1 || list[0].ID != s.ID() {
 		t.Fatalf("Sessions = %+v", list)
 	}
+	// Another client may keep the same session alive, and learns its end.
+	other := newClient(t, c.Servers()...)
+	resumed := must(other.ResumeSession(ctx, s.ID()))
+	if resumed.ID() != s.ID() || resumed.Timeout() != s.Timeout() {
+		t.Fatalf("ResumeSession = %v/%v, want %v/%v", resumed.ID(), resumed.Timeout(), s.ID(), s.Timeout())
+	}
 	if err := s.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok, _ := c.Exists(ctx, p); ok {
 		t.Fatal("the ephemeral outlived the session's Close")
+	}
+	select {
+	case <-resumed.Done():
+		if !errors.Is(resumed.Err(), client.ErrSessionExpired) {
+			t.Fatalf("the resumed session ended with %v, want SessionExpired", resumed.Err())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the resumed session did not learn of the Close")
 	}
 	if !errors.Is(s.Err(), client.ErrClosed) {
 		t.Fatalf("Err after Close = %v", s.Err())
@@ -306,9 +320,13 @@ func TestSessionEndsWhenExpiredOrLost(t *testing.T) {
 
 	// Closed by someone else: the next keep-alive learns it.
 	s := must(c.NewSession(ctx, 2*time.Second))
-	resumed := must(c.ResumeSession(ctx, s.ID()))
-	if err := resumed.Close(ctx); err != nil {
+	p, _, err := c.InSession(s.ID()).Create(ctx, "/made-by-another", nil, &client.CreateOptions{Ephemeral: true})
+	if err != nil {
 		t.Fatal(err)
+	}
+	check(t, c.CloseSession(ctx, s.ID()))
+	if _, ok, _ := c.Exists(ctx, p); ok {
+		t.Fatal("an ephemeral made through InSession outlived CloseSession")
 	}
 	select {
 	case <-s.Done():

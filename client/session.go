@@ -58,10 +58,8 @@ func (c *Client) ResumeSession(ctx context.Context, id ID) (*Session, error) {
 }
 
 func (c *Client) keep(id ID, timeout time.Duration, acked time.Time) *Session {
-	v := *c
-	v.session = id.String()
 	ctx, stop := context.WithCancel(context.Background())
-	s := &Session{Client: &v, id: id, timeout: timeout, stop: stop, done: make(chan struct{}), stopped: make(chan struct{})}
+	s := &Session{Client: c.InSession(id), id: id, timeout: timeout, stop: stop, done: make(chan struct{}), stopped: make(chan struct{})}
 	s.setDeadline(acked.Add(timeout))
 	go s.keepAlive(ctx, acked)
 	return s
@@ -143,7 +141,7 @@ func (s *Session) setDeadline(t time.Time) { s.deadline.Store(t.UnixNano()) }
 func (s *Session) closeQuietly() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	s.Client.call(ctx, &request{method: http.MethodDelete, route: "/v1/sessions/" + s.id.String(), idempotent: true}, nil)
+	s.Client.CloseSession(ctx, s.id)
 }
 
 // Close closes the session: its ephemeral nodes are deleted by the time it
@@ -151,12 +149,28 @@ func (s *Session) closeQuietly() {
 func (s *Session) Close(ctx context.Context) error {
 	s.stop()
 	<-s.stopped
-	err := s.Client.call(ctx, &request{method: http.MethodDelete, route: "/v1/sessions/" + s.id.String(), idempotent: true}, nil)
+	err := s.Client.CloseSession(ctx, s.id)
 	if errors.Is(err, ErrSessionExpired) {
 		err = nil
 	}
 	s.end(ErrClosed)
 	return err
+}
+
+// InSession returns a view of c whose calls are made within the session
+// id (its ephemeral creates belong to it), without keeping it alive: for a
+// session another process owns and keeps.
+func (c *Client) InSession(id ID) *Client {
+	v := *c
+	v.session = id.String()
+	return &v
+}
+
+// CloseSession closes the session id, wherever it was opened: its
+// ephemeral nodes are deleted by the time it returns. A session already
+// gone is ErrSessionExpired.
+func (c *Client) CloseSession(ctx context.Context, id ID) error {
+	return c.call(ctx, &request{method: http.MethodDelete, route: "/v1/sessions/" + id.String(), idempotent: true}, nil)
 }
 
 func (c *Client) keepAlive(ctx context.Context, id ID) (api.Session, error) {
