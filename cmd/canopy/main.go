@@ -12,7 +12,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -22,19 +21,13 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-// defaultGCPercent replaces Go's default of 100 unless GOGC is set. Nearly
-// all of a node's heap is the long-lived tree and its allocation rate is low,
-// so collecting at 1.5x the live heap instead of 2x costs little CPU and
-// keeps a large tree's RSS well down (1M nodes: 650 MB to under 500 MB).
-const defaultGCPercent = 50
-
 func main() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(defaultGCPercent)
-	}
 	// SIGINT and SIGTERM end the verbs that wait (watch, session open,
 	// create -e) cleanly: their sessions are closed on the way out.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	if os.Getenv("GOGC") == "" && len(os.Args) > 1 && os.Args[1] == "serve" {
+		go server.TuneGC(ctx) // a node paces its GC by its tree's size
+	}
 	code := runMain(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
