@@ -36,11 +36,21 @@ func (b *recipeOutput) String() string {
 }
 
 // runRecipeVerb runs a canopy command line in-process against server.
+// --server goes first, as a global flag: after the verb's words it could
+// fall after "--", into the command.
 func runRecipeVerb(ctx context.Context, server string, args ...string) (stdout, stderr string, err error) {
 	var out, errb recipeOutput
-	args = append([]string{args[0], "--server", server}, args[1:]...)
+	args = append([]string{"--server", server}, args...)
 	err = run(ctx, args, &out, &errb)
 	return out.String(), errb.String(), err
+}
+
+// recipeMain is runRecipeVerb through runMain: what a shell sees, the
+// exit code included.
+func recipeMain(ctx context.Context, server string, args ...string) cliResult {
+	var out, errb recipeOutput
+	code := runMain(ctx, append([]string{"--server", server}, args...), strings.NewReader(""), &out, &errb)
+	return cliResult{out: out.String(), err: errb.String(), code: code}
 }
 
 func recipeContext(t *testing.T) context.Context {
@@ -208,13 +218,14 @@ func TestQueueVerbs(t *testing.T) {
 	if out, _, err := runRecipeVerb(ctx, nd.URL, "queue", "len", "/cli/q"); err != nil || out != "2\n" {
 		t.Errorf("queue len: %q, %v", out, err)
 	}
+	// The item as it went in, byte for byte, as get writes data.
 	for _, want := range []string{"first", "second"} {
-		if out, _, err := runRecipeVerb(ctx, nd.URL, "queue", "take", "/cli/q"); err != nil || out != want+"\n" {
+		if out, _, err := runRecipeVerb(ctx, nd.URL, "queue", "take", "/cli/q"); err != nil || out != want {
 			t.Errorf("queue take: %q, %v; want %q", out, err, want)
 		}
 	}
-	if _, _, err := runRecipeVerb(ctx, nd.URL, "queue", "take", "--timeout", "100ms", "/cli/q"); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("queue take of an empty queue with --timeout: %v", err)
+	if _, _, err := runRecipeVerb(ctx, nd.URL, "queue", "take", "--wait", "100ms", "/cli/q"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("queue take of an empty queue with --wait: %v", err)
 	}
 }
 
@@ -269,6 +280,9 @@ func TestGroupVerbs(t *testing.T) {
 		out, _, _ := runRecipeVerb(ctx, nd.URL, "group", "ls", "/cli/group")
 		return out == "web-1\t10.0.0.1:80\nweb-2\t\n"
 	})
+	// web-2 is listed once it has joined, which is before its command
+	// starts: removing ran before the command made it would not end it.
+	waitForRecipe(t, 10*time.Second, "web-2's command never started", func() bool { return fileExists(ran) })
 	leave()
 	os.Remove(ran) // web-2's command ends
 	for range 2 {
