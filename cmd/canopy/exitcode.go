@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os/exec"
 	"strings"
 	"time"
 
@@ -69,7 +70,17 @@ type commandError struct {
 	ran  bool // it ran and failed: it has said why itself
 }
 
-func (e *commandError) Error() string { return e.name + ": " + e.err.Error() }
+func (e *commandError) Error() string {
+	if e.ran {
+		return e.name + ": " + e.err.Error()
+	}
+	err := e.err
+	var ee *exec.Error
+	if errors.As(err, &ee) {
+		err = ee.Err // without exec's repetition of the name
+	}
+	return fmt.Sprintf("cannot run %s: %v", e.name, err)
+}
 func (e *commandError) Unwrap() error { return e.err }
 
 // holdLostError: what a holding verb held (what: "the lock") was lost,

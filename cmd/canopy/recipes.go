@@ -59,14 +59,14 @@ func (e *env) checkDurations(sessionTimeout, wait, killAfter *time.Duration) err
 	return nil
 }
 
-// needCommand checks the command after "--" of a holding verb: given, and
-// one that can be run, before anything is acquired for it.
-func (e *env) needCommand(what string) error {
+// needCommand checks the command after "--" of a holding verb (op):
+// given, and one that can be run, before anything is acquired for it.
+func (e *env) needCommand(op string) error {
 	if len(e.command) == 0 {
-		return e.usage("%s: give the command to run after --", what)
+		return e.usage("give the command to run after --")
 	}
 	if _, err := exec.LookPath(e.command[0]); err != nil {
-		return cannotRun(e.command[0], err)
+		return e.fail(op, cannotRun(e.command[0], err))
 	}
 	return nil
 }
@@ -237,10 +237,10 @@ held, before COMMAND's output.`,
 				if err := e.checkDurations(sessionTimeout, wait, killAfter); err != nil {
 					return err
 				}
-				if err := e.needCommand("lock PATH"); err != nil {
+				p, op := args[0], "lock "+args[0]
+				if err := e.needCommand(op); err != nil {
 					return err
 				}
-				p, op := args[0], "lock "+args[0]
 				s, err := e.openSession(ctx, op, *sessionTimeout)
 				if err != nil {
 					return err
@@ -299,10 +299,10 @@ exits 7; interrupted, it exits 130. In JSON, {"path","name","node","token",
 				if err := e.checkDurations(sessionTimeout, wait, killAfter); err != nil {
 					return err
 				}
-				if err := e.needCommand("elect PATH NAME"); err != nil {
+				p, name, op := args[0], args[1], "elect "+args[0]
+				if err := e.needCommand(op); err != nil {
 					return err
 				}
-				p, name, op := args[0], args[1], "elect "+args[0]
 				s, err := e.openSession(ctx, op, *sessionTimeout)
 				if err != nil {
 					return err
@@ -533,12 +533,12 @@ its exit status. If the membership is lost (the session lost), canopy exits
 				if err != nil {
 					return err
 				}
+				p, name, op := args[0], args[1], "group join "+args[0]
 				if e.command != nil {
-					if err := e.needCommand("group join PATH NAME --"); err != nil {
+					if err := e.needCommand(op); err != nil {
 						return err
 					}
 				}
-				p, name, op := args[0], args[1], "group join "+args[0]
 				s, err := e.openSession(ctx, op, *sessionTimeout)
 				if err != nil {
 					return err
