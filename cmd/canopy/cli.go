@@ -25,6 +25,10 @@ type verb struct {
 	details string // paragraphs for 'canopy help VERB'
 	// min and max bound the positional arguments; max < 0: no bound.
 	min, max int
+	// command: the verb runs a command given after "--" ("lock PATH --
+	// COMMAND [ARGS...]"); runVerb puts it in env.command, and "--" does
+	// not end the flags for it.
+	command bool
 	// timeout replaces the default --timeout for verbs whose calls are
 	// long by nature (backups).
 	timeout time.Duration
@@ -48,6 +52,8 @@ func verbs() []*verb {
 		lsVerb(), getVerb(), statVerb(), createVerb(), setVerb(), deleteVerb(), deleteAllVerb(),
 		watchVerb(), syncVerb(), multiVerb(),
 		sessionOpenVerb(), sessionLsVerb(), sessionGetVerb(), sessionCloseVerb(),
+		lockVerb(), electVerb(), queuePutVerb(), queueTakeVerb(), queueLenVerb(),
+		barrierSetVerb(), barrierRemoveVerb(), barrierWaitVerb(), groupJoinVerb(), groupLsVerb(),
 		exportVerb(), importVerb(),
 		clusterStatusVerb(), clusterAddVerb(), clusterRemoveVerb(),
 		snapshotSaveVerb(), snapshotRestoreVerb(),
@@ -91,6 +97,9 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	verb           *verb
+	// command is what follows "--" for a verb that runs a command; nil
+	// when there is no "--".
+	command []string
 
 	servers []string
 	json    bool
@@ -164,6 +173,9 @@ func runVerb(ctx context.Context, e *env, v *verb, args []string) error {
 	fs.Usage = func() {}
 	run := v.setup(fs)
 	g := addGlobals(fs, v)
+	if v.command {
+		args, e.command = cutCommand(args)
+	}
 	flags, pos := splitArgs(fs, args)
 	if err := fs.Parse(flags); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -194,6 +206,17 @@ func runVerb(ctx context.Context, e *env, v *verb, args []string) error {
 		e.servers = serversFromEnv()
 	}
 	return run(ctx, e, pos)
+}
+
+// cutCommand splits args at the first "--": the verb's arguments before
+// it, the command after it (non-nil, maybe empty, when "--" is there).
+func cutCommand(args []string) (before, command []string) {
+	for i, a := range args {
+		if a == "--" {
+			return args[:i], append([]string{}, args[i+1:]...)
+		}
+	}
+	return args, nil
 }
 
 // splitArgs separates flags (with their values) from positional

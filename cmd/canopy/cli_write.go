@@ -137,14 +137,9 @@ func (e *env) createEphemeral(ctx context.Context, c *client.Client, p string, d
 		if err != nil {
 			return e.usage("--session: %v", err)
 		}
-		// The client has no way to act within a session without keeping
-		// it alive; its keep-alive stops when the command ends (the
-		// client is closed) and the session stays with its owner.
-		s, err := c.ResumeSession(cctx, id)
-		if err != nil {
-			return e.fail(op, err)
-		}
-		actual, stat, err := s.Create(cctx, p, data, opts)
+		// Within the session, without keeping it alive: that stays its
+		// owner's. A session that is not open is SessionExpired.
+		actual, stat, err := c.InSession(id).Create(cctx, p, data, opts)
 		if err != nil {
 			return e.fail(op, err)
 		}

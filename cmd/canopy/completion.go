@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -76,6 +77,18 @@ func valueFlags() []string {
 	return out
 }
 
+// commandVerbs is a case pattern of the verbs that run a command given
+// after "--", each quoted for the shell.
+func commandVerbs(quote func(string) string) string {
+	var out []string
+	for _, v := range verbs() {
+		if v.command {
+			out = append(out, quote(v.name))
+		}
+	}
+	return strings.Join(out, "|")
+}
+
 // groups maps each two-word verb's first word to its second words.
 func groups() (names []string, subs map[string][]string) {
 	subs = map[string][]string{}
@@ -133,6 +146,21 @@ _canopy() {
         COMPREPLY=( $(compgen -W "%s" -- "$cur") )
         return ;;
     esac
+    case "$verb" in
+    %s)
+        # After "--" comes the command to run, then its arguments.
+        local i
+        for (( i = 2; i < COMP_CWORD; i++ )); do
+            if [[ "${COMP_WORDS[i]}" == "--" ]]; then
+                if (( i == COMP_CWORD - 1 )); then
+                    COMPREPLY=( $(compgen -c -- "$cur") )
+                else
+                    COMPREPLY=( $(compgen -f -- "$cur") )
+                fi
+                return
+            fi
+        done ;;
+    esac
     case "$prev" in
     -o|--output)
         COMPREPLY=( $(compgen -W "text json" -- "$cur") )
@@ -145,7 +173,7 @@ _canopy() {
     esac
     local flags=""
     case "$verb" in
-`, strings.Join(verbWords(), " "), strings.Join(valueFlags(), "|"))
+`, strings.Join(verbWords(), " "), commandVerbs(strconv.Quote), strings.Join(valueFlags(), "|"))
 	for _, v := range verbs() {
 		var fl []string
 		for _, f := range verbFlags(v) {
@@ -235,6 +263,19 @@ _canopy() {
         compadd -- %s
         return ;;
     esac
+    case $verb in
+    (%s)
+        # After "--" comes a command line of its own.
+        local i
+        for (( i = 3; i < CURRENT; i++ )); do
+            if [[ $words[i] == -- ]]; then
+                shift $i words
+                (( CURRENT -= i ))
+                _normal
+                return
+            fi
+        done ;;
+    esac
     case $words[CURRENT-1] in
     (-o|--output)
         compadd -- text json
@@ -246,7 +287,7 @@ _canopy() {
         return ;;
     esac
     case $verb in
-`, strings.Join(verbWords(), " "), strings.Join(valueFlags(), "|"))
+`, strings.Join(verbWords(), " "), commandVerbs(zshQuote), strings.Join(valueFlags(), "|"))
 	for _, v := range verbs() {
 		var fl []string
 		for _, f := range verbFlags(v) {

@@ -60,6 +60,18 @@ func TestBashCompletionOffersVerbsFlagsAndPaths(t *testing.T) {
 		{[]string{"completion", ""}, []string{"bash", "zsh"}},
 		{[]string{"get", "/app/w"}, []string{"/app/web", "/app/workers"}},
 		{[]string{"ls", "/"}, []string{"/app", "/zookeeper"}},
+		// The recipe verbs, from the same table.
+		{[]string{""}, []string{"lock", "elect", "queue", "barrier", "group", "session", "serve"}},
+		{[]string{"queue", ""}, []string{"put", "take", "len"}},
+		{[]string{"barrier", ""}, []string{"set", "remove", "wait"}},
+		{[]string{"group", ""}, []string{"join", "ls"}},
+		{[]string{"lock", "--"}, []string{"--wait", "--session-timeout", "--kill-after", "--server"}},
+		{[]string{"queue", "take", "--w"}, []string{"--wait"}},
+		{[]string{"group", "join", "/a"}, []string{"/app"}},
+		{[]string{"help", "l"}, []string{"lock", "ls"}},
+		// After "--", the command to run.
+		{[]string{"lock", "/app", "--", "tru"}, []string{"true"}},
+		{[]string{"group", "join", "/app", "w1", "--", "tru"}, []string{"true"}},
 	} {
 		got := complete(t, file, nd.URL, tc.words...)
 		for _, w := range tc.want {
@@ -75,7 +87,8 @@ func TestZshCompletionParses(t *testing.T) {
 	if code := runMain(context.Background(), []string{"completion", "zsh"}, nil, &script, &script); code != 0 {
 		t.Fatalf("completion zsh: exit %d: %s", code, script.String())
 	}
-	if !strings.HasPrefix(script.String(), "#compdef canopy\n") || !strings.Contains(script.String(), "'deleteall:delete a node and everything below it'") {
+	if !strings.HasPrefix(script.String(), "#compdef canopy\n") || !strings.Contains(script.String(), "'deleteall:delete a node and everything below it'") ||
+		!strings.Contains(script.String(), "'lock:run a command while holding a lock'") || !strings.Contains(script.String(), "'queue:put, take, len'") {
 		t.Errorf("zsh script:\n%s", script.String())
 	}
 	if _, err := exec.LookPath("zsh"); err != nil {

@@ -5,24 +5,29 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os/exec"
 	"strings"
 	"time"
 
 	"github.com/canopy-coord/canopy/api"
 	"github.com/canopy-coord/canopy/client"
+	"github.com/canopy-coord/canopy/client/recipe"
 )
 
 // Exit codes, documented in 'canopy help' and docs/cli.md. Scripts branch
 // on them, so they only ever grow.
 const (
 	exitOK          = 0
-	exitError       = 1 // any other error
-	exitUsage       = 2 // bad flags or arguments
-	exitNoNode      = 3 // NoNode
-	exitConflict    = 4 // NodeExists, NotEmpty, NoChildrenForEphemerals
-	exitBadVersion  = 5 // BadVersion
-	exitUnavailable = 6 // cannot reach the cluster, Unavailable, timeouts, connection lost
-	exitSession     = 7 // SessionExpired, or a session lost
+	exitError       = 1   // any other error
+	exitUsage       = 2   // bad flags or arguments
+	exitNoNode      = 3   // NoNode
+	exitConflict    = 4   // NodeExists, NotEmpty, NoChildrenForEphemerals
+	exitBadVersion  = 5   // BadVersion
+	exitUnavailable = 6   // cannot reach the cluster, Unavailable, timeouts, connection lost
+	exitSession     = 7   // SessionExpired, a session lost, or what it held lost
+	exitWait        = 8   // --wait ran out
+	exitCannotRun   = 126 // the command of lock, elect, group join cannot be run
+	exitNotFound    = 127 // ... is not found
 	exitInterrupted = 130
 )
 
@@ -35,8 +40,14 @@ const exitCodesHelp = `Exit codes:
   5  BadVersion: the version given does not match
   6  the cluster is unreachable or unavailable, a call timed out, or the
      connection was lost before the answer (a write may have happened)
-  7  SessionExpired, or the session was lost
+  7  SessionExpired, or the session was lost; for lock, elect and group
+     join, what they held was lost (their command got SIGTERM)
+  8  --wait ran out before the lock, leadership, an item or the barrier
   130 interrupted
+lock, elect and group join ... -- COMMAND exit with COMMAND's exit status
+once it has run (128+N when signal N killed it; 126 when it cannot be run,
+127 when it is not found), unless what they held was lost (7) or canopy was
+interrupted (130).
 `
 
 // usageError is a mistake in the command line. verb is the verb whose
@@ -48,6 +59,58 @@ type usageError struct {
 }
 
 func (e *usageError) Error() string { return e.msg }
+
+// commandError is the failure of the command a holding verb runs (lock,
+// elect, group join -- COMMAND): canopy exits with code, the command's
+// own exit status when it ran.
+type commandError struct {
+	name string
+	code int
+	err  error
+	ran  bool // it ran and failed: it has said why itself
+}
+
+func (e *commandError) Error() string {
+	if e.ran {
+		return e.name + ": " + e.err.Error()
+	}
+	err := e.err
+	var ee *exec.Error
+	if errors.As(err, &ee) {
+		err = ee.Err // without exec's repetition of the name
+	}
+	return fmt.Sprintf("cannot run %s: %v", e.name, err)
+}
+func (e *commandError) Unwrap() error { return e.err }
+
+// holdLostError: what a holding verb held (what: "the lock") was lost,
+// while its command ran (command) or while it waited to be interrupted.
+type holdLostError struct {
+	what    string
+	command string
+	err     error // why: the lock's Err, the session's
+}
+
+func (e *holdLostError) Error() string {
+	if e.command == "" {
+		return fmt.Sprintf("%s was lost: %v", e.what, e.err)
+	}
+	return fmt.Sprintf("%s was lost while %s ran (sent it SIGTERM): %v", e.what, e.command, e.err)
+}
+
+func (e *holdLostError) Unwrap() error { return e.err }
+
+// waitError: --wait ran out before what a verb waited for came.
+type waitError struct {
+	what string // "the lock"
+	wait time.Duration
+}
+
+func (e *waitError) Error() string {
+	return fmt.Sprintf("gave up waiting for %s after %v (--wait)", e.what, e.wait)
+}
+
+func (e *waitError) Unwrap() error { return context.DeadlineExceeded }
 
 // opError is a failed operation: op names it ("get /a").
 type opError struct {
@@ -67,13 +130,24 @@ func (e *opError) Error() string {
 // exitCode classifies err.
 func exitCode(err error) int {
 	var ue *usageError
+	var ce *commandError
+	var hl *holdLostError
+	var we *waitError
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &ue):
 		return exitUsage
-	case errors.Is(err, client.ErrSessionLost):
+	case errors.As(err, &ce):
+		return ce.code
+	case errors.As(err, &hl), errors.Is(err, client.ErrSessionLost):
 		return exitSession
+	case errors.As(err, &we):
+		return exitWait
+	case errors.Is(err, recipe.ErrNoLeader):
+		return exitNoNode
+	case errors.Is(err, recipe.ErrTakeUncertain):
+		return exitUnavailable // the claim's answer was lost
 	case errors.Is(err, client.ErrConnectionLoss), unreachable(err), errors.Is(err, context.DeadlineExceeded):
 		return exitUnavailable
 	}
@@ -107,7 +181,10 @@ func unreachable(err error) bool {
 func describe(op, path string, err error, servers []string, timeout time.Duration) string {
 	var ae *api.Error
 	var netErr *net.OpError
+	var we *waitError
 	switch {
+	case errors.As(err, &we):
+		return err.Error()
 	case errors.As(err, &netErr):
 		return fmt.Sprintf("cannot reach the cluster (tried %s: %v); is a node running there? Name the servers with --server or CANOPY_SERVERS",
 			strings.Join(servers, ", "), netErr.Err)

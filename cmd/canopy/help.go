@@ -12,6 +12,9 @@ const helpIntro = `canopy: a coordination service with ZooKeeper's data model ov
 
 Usage:
   canopy VERB [flags] [arguments]    flags may come before or after the arguments
+  canopy VERB [flags] [arguments] -- COMMAND [ARGS...]
+                                     lock, elect, group join: run COMMAND while
+                                     holding the lock, leadership, membership
   canopy serve [flags]               run a node (a single-node cluster with no flags;
                                      'canopy serve -h' lists its flags)
 
@@ -24,7 +27,8 @@ Global flags (every verb):
                  several (the client moves to the next when one fails)
   -o text|json   output: text for people (default), json for programs:
                  one compact object per line, in the API's shapes
-  --timeout D    how long each call to the cluster may take (default 10s)
+  --timeout D    how long each call to the cluster may take (default 10s);
+                 waits for a lock, an item... are bounded by the verb's --wait
 
 Environment:
   CANOPY_SERVERS  comma-separated server URLs, used when no --server is given

@@ -1,7 +1,8 @@
 // Command canopy is Canopy's server (canopy serve) and its command-line
-// client: ZooKeeper's zkCli verbs (ls, get, create, set, delete, watch...)
-// and the operator's (cluster, snapshot, export, import), over the client
-// package. Run 'canopy help' for the list.
+// client: ZooKeeper's zkCli verbs (ls, get, create, set, delete, watch...),
+// the recipes' (lock, elect, queue, barrier, group) and the operator's
+// (cluster, snapshot, export, import), over the client package. Run
+// 'canopy help' for the list.
 package main
 
 import (
@@ -23,7 +24,8 @@ var version = "dev"
 
 func main() {
 	// SIGINT and SIGTERM end the verbs that wait (watch, session open,
-	// create -e) cleanly: their sessions are closed on the way out.
+	// create -e, lock...) cleanly: their sessions are closed on the way
+	// out, and the commands they run get SIGTERM.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	if os.Getenv("GOGC") == "" && len(os.Args) > 1 && os.Args[1] == "serve" {
 		go server.TuneGC(ctx) // a node paces its GC by its tree's size
@@ -55,6 +57,12 @@ func runMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fmt.Fprintln(stderr, "canopy: interrupted")
 		return exitInterrupted
 	}
+	var ce *commandError
+	if errors.As(err, &ce) && ce.ran {
+		// The command run under a lock failed and has said why: its exit
+		// status is canopy's, as with flock(1), and nothing is added.
+		return ce.code
+	}
 	fmt.Fprintln(stderr, "canopy:", err)
 	return exitCode(err)
 }
@@ -76,16 +84,6 @@ func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		args = []string{"help"}
 	case "--version":
 		args = []string{"version"}
-	case "lock":
-		return lockCmd(ctx, args[1:], stdout, stderr)
-	case "elect":
-		return electCmd(ctx, args[1:], stdout, stderr)
-	case "queue":
-		return queueCmd(ctx, args[1:], stdin, stdout, stderr)
-	case "barrier":
-		return barrierCmd(ctx, args[1:], stdout, stderr)
-	case "group":
-		return groupCmd(ctx, args[1:], stdout, stderr)
 	}
 	v, rest, err := findVerb(args)
 	if err != nil {

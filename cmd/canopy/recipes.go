@@ -1,133 +1,141 @@
 package main
 
-// The recipes' verbs: lock, elect, queue, barrier, group. Each parses its
-// own flags (--server, --session-timeout, --timeout) and works through
-// package client/recipe. The verbs that hold something while a command
-// runs (lock, elect, group join --) signal the command with SIGTERM when
-// the hold is lost, and fail: the command must not go on believing it
-// holds a lock or leads.
+// The recipes' verbs, over package client/recipe: lock, elect, queue
+// put|take|len, barrier set|remove|wait, group join|ls. They are verbs of
+// the table like the others (global flags, -o json, exit codes, help and
+// completion); their own flags are --session-timeout for the session a
+// hold lives in, --wait for how long to wait for the lock, leadership, an
+// item or the barrier (the global --timeout bounds each call, not the
+// wait), and --kill-after.
+//
+// The verbs that hold something while a command runs (lock, elect, group
+// join ... -- COMMAND) signal the command with SIGTERM when the hold is
+// lost, and exit 7: the command must not go on believing it holds a lock
+// or leads. Otherwise they exit with the command's own status, as
+// flock(1) and timeout(1) do.
 
 import (
 	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
+	"io/fs"
 	"os"
 	"os/exec"
-	"os/signal"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
+	"github.com/canopy-coord/canopy/api"
 	"github.com/canopy-coord/canopy/client"
 	"github.com/canopy-coord/canopy/client/recipe"
 )
 
-// recipeFlags are the flags every recipe verb takes.
-type recipeFlags struct {
-	fs             *flag.FlagSet
-	servers        string
-	sessionTimeout time.Duration
-	timeout        time.Duration
-	killAfter      time.Duration
+// The recipe verbs' own flags.
+
+func sessionTimeoutFlag(fs *flag.FlagSet) *time.Duration {
+	return fs.Duration("session-timeout", 10*time.Second, "how soon a hold goes after canopy dies: the session's timeout `D` (the server clamps it to 2s..60s)")
 }
 
-func newRecipeFlags(name, synopsis string, stderr io.Writer) *recipeFlags {
-	f := &recipeFlags{fs: flag.NewFlagSet("canopy "+name, flag.ContinueOnError)}
-	f.fs.SetOutput(stderr)
-	f.fs.StringVar(&f.servers, "server", strings.Join(client.ServersFromEnv(), ","), "the cluster's nodes, comma-separated (env CANOPY_SERVERS)")
-	f.fs.DurationVar(&f.sessionTimeout, "session-timeout", 10*time.Second, "session timeout: how soon a crashed holder's hold goes (2s to 60s)")
-	f.fs.DurationVar(&f.timeout, "timeout", 0, "give up waiting (for the lock, leadership, an item, the barrier) after this long; 0: wait forever")
-	f.fs.DurationVar(&f.killAfter, "kill-after", 10*time.Second, "after SIGTERM, SIGKILL the command if it has not exited by then")
-	f.fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: canopy %s %s\n", name, synopsis)
-		f.fs.PrintDefaults()
+func waitFlag(fs *flag.FlagSet, what string) *time.Duration {
+	return fs.Duration("wait", 0, "give up waiting for "+what+" after `D` (exit 8); 0: wait as long as it takes")
+}
+
+func killAfterFlag(fs *flag.FlagSet) *time.Duration {
+	return fs.Duration("kill-after", 10*time.Second, "SIGKILL the command if it has not exited `D` after its SIGTERM")
+}
+
+// checkDurations refuses the flags' values that make no sense; a zero
+// duration is not given.
+func (e *env) checkDurations(sessionTimeout, wait, killAfter *time.Duration) error {
+	switch {
+	case sessionTimeout != nil && *sessionTimeout <= 0:
+		return e.usage("--session-timeout must be positive")
+	case wait != nil && *wait < 0:
+		return e.usage("--wait must be positive, or 0 to wait as long as it takes")
+	case killAfter != nil && *killAfter <= 0:
+		return e.usage("--kill-after must be positive")
 	}
-	return f
+	return nil
 }
 
-// parse reads flags anywhere before "--", and returns the positional
-// arguments and the command after "--" (nil when there is no "--").
-func (f *recipeFlags) parse(args []string) (pos, command []string, err error) {
-	for i, a := range args {
-		if a == "--" {
-			args, command = args[:i], args[i+1:]
-			if command == nil {
-				command = []string{}
-			}
-			break
-		}
+// needCommand checks the command after "--" of a holding verb (op):
+// given, and one that can be run, before anything is acquired for it.
+func (e *env) needCommand(op string) error {
+	if len(e.command) == 0 {
+		return e.usage("give the command to run after --")
 	}
-	for {
-		if err := f.fs.Parse(args); err != nil {
-			return nil, nil, err
-		}
-		args = f.fs.Args()
-		if len(args) == 0 {
-			return pos, command, nil
-		}
-		pos, args = append(pos, args[0]), args[1:]
+	if _, err := exec.LookPath(e.command[0]); err != nil {
+		return e.fail(op, cannotRun(e.command[0], err))
 	}
+	return nil
 }
 
-func (f *recipeFlags) usageError(msg string) error {
-	f.fs.Usage()
-	return errors.New(msg)
-}
-
-// connect returns a client of the flags' servers.
-func (f *recipeFlags) connect() (*client.Client, error) {
-	return client.New(client.Config{Servers: strings.Split(f.servers, ",")})
-}
-
-// waitContext bounds a wait by --timeout.
-func (f *recipeFlags) waitContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if f.timeout > 0 {
-		return context.WithTimeout(ctx, f.timeout)
+// waitContext bounds a wait by --wait (0: no bound). Each call of the
+// wait is bounded by --timeout, through the client.
+func waitContext(ctx context.Context, wait time.Duration) (context.Context, context.CancelFunc) {
+	if wait > 0 {
+		return context.WithTimeout(ctx, wait)
 	}
 	return context.WithCancel(ctx)
 }
 
-// session opens a session; close it with closeRecipeSession.
-func (f *recipeFlags) session(ctx context.Context, c *client.Client) (*client.Session, error) {
-	s, err := c.NewSession(ctx, f.sessionTimeout)
+// waited is err of a wait bounded by wctx, told as a waitError when
+// --wait cut it short.
+func waited(ctx, wctx context.Context, what string, wait time.Duration, err error) error {
+	if err != nil && wait > 0 && ctx.Err() == nil && errors.Is(wctx.Err(), context.DeadlineExceeded) {
+		return &waitError{what: what, wait: wait}
+	}
+	return err
+}
+
+// openSession opens the session a hold lives in; close it with
+// endSession.
+func (e *env) openSession(ctx context.Context, op string, timeout time.Duration) (*client.Session, error) {
+	c, err := e.client()
 	if err != nil {
-		return nil, fmt.Errorf("open a session: %w", err)
+		return nil, err
+	}
+	cctx, cancel := e.call(ctx)
+	defer cancel()
+	s, err := c.NewSession(cctx, timeout)
+	if err != nil {
+		return nil, e.fail(op, fmt.Errorf("opening a session: %w", err))
 	}
 	return s, nil
 }
 
-// closeRecipeSession closes s unless it has already ended (then there is
-// nothing to close, and the cluster may be unreachable).
-func closeRecipeSession(s *client.Session) {
-	if s.Err() != nil {
-		return
+// endSession closes s unless it has ended already (lost: the cluster may
+// well be unreachable, and the session expires by itself).
+func (e *env) endSession(s *client.Session) {
+	if s.Err() == nil {
+		e.closeSession(s)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	s.Close(ctx)
 }
 
-// interruptible ends ctx on SIGINT or SIGTERM.
-func interruptible(ctx context.Context) (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+// releaseContext bounds a release by --timeout, even when the command's
+// context has ended (interrupted).
+func (e *env) releaseContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), e.timeout)
 }
 
-// runHolding runs command while a hold lasts: when lost is closed before
-// the command exits, or ctx ends (canopy interrupted), the command gets
-// SIGTERM, and SIGKILL killAfter later. lostErr is called after a loss.
-func runHolding(ctx context.Context, command []string, env []string, lost <-chan struct{}, lostErr func() error, killAfter time.Duration, stdout, stderr io.Writer) error {
+// runCommand runs the command given after "--" while a hold lasts, with
+// env added to its environment and canopy's streams as its own. When lost
+// closes before the command exits, or ctx ends (canopy interrupted), the
+// command gets SIGTERM, and SIGKILL killAfter later; a loss is a
+// holdLostError (what: "the lock"), and lostErr says why. Otherwise the
+// command's failure is a commandError carrying its exit status.
+func (e *env) runCommand(ctx context.Context, env []string, what string, lost <-chan struct{}, lostErr func() error, killAfter time.Duration) error {
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	cmd := exec.CommandContext(runCtx, command[0], command[1:]...)
+	name := e.command[0]
+	cmd := exec.CommandContext(runCtx, name, e.command[1:]...)
 	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = e.stdin, e.stdout, e.stderr
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = killAfter
 	if err := cmd.Start(); err != nil {
-		return err
+		return cannotRun(name, err)
 	}
 	wasLost := make(chan struct{})
 	go func() {
@@ -141,239 +149,470 @@ func runHolding(ctx context.Context, command []string, env []string, lost <-chan
 	err := cmd.Wait()
 	select {
 	case <-wasLost:
-		return fmt.Errorf("lost while %s ran (sent it SIGTERM): %w", command[0], lostErr())
+		return &holdLostError{what: what, command: name, err: lostErr()}
 	default:
 	}
 	if ctx.Err() != nil {
-		return fmt.Errorf("interrupted (sent %s SIGTERM): %w", command[0], ctx.Err())
+		return fmt.Errorf("interrupted (sent %s SIGTERM): %w", name, ctx.Err())
 	}
+	return commandResult(name, cmd.ProcessState, err)
+}
+
+// commandResult is the outcome of a command that ran: nil when it
+// succeeded, else a commandError with the exit code a shell would give.
+func commandResult(name string, ps *os.ProcessState, err error) error {
+	if ps == nil {
+		if err == nil {
+			return nil
+		}
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if ps.Success() {
+		return nil // even if its output stayed open past --kill-after
+	}
+	code := ps.ExitCode()
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		code = 128 + int(ws.Signal())
+	}
+	if err == nil {
+		err = errors.New(ps.String())
+	}
+	return &commandError{name: name, code: code, err: err, ran: true}
+}
+
+// cannotRun is the failure to start a command: 127 when it is not found,
+// 126 when it is there but cannot be run, as shells and timeout(1) say.
+func cannotRun(name string, err error) error {
+	code := exitCannotRun
+	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+		code = exitNotFound
+	}
+	return &commandError{name: name, code: code, err: err}
+}
+
+// The output of the recipe verbs in JSON.
+
+// heldJSON is what lock, elect and group join print in JSON once they
+// hold: the node that holds, its fencing token, and the session.
+type heldJSON struct {
+	Path    string    `json:"path"`
+	Name    string    `json:"name,omitempty"`
+	Node    string    `json:"node"`
+	Token   int64     `json:"token,omitempty"`
+	Session client.ID `json:"session"`
+}
+
+// dataJSON is an item or a member's data as the API writes node data:
+// UTF-8 text, or base64 when it is not valid UTF-8.
+func dataJSON(data []byte) (string, string) {
+	nd := api.NewNodeData("", string(data), api.Stat{}, false)
+	return nd.Data, nd.Encoding
+}
+
+func lockVerb() *verb {
+	return &verb{name: "lock", args: "[--wait D] [--session-timeout D] [--kill-after D] PATH -- COMMAND [ARGS...]",
+		summary: "run a command while holding a lock", min: 1, max: 1, command: true,
+		details: `Runs COMMAND while holding the lock at PATH (ZooKeeper's lock recipe: the
+waiters are served in the order they came; the lock's nodes go under PATH,
+created when missing). canopy opens a session, waits for the lock (--wait
+bounds the wait: exit 8 when it runs out), says so on stderr, and runs
+COMMAND with its stdin, stdout and stderr, and in its environment
+  CANOPY_FENCING_TOKEN  the lock's fencing token, greater for every holder
+  CANOPY_LOCK_NODE      the node that holds the lock
+When COMMAND exits, canopy releases the lock and exits with COMMAND's exit
+status, as flock(1) does (126 or 127 when it cannot be run).
+
+If the lock is lost while COMMAND runs (the session lost: no keep-alive
+reached the cluster within --session-timeout; or the lock's node deleted),
+COMMAND gets SIGTERM, SIGKILL --kill-after later, and canopy exits 7.
+Ctrl-C or SIGTERM to canopy ends COMMAND the same way, releases the lock
+and exits 130. The lock of a canopy that dies goes when its session times
+out. In JSON: {"path","node","token","session"} on stdout once the lock is
+held, before COMMAND's output.`,
+		setup: func(fs *flag.FlagSet) runFunc {
+			sessionTimeout := sessionTimeoutFlag(fs)
+			wait := waitFlag(fs, "the lock")
+			killAfter := killAfterFlag(fs)
+			return func(ctx context.Context, e *env, args []string) error {
+				if err := e.checkDurations(sessionTimeout, wait, killAfter); err != nil {
+					return err
+				}
+				p, op := args[0], "lock "+args[0]
+				if err := e.needCommand(op); err != nil {
+					return err
+				}
+				s, err := e.openSession(ctx, op, *sessionTimeout)
+				if err != nil {
+					return err
+				}
+				defer e.endSession(s)
+				l := recipe.NewLock(s, p)
+				wctx, cancel := waitContext(ctx, *wait)
+				token, err := l.Acquire(wctx)
+				cancel()
+				if err != nil {
+					return e.fail(op, waited(ctx, wctx, "the lock", *wait, err))
+				}
+				fmt.Fprintf(e.stderr, "canopy lock: holding %s (fencing token %d)\n", p, token)
+				if e.json {
+					e.printJSON(heldJSON{Path: p, Node: l.Node(), Token: token, Session: s.ID()})
+				}
+				env := []string{"CANOPY_FENCING_TOKEN=" + strconv.FormatInt(token, 10), "CANOPY_LOCK_NODE=" + l.Node()}
+				runErr := e.runCommand(ctx, env, "the lock", l.Lost(), l.Err, *killAfter)
+				rctx, rcancel := e.releaseContext()
+				defer rcancel()
+				if err := l.Release(rctx); err != nil && runErr == nil {
+					return e.fail(op, err)
+				}
+				return e.fail(op, runErr)
+			}
+		}}
+}
+
+func electVerb() *verb {
+	return &verb{name: "elect", args: "[--wait D] [--session-timeout D] [--kill-after D] PATH [NAME -- COMMAND [ARGS...]]",
+		summary: "run a command while leading an election, or print the leader", min: 1, max: 2, command: true,
+		details: `With a PATH alone, prints the name of the election's leader (exit 3 when
+no candidate stands). In JSON: {"path","name","node","token","session"}.
+
+With a NAME and a COMMAND, stands for election at PATH as NAME (Curator's
+LeaderLatch: the candidates lead in the order they came), and runs COMMAND
+once leading, with in its environment
+  CANOPY_FENCING_TOKEN   the leader's epoch, greater for every leader
+  CANOPY_ELECTION_NODE   the candidate's node
+The rest is as for 'canopy lock': --wait bounds the wait to lead (exit 8);
+when COMMAND exits, canopy resigns and exits with COMMAND's exit status; if
+leadership is lost while COMMAND runs, COMMAND gets SIGTERM and canopy
+exits 7; interrupted, it exits 130. In JSON, {"path","name","node","token",
+"session"} on stdout once leading, before COMMAND's output.`,
+		setup: func(fs *flag.FlagSet) runFunc {
+			sessionTimeout := sessionTimeoutFlag(fs)
+			wait := waitFlag(fs, "leadership")
+			killAfter := killAfterFlag(fs)
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) == 1 {
+					if e.command != nil {
+						return e.usage("the NAME to stand as goes before --")
+					}
+					return e.printLeader(ctx, args[0])
+				}
+				if err := e.checkDurations(sessionTimeout, wait, killAfter); err != nil {
+					return err
+				}
+				p, name, op := args[0], args[1], "elect "+args[0]
+				if err := e.needCommand(op); err != nil {
+					return err
+				}
+				s, err := e.openSession(ctx, op, *sessionTimeout)
+				if err != nil {
+					return err
+				}
+				defer e.endSession(s)
+				el := recipe.NewElection(s, p, name)
+				wctx, cancel := waitContext(ctx, *wait)
+				err = el.Campaign(wctx)
+				cancel()
+				if err != nil {
+					return e.fail(op, waited(ctx, wctx, "leadership", *wait, err))
+				}
+				token := el.Token()
+				fmt.Fprintf(e.stderr, "canopy elect: %s leads %s (epoch %d)\n", name, p, token)
+				if e.json {
+					e.printJSON(heldJSON{Path: p, Name: name, Node: el.Node(), Token: token, Session: s.ID()})
+				}
+				env := []string{"CANOPY_FENCING_TOKEN=" + strconv.FormatInt(token, 10), "CANOPY_ELECTION_NODE=" + el.Node()}
+				runErr := e.runCommand(ctx, env, "leadership", el.Lost(), el.Err, *killAfter)
+				rctx, rcancel := e.releaseContext()
+				defer rcancel()
+				if err := el.Resign(rctx); err != nil && runErr == nil {
+					return e.fail(op, err)
+				}
+				return e.fail(op, runErr)
+			}
+		}}
+}
+
+// printLeader prints the leader of the election at p.
+func (e *env) printLeader(ctx context.Context, p string) error {
+	c, err := e.client()
 	if err != nil {
-		return fmt.Errorf("%s: %w", command[0], err)
+		return err
 	}
+	cctx, cancel := e.call(ctx)
+	defer cancel()
+	leader, err := recipe.Leader(cctx, c, p)
+	if err != nil {
+		return e.fail("elect "+p, err)
+	}
+	if e.json {
+		return e.printJSON(heldJSON{Path: p, Name: leader.Name, Node: leader.Node, Token: leader.Token, Session: leader.Session})
+	}
+	e.printf("%s\n", leader.Name)
 	return nil
 }
 
-// lockCmd: canopy lock PATH -- COMMAND [ARGS...].
-func lockCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f := newRecipeFlags("lock", "[flags] PATH -- COMMAND [ARGS...]", stderr)
-	pos, command, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 || len(command) == 0 {
-		return f.usageError("lock needs a PATH, then -- and a command")
-	}
-	ctx, stop := interruptible(ctx)
-	defer stop()
-	c, err := f.connect()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	s, err := f.session(ctx, c)
-	if err != nil {
-		return err
-	}
-	defer closeRecipeSession(s)
-	l := recipe.NewLock(s, pos[0])
-	wctx, cancel := f.waitContext(ctx)
-	token, err := l.Acquire(wctx)
-	cancel()
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stderr, "canopy lock: holding %s (fencing token %d)\n", pos[0], token)
-	env := []string{"CANOPY_FENCING_TOKEN=" + strconv.FormatInt(token, 10), "CANOPY_LOCK_NODE=" + l.Node()}
-	runErr := runHolding(ctx, command, env, l.Lost(), l.Err, f.killAfter, stdout, stderr)
-	rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer rcancel()
-	if err := l.Release(rctx); err != nil && runErr == nil {
-		return err
-	}
-	return runErr
-}
-
-// electCmd: canopy elect PATH NAME -- COMMAND [ARGS...], or canopy elect
-// PATH to print the leader.
-func electCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f := newRecipeFlags("elect", "[flags] PATH NAME -- COMMAND [ARGS...]  |  canopy elect PATH", stderr)
-	pos, command, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	c, err := f.connect()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if len(pos) == 1 && command == nil {
-		leader, err := recipe.Leader(ctx, c, pos[0])
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(stdout, leader.Name)
-		return nil
-	}
-	if len(pos) != 2 || len(command) == 0 {
-		return f.usageError("elect needs a PATH and a NAME, then -- and a command (or a PATH alone to print the leader)")
-	}
-	ctx, stop := interruptible(ctx)
-	defer stop()
-	s, err := f.session(ctx, c)
-	if err != nil {
-		return err
-	}
-	defer closeRecipeSession(s)
-	e := recipe.NewElection(s, pos[0], pos[1])
-	wctx, cancel := f.waitContext(ctx)
-	err = e.Campaign(wctx)
-	cancel()
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stderr, "canopy elect: %s leads %s (epoch %d)\n", pos[1], pos[0], e.Token())
-	env := []string{"CANOPY_FENCING_TOKEN=" + strconv.FormatInt(e.Token(), 10), "CANOPY_ELECTION_NODE=" + e.Node()}
-	runErr := runHolding(ctx, command, env, e.Lost(), e.Err, f.killAfter, stdout, stderr)
-	rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer rcancel()
-	if err := e.Resign(rctx); err != nil && runErr == nil {
-		return err
-	}
-	return runErr
-}
-
-// queueCmd: canopy queue put PATH [DATA] | take PATH | len PATH.
-func queueCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	f := newRecipeFlags("queue", "put PATH [DATA] | take PATH | len PATH  [flags]", stderr)
-	pos, _, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	if len(pos) < 2 {
-		return f.usageError("queue needs put, take or len, and a PATH")
-	}
-	c, err := f.connect()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	q := recipe.NewQueue(c, pos[1])
-	switch {
-	case pos[0] == "put" && len(pos) <= 3:
-		var data []byte
-		if len(pos) == 3 {
-			data = []byte(pos[2])
-		} else if data, err = io.ReadAll(stdin); err != nil {
-			return err
-		}
-		return q.Put(ctx, data)
-	case pos[0] == "take" && len(pos) == 2:
-		ctx, stop := interruptible(ctx)
-		defer stop()
-		wctx, cancel := f.waitContext(ctx)
-		defer cancel()
-		data, err := q.Take(wctx)
-		if data != nil {
-			stdout.Write(data)
-			if len(data) > 0 && data[len(data)-1] != '\n' {
-				fmt.Fprintln(stdout)
+func queuePutVerb() *verb {
+	return &verb{name: "queue put", args: "[-f FILE] PATH [DATA | -]", summary: "append an item to a queue", min: 1, max: 2,
+		details: `Appends an item to the FIFO queue at PATH (ZooKeeper's queue recipe: a
+persistent sequential node under PATH, created when missing), holding DATA,
+stdin's bytes ("-"), or a file's (-f); with none, the item is empty. After
+an ambiguous answer the item is looked for before it is put again, so it is
+put at least once. Prints nothing.`,
+		setup: func(fs *flag.FlagSet) runFunc {
+			file := fs.String("f", "", "read the item from this `FILE`")
+			return func(ctx context.Context, e *env, args []string) error {
+				data, err := e.readData(args[1:], *file)
+				if err != nil {
+					return err
+				}
+				c, err := e.client()
+				if err != nil {
+					return err
+				}
+				cctx, cancel := e.call(ctx)
+				defer cancel()
+				return e.fail("queue put "+args[0], recipe.NewQueue(c, args[0]).Put(cctx, data))
 			}
-		}
-		return err
-	case pos[0] == "len" && len(pos) == 2:
-		n, err := q.Len(ctx)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(stdout, n)
-		return nil
-	}
-	return f.usageError(fmt.Sprintf("bad queue command %q", strings.Join(pos, " ")))
+		}}
 }
 
-// barrierCmd: canopy barrier set|remove|wait PATH.
-func barrierCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f := newRecipeFlags("barrier", "set|remove|wait PATH  [flags]", stderr)
-	pos, _, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 2 {
-		return f.usageError("barrier needs set, remove or wait, and a PATH")
-	}
-	c, err := f.connect()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	b := recipe.NewBarrier(c, pos[1])
-	switch pos[0] {
-	case "set":
-		return b.Set(ctx)
-	case "remove":
-		return b.Remove(ctx)
-	case "wait":
-		ctx, stop := interruptible(ctx)
-		defer stop()
-		wctx, cancel := f.waitContext(ctx)
-		defer cancel()
-		return b.Wait(wctx)
-	}
-	return f.usageError(fmt.Sprintf("bad barrier command %q", pos[0]))
+// queueItem is queue take's JSON.
+type queueItem struct {
+	Path     string `json:"path"`
+	Data     string `json:"data"`
+	Encoding string `json:"encoding"`
 }
 
-// groupCmd: canopy group join PATH NAME [DATA] [-- COMMAND...] | ls PATH.
-func groupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f := newRecipeFlags("group", "join PATH NAME [DATA] [-- COMMAND [ARGS...]] | ls PATH  [flags]", stderr)
-	pos, command, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	if len(pos) < 2 {
-		return f.usageError("group needs join or ls, and a PATH")
-	}
-	c, err := f.connect()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	g := recipe.NewGroup(c, pos[1])
-	switch {
-	case pos[0] == "ls" && len(pos) == 2:
-		members, err := g.Members(ctx)
-		if err != nil {
-			return err
-		}
-		for _, m := range members {
-			fmt.Fprintf(stdout, "%s\t%s\n", m.Name, m.Data)
-		}
-		return nil
-	case pos[0] == "join" && (len(pos) == 3 || len(pos) == 4) && (command == nil || len(command) > 0):
-		var data []byte
-		if len(pos) == 4 {
-			data = []byte(pos[3])
-		}
-		ctx, stop := interruptible(ctx)
-		defer stop()
-		s, err := f.session(ctx, c)
-		if err != nil {
-			return err
-		}
-		defer closeRecipeSession(s)
-		m, err := g.Join(ctx, s, pos[2], data)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stderr, "canopy group: %s joined %s\n", pos[2], pos[1])
-		if command == nil {
-			select {
-			case <-ctx.Done():
-				return nil // interrupted: leave (closing the session)
-			case <-s.Done():
-				return fmt.Errorf("membership of %s lost: %w", m.Node(), s.Err())
+func queueTakeVerb() *verb {
+	return &verb{name: "queue take", args: "[--wait D] PATH", summary: "take the first item of a queue, waiting for one", min: 1, max: 1,
+		details: `Takes the first item of the queue at PATH and writes it to stdout as it
+is, byte for byte (a newline is added only on a terminal, when the item
+lacks one), as 'canopy get' writes data. When the queue is empty, waits for
+an item: --wait bounds the wait (exit 8). Any number of consumers may take
+at once: each item goes to one. If the claim of an item got no answer, the
+item is written but may have gone to another consumer too: exit 6. In
+JSON: {"path","data","encoding"}, data as UTF-8 text or base64.`,
+		setup: func(fs *flag.FlagSet) runFunc {
+			wait := waitFlag(fs, "an item")
+			return func(ctx context.Context, e *env, args []string) error {
+				if err := e.checkDurations(nil, wait, nil); err != nil {
+					return err
+				}
+				c, err := e.client()
+				if err != nil {
+					return err
+				}
+				p := args[0]
+				wctx, cancel := waitContext(ctx, *wait)
+				defer cancel()
+				data, err := recipe.NewQueue(c, p).Take(wctx)
+				if data != nil { // also with ErrTakeUncertain
+					if e.json {
+						d, enc := dataJSON(data)
+						e.printJSON(queueItem{Path: p, Data: d, Encoding: enc})
+					} else {
+						e.stdout.Write(data)
+						if terminal(e.stdout) {
+							endLine(e.stdout, data)
+						}
+					}
+				}
+				return e.fail("queue take "+p, waited(ctx, wctx, "an item", *wait, err))
 			}
-		}
-		return runHolding(ctx, command, []string{"CANOPY_MEMBER_NODE=" + m.Node()}, s.Done(), s.Err, f.killAfter, stdout, stderr)
-	}
-	return f.usageError(fmt.Sprintf("bad group command %q", strings.Join(pos, " ")))
+		}}
+}
+
+func queueLenVerb() *verb {
+	return &verb{name: "queue len", args: "PATH", summary: "count a queue's items", min: 1, max: 1,
+		details: `Prints the number of items in the queue at PATH (0 when it does not
+exist). In JSON: {"path","length"}.`,
+		setup: func(fs *flag.FlagSet) runFunc {
+			return func(ctx context.Context, e *env, args []string) error {
+				c, err := e.client()
+				if err != nil {
+					return err
+				}
+				cctx, cancel := e.call(ctx)
+				defer cancel()
+				n, err := recipe.NewQueue(c, args[0]).Len(cctx)
+				if err != nil {
+					return e.fail("queue len "+args[0], err)
+				}
+				if e.json {
+					return e.printJSON(struct {
+						Path   string `json:"path"`
+						Length int    `json:"length"`
+					}{args[0], n})
+				}
+				e.printf("%d\n", n)
+				return nil
+			}
+		}}
+}
+
+func barrierSetVerb() *verb {
+	return &verb{name: "barrier set", args: "PATH", summary: "raise a barrier", min: 1, max: 1,
+		details: `Raises the barrier at PATH (ZooKeeper's barrier recipe: the barrier is up
+while the persistent node PATH exists; missing parents are created).
+Raising it twice is harmless. Prints nothing.`,
+		setup: func(fs *flag.FlagSet) runFunc {
+			return func(ctx context.Context, e *env, args []string) error {
+				c, err := e.client()
+				if err != nil {
+					return err
+				}
+				cctx, cancel := e.call(ctx)
+				defer cancel()
+				return e.fail("barrier set "+args[0], recipe.NewBarrier(c, args[0]).Set(cctx))
+			}
+		}}
+}
+
+func barrierRemoveVerb() *verb {
+	return &verb{name: "barrier remove", args: "PATH", summary: "lower a barrier, releasing its waiters", min: 1, max: 1,
+		details: `Lowers the barrier at PATH (deletes the node), which lets every
+'canopy barrier wait' go. Lowering it twice is harmless. Prints nothing.`,
+		setup: func(fs *flag.FlagSet) runFunc {
+			return func(ctx context.Context, e *env, args []string) error {
+				c, err := e.client()
+				if err != nil {
+					return err
+				}
+				cctx, cancel := e.call(ctx)
+				defer cancel()
+				return e.fail("barrier remove "+args[0], recipe.NewBarrier(c, args[0]).Remove(cctx))
+			}
+		}}
+}
+
+func barrierWaitVerb() *verb {
+	return &verb{name: "barrier wait", args: "[--wait D] PATH", summary: "wait until a barrier is down", min: 1, max: 1,
+		details: `Returns once the barrier at PATH is down: at once when it is not up.
+--wait bounds the wait (exit 8). Prints nothing.`,
+		setup: func(fs *flag.FlagSet) runFunc {
+			wait := waitFlag(fs, "the barrier")
+			return func(ctx context.Context, e *env, args []string) error {
+				if err := e.checkDurations(nil, wait, nil); err != nil {
+					return err
+				}
+				c, err := e.client()
+				if err != nil {
+					return err
+				}
+				wctx, cancel := waitContext(ctx, *wait)
+				defer cancel()
+				err = recipe.NewBarrier(c, args[0]).Wait(wctx)
+				return e.fail("barrier wait "+args[0], waited(ctx, wctx, "the barrier", *wait, err))
+			}
+		}}
+}
+
+func groupJoinVerb() *verb {
+	return &verb{name: "group join", args: "[--session-timeout D] [--kill-after D] [-f FILE] PATH NAME [DATA | -] [-- COMMAND [ARGS...]]",
+		summary: "be a group's member while canopy (or a command) runs", min: 2, max: 3, command: true,
+		details: `Joins the group at PATH as NAME (an ephemeral node PATH/NAME holding
+DATA, stdin's bytes ("-"), or a file's (-f); with none, empty), and says so
+on stderr. A NAME in use is exit 4, NodeExists, even when its member died
+and its session has not timed out yet.
+
+Without a COMMAND, stays a member until interrupted (Ctrl-C, SIGTERM),
+which leaves the group and exits 0. With one, runs COMMAND with
+CANOPY_MEMBER_NODE in its environment, leaves when it exits and exits with
+its exit status. If the membership is lost (the session lost), canopy exits
+7, after sending COMMAND SIGTERM (SIGKILL --kill-after later). In JSON:
+{"path","name","node","session"} on stdout once a member.`,
+		setup: func(fs *flag.FlagSet) runFunc {
+			sessionTimeout := sessionTimeoutFlag(fs)
+			killAfter := killAfterFlag(fs)
+			file := fs.String("f", "", "read the member's data from this `FILE`")
+			return func(ctx context.Context, e *env, args []string) error {
+				if err := e.checkDurations(sessionTimeout, nil, killAfter); err != nil {
+					return err
+				}
+				data, err := e.readData(args[2:], *file)
+				if err != nil {
+					return err
+				}
+				p, name, op := args[0], args[1], "group join "+args[0]
+				if e.command != nil {
+					if err := e.needCommand(op); err != nil {
+						return err
+					}
+				}
+				s, err := e.openSession(ctx, op, *sessionTimeout)
+				if err != nil {
+					return err
+				}
+				defer e.endSession(s)
+				cctx, cancel := e.call(ctx)
+				m, err := recipe.NewGroup(s.Client, p).Join(cctx, s, name, data)
+				cancel()
+				if err != nil {
+					return e.fail(op, err)
+				}
+				fmt.Fprintf(e.stderr, "canopy group: %s joined %s\n", name, p)
+				if e.json {
+					e.printJSON(heldJSON{Path: p, Name: name, Node: m.Node(), Session: s.ID()})
+				}
+				if e.command != nil {
+					return e.fail(op, e.runCommand(ctx, []string{"CANOPY_MEMBER_NODE=" + m.Node()}, "the membership", s.Done(), s.Err, *killAfter))
+				}
+				select {
+				case <-ctx.Done():
+					// Interrupted: the normal end. Leave by closing the session.
+					if err := e.closeSession(s); err != nil {
+						return e.fail(op, err)
+					}
+					fmt.Fprintf(e.stderr, "canopy group: %s left %s\n", name, p)
+					return nil
+				case <-s.Done():
+					return e.fail(op, &holdLostError{what: "the membership", err: s.Err()})
+				}
+			}
+		}}
+}
+
+// groupMember is one member in group ls's JSON.
+type groupMember struct {
+	Name     string    `json:"name"`
+	Data     string    `json:"data"`
+	Encoding string    `json:"encoding"`
+	Session  client.ID `json:"session"`
+}
+
+func groupLsVerb() *verb {
+	return &verb{name: "group ls", args: "PATH", summary: "list a group's members", min: 1, max: 1,
+		details: `Lists the members of the group at PATH, sorted by name, one per line:
+the name, a tab, and the member's data (nothing when the group does not
+exist). In JSON: {"path","members":[{"name","data","encoding","session"}]},
+data as UTF-8 text or base64.`,
+		setup: func(fs *flag.FlagSet) runFunc {
+			return func(ctx context.Context, e *env, args []string) error {
+				c, err := e.client()
+				if err != nil {
+					return err
+				}
+				cctx, cancel := e.call(ctx)
+				defer cancel()
+				members, err := recipe.NewGroup(c, args[0]).Members(cctx)
+				if err != nil {
+					return e.fail("group ls "+args[0], err)
+				}
+				if e.json {
+					out := struct {
+						Path    string        `json:"path"`
+						Members []groupMember `json:"members"`
+					}{Path: args[0], Members: []groupMember{}}
+					for _, m := range members {
+						d, enc := dataJSON(m.Data)
+						out.Members = append(out.Members, groupMember{Name: m.Name, Data: d, Encoding: enc, Session: m.Session})
+					}
+					return e.printJSON(out)
+				}
+				for _, m := range members {
+					e.printf("%s\t%s\n", m.Name, m.Data)
+				}
+				return nil
+			}
+		}}
 }

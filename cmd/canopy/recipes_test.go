@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -36,11 +37,21 @@ func (b *recipeOutput) String() string {
 }
 
 // runRecipeVerb runs a canopy command line in-process against server.
+// --server goes first, as a global flag: after the verb's words it could
+// fall after "--", into the command.
 func runRecipeVerb(ctx context.Context, server string, args ...string) (stdout, stderr string, err error) {
 	var out, errb recipeOutput
-	args = append([]string{args[0], "--server", server}, args[1:]...)
+	args = append([]string{"--server", server}, args...)
 	err = run(ctx, args, &out, &errb)
 	return out.String(), errb.String(), err
+}
+
+// recipeMain is runRecipeVerb through runMain: what a shell sees, the
+// exit code included.
+func recipeMain(ctx context.Context, server string, args ...string) cliResult {
+	var out, errb recipeOutput
+	code := runMain(ctx, append([]string{"--server", server}, args...), strings.NewReader(""), &out, &errb)
+	return cliResult{out: out.String(), err: errb.String(), code: code}
 }
 
 func recipeContext(t *testing.T) context.Context {
@@ -208,13 +219,14 @@ func TestQueueVerbs(t *testing.T) {
 	if out, _, err := runRecipeVerb(ctx, nd.URL, "queue", "len", "/cli/q"); err != nil || out != "2\n" {
 		t.Errorf("queue len: %q, %v", out, err)
 	}
+	// The item as it went in, byte for byte, as get writes data.
 	for _, want := range []string{"first", "second"} {
-		if out, _, err := runRecipeVerb(ctx, nd.URL, "queue", "take", "/cli/q"); err != nil || out != want+"\n" {
+		if out, _, err := runRecipeVerb(ctx, nd.URL, "queue", "take", "/cli/q"); err != nil || out != want {
 			t.Errorf("queue take: %q, %v; want %q", out, err, want)
 		}
 	}
-	if _, _, err := runRecipeVerb(ctx, nd.URL, "queue", "take", "--timeout", "100ms", "/cli/q"); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("queue take of an empty queue with --timeout: %v", err)
+	if _, _, err := runRecipeVerb(ctx, nd.URL, "queue", "take", "--wait", "100ms", "/cli/q"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("queue take of an empty queue with --wait: %v", err)
 	}
 }
 
@@ -269,6 +281,9 @@ func TestGroupVerbs(t *testing.T) {
 		out, _, _ := runRecipeVerb(ctx, nd.URL, "group", "ls", "/cli/group")
 		return out == "web-1\t10.0.0.1:80\nweb-2\t\n"
 	})
+	// web-2 is listed once it has joined, which is before its command
+	// starts: removing ran before the command made it would not end it.
+	waitForRecipe(t, 10*time.Second, "web-2's command never started", func() bool { return fileExists(ran) })
 	leave()
 	os.Remove(ran) // web-2's command ends
 	for range 2 {
@@ -278,5 +293,282 @@ func TestGroupVerbs(t *testing.T) {
 	}
 	if out, _, err := runRecipeVerb(ctx, nd.URL, "group", "ls", "/cli/group"); err != nil || out != "" {
 		t.Errorf("group ls after both left: %q, %v", out, err)
+	}
+}
+
+// startRecipe runs a command line through runMain in the background; the
+// test reads its output as it goes and its exit code from the channel.
+func startRecipe(ctx context.Context, server string, args ...string) (out, errb *recipeOutput, code <-chan int) {
+	out, errb = &recipeOutput{}, &recipeOutput{}
+	done := make(chan int, 1)
+	go func() {
+		done <- runMain(ctx, append([]string{"--server", server}, args...), strings.NewReader(""), out, errb)
+	}()
+	return out, errb, done
+}
+
+// exitOf waits for a background command's exit code.
+func exitOf(t *testing.T, code <-chan int, what string) int {
+	t.Helper()
+	select {
+	case c := <-code:
+		return c
+	case <-time.After(15 * time.Second):
+		t.Fatalf("%s: still running after 15s", what)
+		return -1
+	}
+}
+
+func TestHelpOfTheRecipeVerbs(t *testing.T) {
+	help := func(args ...string) string {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if code := runMain(context.Background(), append([]string{"help"}, args...), nil, &out, &errb); code != 0 {
+			t.Fatalf("help %q: exit %d: %s", args, code, errb.String())
+		}
+		return out.String()
+	}
+	lock := help("lock")
+	for _, want := range []string{
+		"usage: canopy lock [--wait D] [--session-timeout D] [--kill-after D] PATH -- COMMAND [ARGS...]\n",
+		"CANOPY_FENCING_TOKEN", "exits with COMMAND's exit", "canopy exits 7", "exit 8",
+		"-wait D", "-session-timeout D", "-kill-after D", "Global flags: --server URL",
+	} {
+		if !strings.Contains(lock, want) {
+			t.Errorf("help lock does not say %q:\n%s", want, lock)
+		}
+	}
+	if q := help("queue"); !strings.Contains(q, "canopy queue put ") || !strings.Contains(q, "canopy queue take ") || !strings.Contains(q, "canopy queue len ") {
+		t.Errorf("help queue does not list put, take and len:\n%s", q)
+	}
+	all := help()
+	for _, want := range []string{"  lock ", "  elect ", "  queue take ", "  barrier wait ", "  group join ", "  8  --wait ran out", "COMMAND's exit status"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("help does not say %q", want)
+		}
+	}
+}
+
+func TestRecipeVerbsUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"lock", "/a"},
+		{"lock", "/a", "--"},
+		{"lock", "--", "true"},
+		{"lock", "/a", "/b", "--", "true"},
+		{"lock", "--wait", "-1s", "/a", "--", "true"},
+		{"lock", "--kill-after", "0s", "/a", "--", "true"},
+		{"lock", "--timeout", "0s", "/a", "--", "true"},
+		{"elect", "/e", "alpha"},
+		{"elect", "/e", "--", "true"},
+		{"queue"},
+		{"queue", "pop", "/q"},
+		{"queue", "take"},
+		{"queue", "put", "/q", "data", "-f", "file"},
+		{"barrier", "wait", "--wait", "soon", "/b"},
+		{"group", "join", "/g"},
+		{"group", "join", "/g", "web-1", "--"},
+		{"group", "ls", "-o", "yaml", "/g"},
+	} {
+		var out, errb bytes.Buffer
+		code := runMain(context.Background(), args, nil, &out, &errb)
+		if code != exitUsage || !strings.HasPrefix(errb.String(), "canopy") || !strings.Contains(errb.String(), "usage:") {
+			t.Errorf("canopy %q: exit %d, want %d with usage; stderr:\n%s", args, code, exitUsage, errb.String())
+		}
+	}
+}
+
+func TestLockVerbExitsWithTheCommandsStatus(t *testing.T) {
+	t.Parallel()
+	nd := testnode.Start(t)
+	ctx := recipeContext(t)
+	r := recipeMain(ctx, nd.URL, "lock", "/cli/status", "--", "sh", "-c", "echo out; echo err >&2; exit 3")
+	if r.code != 3 || r.out != "out\n" {
+		t.Errorf("lock of a command exiting 3: exit %d, stdout %q; want 3 and the command's output", r.code, r.out)
+	}
+	// canopy adds nothing to the command's own failure, as flock(1).
+	if got := lines(r.err); len(got) != 2 || !strings.HasPrefix(got[0], "canopy lock: holding /cli/status (fencing token ") || got[1] != "err" {
+		t.Errorf("stderr %q: want the holding line, then the command's", r.err)
+	}
+	if r := recipeMain(ctx, nd.URL, "lock", "/cli/status", "--", "sh", "-c", "kill -KILL $$"); r.code != 128+9 {
+		t.Errorf("lock of a command killed by SIGKILL: exit %d, want %d", r.code, 128+9)
+	}
+	// A command that cannot run: as a shell says, and before a session.
+	if r := recipeMain(ctx, nd.URL, "lock", "/cli/status", "--", "no-such-command-for-canopy"); r.code != exitNotFound || !strings.Contains(r.err, "not found") {
+		t.Errorf("lock of a missing command: exit %d, want %d; stderr %q", r.code, exitNotFound, r.err)
+	}
+	script := filepath.Join(t.TempDir(), "not-executable")
+	os.WriteFile(script, []byte("#!/bin/sh\n"), 0o644)
+	if r := recipeMain(ctx, nd.URL, "lock", "/cli/status", "--", script); r.code != exitCannotRun {
+		t.Errorf("lock of a file that is not executable: exit %d, want %d; stderr %q", r.code, exitCannotRun, r.err)
+	}
+	recipeMain(ctx, nd.URL, "lock", "/cli/status", "--", "true").ok(t)
+	c := nodeClient(t, nd)
+	if kids, _, err := c.Children(ctx, "/cli/status"); err != nil || len(kids) != 0 {
+		t.Errorf("lock nodes left: %v, %v", kids, err)
+	}
+	if sessions, err := c.Sessions(ctx); err != nil || len(sessions) != 0 {
+		t.Errorf("sessions left open: %v, %v", sessions, err)
+	}
+}
+
+// A hold lost while the command runs is exit 7 whatever the cause, here
+// an operator deleting the lock's node, and even when the command exits 0
+// on its SIGTERM.
+func TestLockVerbExitsSevenWhenItsNodeIsDeleted(t *testing.T) {
+	t.Parallel()
+	nd := testnode.Start(t)
+	ctx := recipeContext(t)
+	dir := t.TempDir()
+	ready, termed := filepath.Join(dir, "ready"), filepath.Join(dir, "termed")
+	_, errb, code := startRecipe(ctx, nd.URL, "lock", "/cli/deleted", "--",
+		"sh", "-c", `trap 'echo TERM > "$1"; exit 0' TERM; echo "$CANOPY_LOCK_NODE" > "$0.tmp"; mv "$0.tmp" "$0"; while :; do sleep 0.05; done`, ready, termed)
+	waitForRecipe(t, 10*time.Second, "the command never started", func() bool { return fileExists(ready) })
+	node, _ := os.ReadFile(ready)
+	if err := nodeClient(t, nd).Delete(ctx, strings.TrimSpace(string(node)), client.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+	if c := exitOf(t, code, "lock after its node was deleted"); c != exitSession {
+		t.Errorf("lock after its node was deleted: exit %d, want %d; stderr %q", c, exitSession, errb.String())
+	}
+	if !strings.Contains(errb.String(), "the lock was lost while sh ran") {
+		t.Errorf("stderr does not say the lock was lost: %q", errb.String())
+	}
+	if data, _ := os.ReadFile(termed); string(data) != "TERM\n" {
+		t.Errorf("the command was not sent SIGTERM (it wrote %q)", data)
+	}
+}
+
+func TestGroupJoinExitsSevenWhenItsSessionIsLost(t *testing.T) {
+	t.Parallel()
+	nd := testnode.Start(t)
+	ctx := recipeContext(t)
+	_, errb, code := startRecipe(ctx, nd.URL, "group", "join", "--session-timeout", "2s", "/cli/lost", "web-1")
+	waitForRecipe(t, 10*time.Second, "web-1 never joined", func() bool { return strings.Contains(errb.String(), "joined") })
+	nd.Stop()
+	if c := exitOf(t, code, "group join after its session was lost"); c != exitSession {
+		t.Errorf("group join after its session was lost: exit %d, want %d; stderr %q", c, exitSession, errb.String())
+	}
+	if !strings.Contains(errb.String(), "the membership was lost") {
+		t.Errorf("stderr does not say the membership was lost: %q", errb.String())
+	}
+}
+
+func TestLockVerbInterruptedEndsTheCommandAndReleases(t *testing.T) {
+	t.Parallel()
+	nd := testnode.Start(t)
+	ctx, interrupt := context.WithCancel(recipeContext(t))
+	ready := filepath.Join(t.TempDir(), "ready")
+	_, errb, code := startRecipe(ctx, nd.URL, "lock", "/cli/int", "--", "sh", "-c", `touch "$0"; while :; do sleep 0.05; done`, ready)
+	waitForRecipe(t, 10*time.Second, "the command never started", func() bool { return fileExists(ready) })
+	interrupt()
+	if c := exitOf(t, code, "lock after an interrupt"); c != exitInterrupted {
+		t.Errorf("lock interrupted: exit %d, want %d; stderr %q", c, exitInterrupted, errb.String())
+	}
+	if kids, _, err := nodeClient(t, nd).Children(recipeContext(t), "/cli/int"); err != nil || len(kids) != 0 {
+		t.Errorf("lock not released after an interrupt: %v, %v", kids, err)
+	}
+}
+
+func TestWaitRunningOutIsExitEight(t *testing.T) {
+	t.Parallel()
+	nd := testnode.Start(t)
+	ctx := recipeContext(t)
+	dir := t.TempDir()
+	ready, goOn := filepath.Join(dir, "ready"), filepath.Join(dir, "go")
+	_, _, holder := startRecipe(ctx, nd.URL, "lock", "/cli/busy", "--", "sh", "-c", `touch "$0"; while [ ! -e "$1" ]; do sleep 0.02; done`, ready, goOn)
+	waitForRecipe(t, 10*time.Second, "the holder never ran", func() bool { return fileExists(ready) })
+	r := recipeMain(ctx, nd.URL, "lock", "--wait", "200ms", "/cli/busy", "--", "true")
+	if r.code != exitWait || r.err != "canopy: lock /cli/busy: gave up waiting for the lock after 200ms (--wait)\n" {
+		t.Errorf("lock --wait of a held lock: exit %d, stderr %q; want %d", r.code, r.err, exitWait)
+	}
+	os.WriteFile(goOn, nil, 0o644)
+	if c := exitOf(t, holder, "the holder"); c != 0 {
+		t.Errorf("the holder: exit %d", c)
+	}
+	if kids, _, err := nodeClient(t, nd).Children(ctx, "/cli/busy"); err != nil || len(kids) != 0 {
+		t.Errorf("the waiter that gave up left its node: %v, %v", kids, err)
+	}
+	recipeMain(ctx, nd.URL, "queue", "take", "--wait", "100ms", "/cli/empty").fails(t, exitWait)
+	recipeMain(ctx, nd.URL, "barrier", "set", "/cli/up").ok(t)
+	recipeMain(ctx, nd.URL, "barrier", "wait", "--wait", "100ms", "/cli/up").fails(t, exitWait)
+}
+
+func TestRecipeVerbsJSON(t *testing.T) {
+	t.Parallel()
+	nd := testnode.Start(t)
+	ctx := recipeContext(t)
+
+	// queue: len, then the items as get writes data.
+	recipeMain(ctx, nd.URL, "queue", "put", "/cli/jq", "text").ok(t)
+	file := filepath.Join(t.TempDir(), "item")
+	os.WriteFile(file, []byte{0xff, 0x00}, 0o644)
+	recipeMain(ctx, nd.URL, "queue", "put", "-f", file, "/cli/jq").ok(t)
+	var qlen struct {
+		Path   string `json:"path"`
+		Length *int   `json:"length"`
+	}
+	decodeJSON(t, recipeMain(ctx, nd.URL, "queue", "len", "-o", "json", "/cli/jq").ok(t).out, &qlen)
+	if qlen.Path != "/cli/jq" || qlen.Length == nil || *qlen.Length != 2 {
+		t.Errorf("queue len -o json: %+v", qlen)
+	}
+	for _, want := range []queueItem{{"/cli/jq", "text", "utf8"}, {"/cli/jq", "/wA=", "base64"}} {
+		var item queueItem
+		decodeJSON(t, recipeMain(ctx, nd.URL, "-o", "json", "queue", "take", "/cli/jq").ok(t).out, &item)
+		if item != want {
+			t.Errorf("queue take -o json: %+v, want %+v", item, want)
+		}
+	}
+
+	// lock: the held record first, then the command's output.
+	r := recipeMain(ctx, nd.URL, "-o", "json", "lock", "/cli/jl", "--", "sh", "-c", `echo "$CANOPY_FENCING_TOKEN"`).ok(t)
+	out := lines(r.out)
+	var held heldJSON
+	if len(out) != 2 || json.Unmarshal([]byte(out[0]), &held) != nil ||
+		!strings.HasPrefix(held.Node, "/cli/jl/") || held.Token <= 0 || held.Session == 0 || out[1] != strconv.FormatInt(held.Token, 10) {
+		t.Errorf("lock -o json printed %q", r.out)
+	}
+
+	// elect PATH: the leader, while a candidate leads; exit 3 when none.
+	dir := t.TempDir()
+	leads, goOn := filepath.Join(dir, "leads"), filepath.Join(dir, "go")
+	_, _, alpha := startRecipe(ctx, nd.URL, "elect", "/cli/je", "alpha", "--", "sh", "-c", `touch "$0"; while [ ! -e "$1" ]; do sleep 0.02; done`, leads, goOn)
+	waitForRecipe(t, 10*time.Second, "alpha never led", func() bool { return fileExists(leads) })
+	var leader heldJSON
+	decodeJSON(t, recipeMain(ctx, nd.URL, "elect", "/cli/je", "-o", "json").ok(t).out, &leader)
+	if leader.Path != "/cli/je" || leader.Name != "alpha" || !strings.HasPrefix(leader.Node, "/cli/je/") || leader.Token <= 0 || leader.Session == 0 {
+		t.Errorf("elect PATH -o json: %+v", leader)
+	}
+	os.WriteFile(goOn, nil, 0o644)
+	if c := exitOf(t, alpha, "alpha"); c != 0 {
+		t.Errorf("alpha: exit %d", c)
+	}
+	recipeMain(ctx, nd.URL, "elect", "/cli/je").fails(t, exitNoNode)
+
+	// group ls, while web-1 is a member; and group join's own record.
+	joinCtx, leave := context.WithCancel(ctx)
+	joinOut, _, joined := startRecipe(joinCtx, nd.URL, "group", "join", "-o", "json", "/cli/jg", "web-1", "10.0.0.1:80")
+	type members struct {
+		Path    string        `json:"path"`
+		Members []groupMember `json:"members"`
+	}
+	var ls members
+	waitForRecipe(t, 10*time.Second, "web-1 never listed", func() bool {
+		r := recipeMain(ctx, nd.URL, "group", "ls", "-o", "json", "/cli/jg")
+		return r.code == 0 && json.Unmarshal([]byte(r.out), &ls) == nil && len(ls.Members) == 1
+	})
+	if m := ls.Members[0]; ls.Path != "/cli/jg" || m.Name != "web-1" || m.Data != "10.0.0.1:80" || m.Encoding != "utf8" || m.Session == 0 {
+		t.Errorf("group ls -o json: %+v", ls)
+	}
+	var member heldJSON
+	decodeJSON(t, joinOut.String(), &member)
+	if member.Path != "/cli/jg" || member.Name != "web-1" || member.Node != "/cli/jg/web-1" || member.Session != ls.Members[0].Session {
+		t.Errorf("group join -o json: %+v", member)
+	}
+	leave()
+	if c := exitOf(t, joined, "group join"); c != 0 {
+		t.Errorf("group join interrupted: exit %d, want 0", c)
+	}
+	if r := recipeMain(ctx, nd.URL, "group", "ls", "-o", "json", "/cli/jg").ok(t); r.out != `{"path":"/cli/jg","members":[]}`+"\n" {
+		t.Errorf("group ls -o json of an empty group: %q", r.out)
 	}
 }
