@@ -52,6 +52,10 @@ func runMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		}
 		printShortUsage(stderr, ue)
 		return exitUsage
+	case errors.As(err, new(*shutdownError)):
+		// A node stopped by a signal that could not close cleanly: say why.
+		fmt.Fprintln(stderr, "canopy:", err)
+		return exitError
 	case ctx.Err() != nil:
 		// Whatever failed after an interruption failed because of it.
 		fmt.Fprintln(stderr, "canopy: interrupted")
@@ -151,5 +155,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	<-ctx.Done()
 	m.Log().Info().Msg("shutting down")
-	return m.Close()
+	if err := m.Close(); err != nil {
+		return &shutdownError{err}
+	}
+	return nil
 }
+
+// shutdownError is a node's failure to shut down cleanly after a signal.
+type shutdownError struct{ err error }
+
+func (e *shutdownError) Error() string { return "shutting down: " + e.err.Error() }
+func (e *shutdownError) Unwrap() error { return e.err }

@@ -41,6 +41,7 @@ type proc struct {
 	cmd  *exec.Cmd
 	url  string
 	done chan error
+	log  string // the file of its stdout and stderr
 }
 
 func freePort(t testing.TB) string {
@@ -69,7 +70,7 @@ func startProc(t testing.TB, dataDir string, extra ...string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, url: "http://" + httpAddr, done: make(chan error, 1)}
+	p := &proc{cmd: cmd, url: "http://" + httpAddr, done: make(chan error, 1), log: logFile.Name()}
 	go func() { p.done <- cmd.Wait(); logFile.Close() }()
 	t.Cleanup(func() { p.kill() })
 	deadline := time.Now().Add(60 * time.Second)
@@ -172,7 +173,8 @@ func TestSIGTERMShutsDownGracefully(t *testing.T) {
 	select {
 	case err := <-p.done:
 		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v, want status 0", err)
+			log, _ := os.ReadFile(p.log)
+			t.Fatalf("exit after SIGTERM: %v, want status 0; log:\n%s", err, log)
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("still running 15s after SIGTERM")
