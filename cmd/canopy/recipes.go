@@ -92,15 +92,15 @@ func waited(ctx, wctx context.Context, what string, wait time.Duration, err erro
 // openSession opens the session a hold lives in; close it with
 // endSession.
 func (e *env) openSession(ctx context.Context, op string, timeout time.Duration) (*client.Session, error) {
-	c, err := e.client()
+	var s *client.Session
+	err := e.oneCall(ctx, op, func(ctx context.Context, c *client.Client) (err error) {
+		if s, err = c.NewSession(ctx, timeout); err != nil {
+			return fmt.Errorf("opening a session: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	cctx, cancel := e.call(ctx)
-	defer cancel()
-	s, err := c.NewSession(cctx, timeout)
-	if err != nil {
-		return nil, e.fail(op, fmt.Errorf("opening a session: %w", err))
 	}
 	return s, nil
 }
@@ -334,15 +334,13 @@ exits 7; interrupted, it exits 130. In JSON, {"path","name","node","token",
 
 // printLeader prints the leader of the election at p.
 func (e *env) printLeader(ctx context.Context, p string) error {
-	c, err := e.client()
+	var leader recipe.Candidate
+	err := e.oneCall(ctx, "elect "+p, func(ctx context.Context, c *client.Client) (err error) {
+		leader, err = recipe.Leader(ctx, c, p)
+		return err
+	})
 	if err != nil {
 		return err
-	}
-	cctx, cancel := e.call(ctx)
-	defer cancel()
-	leader, err := recipe.Leader(cctx, c, p)
-	if err != nil {
-		return e.fail("elect "+p, err)
 	}
 	if e.json {
 		return e.printJSON(heldJSON{Path: p, Name: leader.Name, Node: leader.Node, Token: leader.Token, Session: leader.Session})
@@ -365,13 +363,9 @@ put at least once. Prints nothing.`,
 				if err != nil {
 					return err
 				}
-				c, err := e.client()
-				if err != nil {
-					return err
-				}
-				cctx, cancel := e.call(ctx)
-				defer cancel()
-				return e.fail("queue put "+args[0], recipe.NewQueue(c, args[0]).Put(cctx, data))
+				return e.oneCall(ctx, "queue put "+args[0], func(ctx context.Context, c *client.Client) error {
+					return recipe.NewQueue(c, args[0]).Put(ctx, data)
+				})
 			}
 		}}
 }
@@ -428,15 +422,13 @@ func queueLenVerb() *verb {
 exist). In JSON: {"path","length"}.`,
 		setup: func(fs *flag.FlagSet) runFunc {
 			return func(ctx context.Context, e *env, args []string) error {
-				c, err := e.client()
+				var n int
+				err := e.oneCall(ctx, "queue len "+args[0], func(ctx context.Context, c *client.Client) (err error) {
+					n, err = recipe.NewQueue(c, args[0]).Len(ctx)
+					return err
+				})
 				if err != nil {
 					return err
-				}
-				cctx, cancel := e.call(ctx)
-				defer cancel()
-				n, err := recipe.NewQueue(c, args[0]).Len(cctx)
-				if err != nil {
-					return e.fail("queue len "+args[0], err)
 				}
 				if e.json {
 					return e.printJSON(struct {
@@ -457,13 +449,9 @@ while the persistent node PATH exists; missing parents are created).
 Raising it twice is harmless. Prints nothing.`,
 		setup: func(fs *flag.FlagSet) runFunc {
 			return func(ctx context.Context, e *env, args []string) error {
-				c, err := e.client()
-				if err != nil {
-					return err
-				}
-				cctx, cancel := e.call(ctx)
-				defer cancel()
-				return e.fail("barrier set "+args[0], recipe.NewBarrier(c, args[0]).Set(cctx))
+				return e.oneCall(ctx, "barrier set "+args[0], func(ctx context.Context, c *client.Client) error {
+					return recipe.NewBarrier(c, args[0]).Set(ctx)
+				})
 			}
 		}}
 }
@@ -474,13 +462,9 @@ func barrierRemoveVerb() *verb {
 'canopy barrier wait' go. Lowering it twice is harmless. Prints nothing.`,
 		setup: func(fs *flag.FlagSet) runFunc {
 			return func(ctx context.Context, e *env, args []string) error {
-				c, err := e.client()
-				if err != nil {
-					return err
-				}
-				cctx, cancel := e.call(ctx)
-				defer cancel()
-				return e.fail("barrier remove "+args[0], recipe.NewBarrier(c, args[0]).Remove(cctx))
+				return e.oneCall(ctx, "barrier remove "+args[0], func(ctx context.Context, c *client.Client) error {
+					return recipe.NewBarrier(c, args[0]).Remove(ctx)
+				})
 			}
 		}}
 }
@@ -588,15 +572,13 @@ exist). In JSON: {"path","members":[{"name","data","encoding","session"}]},
 data as UTF-8 text or base64.`,
 		setup: func(fs *flag.FlagSet) runFunc {
 			return func(ctx context.Context, e *env, args []string) error {
-				c, err := e.client()
+				var members []recipe.Member
+				err := e.oneCall(ctx, "group ls "+args[0], func(ctx context.Context, c *client.Client) (err error) {
+					members, err = recipe.NewGroup(c, args[0]).Members(ctx)
+					return err
+				})
 				if err != nil {
 					return err
-				}
-				cctx, cancel := e.call(ctx)
-				defer cancel()
-				members, err := recipe.NewGroup(c, args[0]).Members(cctx)
-				if err != nil {
-					return e.fail("group ls "+args[0], err)
 				}
 				if e.json {
 					out := struct {
