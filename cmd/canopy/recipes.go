@@ -89,6 +89,15 @@ func waited(ctx, wctx context.Context, what string, wait time.Duration, err erro
 	return err
 }
 
+// await runs f, a wait bounded by --wait, and makes its error op's: a
+// waitError when --wait ran out.
+func (e *env) await(ctx context.Context, op, what string, wait time.Duration, f func(ctx context.Context) error) error {
+	wctx, cancel := waitContext(ctx, wait)
+	err := f(wctx)
+	cancel()
+	return e.fail(op, waited(ctx, wctx, what, wait, err))
+}
+
 // openSession opens the session a hold lives in; close it with
 // endSession.
 func (e *env) openSession(ctx context.Context, op string, timeout time.Duration) (*client.Session, error) {
@@ -113,10 +122,16 @@ func (e *env) endSession(s *client.Session) {
 	}
 }
 
-// releaseContext bounds a release by --timeout, even when the command's
-// context has ended (interrupted).
-func (e *env) releaseContext() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), e.timeout)
+// releaseAfter ends a hold once its command has run (runErr), within
+// --timeout even when the command's context has ended (interrupted). The
+// command's failure is op's; else the release's, if it failed.
+func (e *env) releaseAfter(op string, runErr error, release func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), e.timeout)
+	defer cancel()
+	if err := release(ctx); err != nil && runErr == nil {
+		return e.fail(op, err)
+	}
+	return e.fail(op, runErr)
 }
 
 // runCommand runs the command given after "--" while a hold lasts, with
@@ -247,11 +262,13 @@ held, before COMMAND's output.`,
 				}
 				defer e.endSession(s)
 				l := recipe.NewLock(s, p)
-				wctx, cancel := waitContext(ctx, *wait)
-				token, err := l.Acquire(wctx)
-				cancel()
+				var token int64
+				err = e.await(ctx, op, "the lock", *wait, func(ctx context.Context) (err error) {
+					token, err = l.Acquire(ctx)
+					return err
+				})
 				if err != nil {
-					return e.fail(op, waited(ctx, wctx, "the lock", *wait, err))
+					return err
 				}
 				fmt.Fprintf(e.stderr, "canopy lock: holding %s (fencing token %d)\n", p, token)
 				if e.json {
@@ -259,12 +276,7 @@ held, before COMMAND's output.`,
 				}
 				env := []string{"CANOPY_FENCING_TOKEN=" + strconv.FormatInt(token, 10), "CANOPY_LOCK_NODE=" + l.Node()}
 				runErr := e.runCommand(ctx, env, "the lock", l.Lost(), l.Err, *killAfter)
-				rctx, rcancel := e.releaseContext()
-				defer rcancel()
-				if err := l.Release(rctx); err != nil && runErr == nil {
-					return e.fail(op, err)
-				}
-				return e.fail(op, runErr)
+				return e.releaseAfter(op, runErr, l.Release)
 			}
 		}}
 }
@@ -309,11 +321,8 @@ exits 7; interrupted, it exits 130. In JSON, {"path","name","node","token",
 				}
 				defer e.endSession(s)
 				el := recipe.NewElection(s, p, name)
-				wctx, cancel := waitContext(ctx, *wait)
-				err = el.Campaign(wctx)
-				cancel()
-				if err != nil {
-					return e.fail(op, waited(ctx, wctx, "leadership", *wait, err))
+				if err := e.await(ctx, op, "leadership", *wait, el.Campaign); err != nil {
+					return err
 				}
 				token := el.Token()
 				fmt.Fprintf(e.stderr, "canopy elect: %s leads %s (epoch %d)\n", name, p, token)
@@ -322,12 +331,7 @@ exits 7; interrupted, it exits 130. In JSON, {"path","name","node","token",
 				}
 				env := []string{"CANOPY_FENCING_TOKEN=" + strconv.FormatInt(token, 10), "CANOPY_ELECTION_NODE=" + el.Node()}
 				runErr := e.runCommand(ctx, env, "leadership", el.Lost(), el.Err, *killAfter)
-				rctx, rcancel := e.releaseContext()
-				defer rcancel()
-				if err := el.Resign(rctx); err != nil && runErr == nil {
-					return e.fail(op, err)
-				}
-				return e.fail(op, runErr)
+				return e.releaseAfter(op, runErr, el.Resign)
 			}
 		}}
 }
@@ -397,9 +401,11 @@ JSON: {"path","data","encoding"}, data as UTF-8 text or base64.`,
 					return err
 				}
 				p := args[0]
-				wctx, cancel := waitContext(ctx, *wait)
-				defer cancel()
-				data, err := recipe.NewQueue(c, p).Take(wctx)
+				var data []byte
+				err = e.await(ctx, "queue take "+p, "an item", *wait, func(ctx context.Context) (err error) {
+					data, err = recipe.NewQueue(c, p).Take(ctx)
+					return err
+				})
 				if data != nil { // also with ErrTakeUncertain
 					if e.json {
 						d, enc := dataJSON(data)
@@ -411,7 +417,7 @@ JSON: {"path","data","encoding"}, data as UTF-8 text or base64.`,
 						}
 					}
 				}
-				return e.fail("queue take "+p, waited(ctx, wctx, "an item", *wait, err))
+				return err
 			}
 		}}
 }
@@ -483,10 +489,7 @@ func barrierWaitVerb() *verb {
 				if err != nil {
 					return err
 				}
-				wctx, cancel := waitContext(ctx, *wait)
-				defer cancel()
-				err = recipe.NewBarrier(c, args[0]).Wait(wctx)
-				return e.fail("barrier wait "+args[0], waited(ctx, wctx, "the barrier", *wait, err))
+				return e.await(ctx, "barrier wait "+args[0], "the barrier", *wait, recipe.NewBarrier(c, args[0]).Wait)
 			}
 		}}
 }
