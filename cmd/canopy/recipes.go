@@ -114,6 +114,19 @@ func (e *env) openSession(ctx context.Context, op string, timeout time.Duration)
 	return s, nil
 }
 
+// openHold is what lock and elect do before they wait: check their
+// flags and the command to run, then open the session the hold lives in;
+// close it with endSession.
+func (e *env) openHold(ctx context.Context, op string, sessionTimeout, wait, killAfter *time.Duration) (*client.Session, error) {
+	if err := e.checkDurations(sessionTimeout, wait, killAfter); err != nil {
+		return nil, err
+	}
+	if err := e.needCommand(op); err != nil {
+		return nil, err
+	}
+	return e.openSession(ctx, op, *sessionTimeout)
+}
+
 // endSession closes s unless it has ended already (lost: the cluster may
 // well be unreachable, and the session expires by itself).
 func (e *env) endSession(s *client.Session) {
@@ -249,14 +262,8 @@ held, before COMMAND's output.`,
 			wait := waitFlag(fs, "the lock")
 			killAfter := killAfterFlag(fs)
 			return func(ctx context.Context, e *env, args []string) error {
-				if err := e.checkDurations(sessionTimeout, wait, killAfter); err != nil {
-					return err
-				}
 				p, op := args[0], "lock "+args[0]
-				if err := e.needCommand(op); err != nil {
-					return err
-				}
-				s, err := e.openSession(ctx, op, *sessionTimeout)
+				s, err := e.openHold(ctx, op, sessionTimeout, wait, killAfter)
 				if err != nil {
 					return err
 				}
@@ -308,14 +315,8 @@ exits 7; interrupted, it exits 130. In JSON, {"path","name","node","token",
 					}
 					return e.printLeader(ctx, args[0])
 				}
-				if err := e.checkDurations(sessionTimeout, wait, killAfter); err != nil {
-					return err
-				}
 				p, name, op := args[0], args[1], "elect "+args[0]
-				if err := e.needCommand(op); err != nil {
-					return err
-				}
-				s, err := e.openSession(ctx, op, *sessionTimeout)
+				s, err := e.openHold(ctx, op, sessionTimeout, wait, killAfter)
 				if err != nil {
 					return err
 				}
