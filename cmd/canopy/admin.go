@@ -22,15 +22,13 @@ raft term and indexes, and each member with its role and addresses. In
 JSON: the API's GET /v1/cluster object.`,
 		setup: func(fs *flag.FlagSet) runFunc {
 			return func(ctx context.Context, e *env, args []string) error {
-				c, err := e.client()
+				var cl api.Cluster
+				err := e.oneCall(ctx, "cluster status", func(ctx context.Context, c *client.Client) (err error) {
+					cl, err = c.Cluster(ctx)
+					return err
+				})
 				if err != nil {
 					return err
-				}
-				cctx, cancel := e.call(ctx)
-				defer cancel()
-				cl, err := c.Cluster(cctx)
-				if err != nil {
-					return e.fail("cluster status", err)
 				}
 				if e.json {
 					return e.printJSON(cl)
@@ -67,14 +65,11 @@ In JSON: {"added":ID}.`,
 		setup: func(fs *flag.FlagSet) runFunc {
 			nonvoter := fs.Bool("nonvoter", false, "a member that replicates but does not vote")
 			return func(ctx context.Context, e *env, args []string) error {
-				c, err := e.client()
+				err := e.oneCall(ctx, "cluster add "+args[0], func(ctx context.Context, c *client.Client) error {
+					return c.AddMember(ctx, api.MemberRequest{ID: args[0], Raft: args[1], HTTP: args[2], Voter: !*nonvoter})
+				})
 				if err != nil {
 					return err
-				}
-				cctx, cancel := e.call(ctx)
-				defer cancel()
-				if err := c.AddMember(cctx, api.MemberRequest{ID: args[0], Raft: args[1], HTTP: args[2], Voter: !*nonvoter}); err != nil {
-					return e.fail("cluster add "+args[0], err)
 				}
 				if e.json {
 					return e.printJSON(memberResult{Added: args[0]})
@@ -91,14 +86,11 @@ func clusterRemoveVerb() *verb {
 elected). In JSON: {"removed":ID}.`,
 		setup: func(fs *flag.FlagSet) runFunc {
 			return func(ctx context.Context, e *env, args []string) error {
-				c, err := e.client()
+				err := e.oneCall(ctx, "cluster remove "+args[0], func(ctx context.Context, c *client.Client) error {
+					return c.RemoveMember(ctx, args[0])
+				})
 				if err != nil {
 					return err
-				}
-				cctx, cancel := e.call(ctx)
-				defer cancel()
-				if err := c.RemoveMember(cctx, args[0]); err != nil {
-					return e.fail("cluster remove "+args[0], err)
 				}
 				if e.json {
 					return e.printJSON(memberResult{Removed: args[0]})

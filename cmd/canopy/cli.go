@@ -323,6 +323,21 @@ func (e *env) call(ctx context.Context) (context.Context, context.CancelFunc) {
 	return ctx, func() { stop(); cancel() }
 }
 
+// oneCall is how most verbs reach the cluster: f makes one call with the
+// client, bounded as call bounds it, and its error is op's failure (nil
+// stays nil). A client that cannot be made is the usage error it is, not
+// op's failure. f returns its results through the variables it closes
+// over.
+func (e *env) oneCall(ctx context.Context, op string, f func(ctx context.Context, c *client.Client) error) error {
+	c, err := e.client()
+	if err != nil {
+		return err
+	}
+	cctx, cancel := e.call(ctx)
+	defer cancel()
+	return e.fail(op, f(cctx, c))
+}
+
 // usage is a usage error of the running verb.
 func (e *env) usage(format string, args ...any) error {
 	return &usageError{verb: e.verb, msg: fmt.Sprintf(format, args...)}

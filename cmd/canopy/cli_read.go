@@ -157,22 +157,19 @@ or, when it is not valid UTF-8, base64 ("encoding":"base64").`,
 			stats := fs.Bool("s", false, "print the stat after the data")
 			watch := fs.Bool("w", false, "set a data watch and wait for its event")
 			return func(ctx context.Context, e *env, args []string) error {
-				c, err := e.client()
-				if err != nil {
-					return err
-				}
 				p, op := args[0], "get "+args[0]
 				var nd client.Node
 				var events <-chan client.Event
-				cctx, cancel := e.call(ctx)
-				if *watch {
-					nd, events, err = c.GetW(cctx, p)
-				} else {
-					nd, err = c.Get(cctx, p)
-				}
-				cancel()
+				err := e.oneCall(ctx, op, func(ctx context.Context, c *client.Client) (err error) {
+					if *watch {
+						nd, events, err = c.GetW(ctx, p)
+					} else {
+						nd, err = c.Get(ctx, p)
+					}
+					return err
+				})
 				if err != nil {
-					return e.fail(op, err)
+					return err
 				}
 				if e.json {
 					e.printJSON(api.NewNodeData(p, string(nd.Data), nd.Stat, false))
@@ -200,15 +197,13 @@ API's field names; times are milliseconds since the epoch followed by the
 local time. In JSON: the API's {"path","stat"}.`,
 		setup: func(fs *flag.FlagSet) runFunc {
 			return func(ctx context.Context, e *env, args []string) error {
-				c, err := e.client()
+				var stat client.Stat
+				err := e.oneCall(ctx, "stat "+args[0], func(ctx context.Context, c *client.Client) (err error) {
+					stat, err = c.Stat(ctx, args[0])
+					return err
+				})
 				if err != nil {
 					return err
-				}
-				cctx, cancel := e.call(ctx)
-				defer cancel()
-				stat, err := c.Stat(cctx, args[0])
-				if err != nil {
-					return e.fail("stat "+args[0], err)
 				}
 				if e.json {
 					return e.printJSON(api.PathStat{Path: args[0], Stat: stat})
@@ -226,15 +221,13 @@ write committed before the call, and prints that zxid. A missing PATH is
 fine. In JSON: the API's {"zxid"}.`,
 		setup: func(fs *flag.FlagSet) runFunc {
 			return func(ctx context.Context, e *env, args []string) error {
-				c, err := e.client()
+				var zxid int64
+				err := e.oneCall(ctx, "sync "+args[0], func(ctx context.Context, c *client.Client) (err error) {
+					zxid, err = c.Sync(ctx, args[0])
+					return err
+				})
 				if err != nil {
 					return err
-				}
-				cctx, cancel := e.call(ctx)
-				defer cancel()
-				zxid, err := c.Sync(cctx, args[0])
-				if err != nil {
-					return e.fail("sync "+args[0], err)
 				}
 				if e.json {
 					return e.printJSON(api.SyncResult{Zxid: zxid})

@@ -24,15 +24,13 @@ default 10s); each call to the cluster may take 10s. In JSON: the API's
 		setup: func(fs *flag.FlagSet) runFunc {
 			timeout := fs.Duration("timeout", 10*time.Second, "the session's timeout")
 			return func(ctx context.Context, e *env, args []string) error {
-				c, err := e.client()
+				var s *client.Session
+				err := e.oneCall(ctx, "session open", func(ctx context.Context, c *client.Client) (err error) {
+					s, err = c.NewSession(ctx, *timeout)
+					return err
+				})
 				if err != nil {
 					return err
-				}
-				cctx, cancel := e.call(ctx)
-				defer cancel()
-				s, err := c.NewSession(cctx, *timeout)
-				if err != nil {
-					return e.fail("session open", err)
 				}
 				if e.json {
 					e.printJSON(api.Session{ID: s.ID(), TimeoutMs: s.Timeout().Milliseconds()})
@@ -52,15 +50,13 @@ the leader sees it ("-" when the answering node does not hold the lease
 clock). In JSON: the API's {"sessions":[...]}.`,
 		setup: func(fs *flag.FlagSet) runFunc {
 			return func(ctx context.Context, e *env, args []string) error {
-				c, err := e.client()
+				var list []api.Session
+				err := e.oneCall(ctx, "session ls", func(ctx context.Context, c *client.Client) (err error) {
+					list, err = c.Sessions(ctx)
+					return err
+				})
 				if err != nil {
 					return err
-				}
-				cctx, cancel := e.call(ctx)
-				defer cancel()
-				list, err := c.Sessions(cctx)
-				if err != nil {
-					return e.fail("session ls", err)
 				}
 				if e.json {
 					if list == nil {
@@ -104,15 +100,13 @@ when it is not open). In JSON: the API's session object.`,
 				if err != nil {
 					return err
 				}
-				c, err := e.client()
+				var s api.Session
+				err = e.oneCall(ctx, "session get "+id.String(), func(ctx context.Context, c *client.Client) (err error) {
+					s, err = c.SessionInfo(ctx, id)
+					return err
+				})
 				if err != nil {
 					return err
-				}
-				cctx, cancel := e.call(ctx)
-				defer cancel()
-				s, err := c.SessionInfo(cctx, id)
-				if err != nil {
-					return e.fail("session get "+id.String(), err)
 				}
 				if e.json {
 					return e.printJSON(s)
@@ -136,17 +130,13 @@ command returns. Exit 7 when the session is not open. In JSON: {"id"}.`,
 				if err != nil {
 					return err
 				}
-				c, err := e.client()
-				if err != nil {
-					return err
-				}
-				op := "session close " + id.String()
-				cctx, cancel := e.call(ctx)
-				defer cancel()
 				// Wherever it was opened; one that is not open is
 				// SessionExpired.
-				if err := c.CloseSession(cctx, id); err != nil {
-					return e.fail(op, err)
+				err = e.oneCall(ctx, "session close "+id.String(), func(ctx context.Context, c *client.Client) error {
+					return c.CloseSession(ctx, id)
+				})
+				if err != nil {
+					return err
 				}
 				if e.json {
 					return e.printJSON(struct {

@@ -90,20 +90,19 @@ In JSON: the API's {"path","stat"}, with "session" for -e.`,
 				if *session != "" && !*eph {
 					return e.usage("--session goes with -e")
 				}
-				c, err := e.client()
-				if err != nil {
-					return err
-				}
 				p := args[0]
 				opts := &client.CreateOptions{Ephemeral: *eph, Sequential: *seq, Container: *cont, TTL: ttl.d, Parents: *parents}
 				if *eph {
-					return e.createEphemeral(ctx, c, p, data, opts, *session)
+					return e.createEphemeral(ctx, p, data, opts, *session)
 				}
-				cctx, cancel := e.call(ctx)
-				defer cancel()
-				actual, stat, err := c.Create(cctx, p, data, opts)
+				var actual string
+				var stat client.Stat
+				err = e.oneCall(ctx, "create "+p, func(ctx context.Context, c *client.Client) (err error) {
+					actual, stat, err = c.Create(ctx, p, data, opts)
+					return err
+				})
 				if err != nil {
-					return e.fail("create "+p, err)
+					return err
 				}
 				return e.printCreated(actual, stat, 0)
 			}
@@ -128,7 +127,11 @@ func (e *env) printCreated(p string, stat client.Stat, session client.ID) error 
 
 // createEphemeral creates an ephemeral node in the session named, or in
 // a session of its own that it then holds until ctx ends.
-func (e *env) createEphemeral(ctx context.Context, c *client.Client, p string, data []byte, opts *client.CreateOptions, sessionID string) error {
+func (e *env) createEphemeral(ctx context.Context, p string, data []byte, opts *client.CreateOptions, sessionID string) error {
+	c, err := e.client()
+	if err != nil {
+		return err
+	}
 	op := "create " + p
 	cctx, cancel := e.call(ctx)
 	defer cancel()
@@ -215,15 +218,13 @@ the API's {"path","stat"}.`,
 				if err != nil {
 					return err
 				}
-				c, err := e.client()
+				var stat client.Stat
+				err = e.oneCall(ctx, "set "+args[0], func(ctx context.Context, c *client.Client) (err error) {
+					stat, err = c.Set(ctx, args[0], data, v)
+					return err
+				})
 				if err != nil {
 					return err
-				}
-				cctx, cancel := e.call(ctx)
-				defer cancel()
-				stat, err := c.Set(cctx, args[0], data, v)
-				if err != nil {
-					return e.fail("set "+args[0], err)
 				}
 				if e.json {
 					return e.printJSON(api.PathStat{Path: args[0], Stat: stat})
@@ -251,14 +252,11 @@ version is VERSION. In JSON: {"path"}.`,
 				if err != nil {
 					return err
 				}
-				c, err := e.client()
+				err = e.oneCall(ctx, "delete "+args[0], func(ctx context.Context, c *client.Client) error {
+					return c.Delete(ctx, args[0], v)
+				})
 				if err != nil {
 					return err
-				}
-				cctx, cancel := e.call(ctx)
-				defer cancel()
-				if err := c.Delete(cctx, args[0], v); err != nil {
-					return e.fail("delete "+args[0], err)
 				}
 				return e.printDeleted(args[0])
 			}

@@ -89,20 +89,42 @@ func waited(ctx, wctx context.Context, what string, wait time.Duration, err erro
 	return err
 }
 
+// await runs f, a wait bounded by --wait, and makes its error op's: a
+// waitError when --wait ran out.
+func (e *env) await(ctx context.Context, op, what string, wait time.Duration, f func(ctx context.Context) error) error {
+	wctx, cancel := waitContext(ctx, wait)
+	err := f(wctx)
+	cancel()
+	return e.fail(op, waited(ctx, wctx, what, wait, err))
+}
+
 // openSession opens the session a hold lives in; close it with
 // endSession.
 func (e *env) openSession(ctx context.Context, op string, timeout time.Duration) (*client.Session, error) {
-	c, err := e.client()
+	var s *client.Session
+	err := e.oneCall(ctx, op, func(ctx context.Context, c *client.Client) (err error) {
+		if s, err = c.NewSession(ctx, timeout); err != nil {
+			return fmt.Errorf("opening a session: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	cctx, cancel := e.call(ctx)
-	defer cancel()
-	s, err := c.NewSession(cctx, timeout)
-	if err != nil {
-		return nil, e.fail(op, fmt.Errorf("opening a session: %w", err))
-	}
 	return s, nil
+}
+
+// openHold is what lock and elect do before they wait: check their
+// flags and the command to run, then open the session the hold lives in;
+// close it with endSession.
+func (e *env) openHold(ctx context.Context, op string, sessionTimeout, wait, killAfter *time.Duration) (*client.Session, error) {
+	if err := e.checkDurations(sessionTimeout, wait, killAfter); err != nil {
+		return nil, err
+	}
+	if err := e.needCommand(op); err != nil {
+		return nil, err
+	}
+	return e.openSession(ctx, op, *sessionTimeout)
 }
 
 // endSession closes s unless it has ended already (lost: the cluster may
@@ -113,10 +135,16 @@ func (e *env) endSession(s *client.Session) {
 	}
 }
 
-// releaseContext bounds a release by --timeout, even when the command's
-// context has ended (interrupted).
-func (e *env) releaseContext() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), e.timeout)
+// releaseAfter ends a hold once its command has run (runErr), within
+// --timeout even when the command's context has ended (interrupted). The
+// command's failure is op's; else the release's, if it failed.
+func (e *env) releaseAfter(op string, runErr error, release func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), e.timeout)
+	defer cancel()
+	if err := release(ctx); err != nil && runErr == nil {
+		return e.fail(op, err)
+	}
+	return e.fail(op, runErr)
 }
 
 // runCommand runs the command given after "--" while a hold lasts, with
@@ -234,24 +262,20 @@ held, before COMMAND's output.`,
 			wait := waitFlag(fs, "the lock")
 			killAfter := killAfterFlag(fs)
 			return func(ctx context.Context, e *env, args []string) error {
-				if err := e.checkDurations(sessionTimeout, wait, killAfter); err != nil {
-					return err
-				}
 				p, op := args[0], "lock "+args[0]
-				if err := e.needCommand(op); err != nil {
-					return err
-				}
-				s, err := e.openSession(ctx, op, *sessionTimeout)
+				s, err := e.openHold(ctx, op, sessionTimeout, wait, killAfter)
 				if err != nil {
 					return err
 				}
 				defer e.endSession(s)
 				l := recipe.NewLock(s, p)
-				wctx, cancel := waitContext(ctx, *wait)
-				token, err := l.Acquire(wctx)
-				cancel()
+				var token int64
+				err = e.await(ctx, op, "the lock", *wait, func(ctx context.Context) (err error) {
+					token, err = l.Acquire(ctx)
+					return err
+				})
 				if err != nil {
-					return e.fail(op, waited(ctx, wctx, "the lock", *wait, err))
+					return err
 				}
 				fmt.Fprintf(e.stderr, "canopy lock: holding %s (fencing token %d)\n", p, token)
 				if e.json {
@@ -259,12 +283,7 @@ held, before COMMAND's output.`,
 				}
 				env := []string{"CANOPY_FENCING_TOKEN=" + strconv.FormatInt(token, 10), "CANOPY_LOCK_NODE=" + l.Node()}
 				runErr := e.runCommand(ctx, env, "the lock", l.Lost(), l.Err, *killAfter)
-				rctx, rcancel := e.releaseContext()
-				defer rcancel()
-				if err := l.Release(rctx); err != nil && runErr == nil {
-					return e.fail(op, err)
-				}
-				return e.fail(op, runErr)
+				return e.releaseAfter(op, runErr, l.Release)
 			}
 		}}
 }
@@ -296,24 +315,15 @@ exits 7; interrupted, it exits 130. In JSON, {"path","name","node","token",
 					}
 					return e.printLeader(ctx, args[0])
 				}
-				if err := e.checkDurations(sessionTimeout, wait, killAfter); err != nil {
-					return err
-				}
 				p, name, op := args[0], args[1], "elect "+args[0]
-				if err := e.needCommand(op); err != nil {
-					return err
-				}
-				s, err := e.openSession(ctx, op, *sessionTimeout)
+				s, err := e.openHold(ctx, op, sessionTimeout, wait, killAfter)
 				if err != nil {
 					return err
 				}
 				defer e.endSession(s)
 				el := recipe.NewElection(s, p, name)
-				wctx, cancel := waitContext(ctx, *wait)
-				err = el.Campaign(wctx)
-				cancel()
-				if err != nil {
-					return e.fail(op, waited(ctx, wctx, "leadership", *wait, err))
+				if err := e.await(ctx, op, "leadership", *wait, el.Campaign); err != nil {
+					return err
 				}
 				token := el.Token()
 				fmt.Fprintf(e.stderr, "canopy elect: %s leads %s (epoch %d)\n", name, p, token)
@@ -322,27 +332,20 @@ exits 7; interrupted, it exits 130. In JSON, {"path","name","node","token",
 				}
 				env := []string{"CANOPY_FENCING_TOKEN=" + strconv.FormatInt(token, 10), "CANOPY_ELECTION_NODE=" + el.Node()}
 				runErr := e.runCommand(ctx, env, "leadership", el.Lost(), el.Err, *killAfter)
-				rctx, rcancel := e.releaseContext()
-				defer rcancel()
-				if err := el.Resign(rctx); err != nil && runErr == nil {
-					return e.fail(op, err)
-				}
-				return e.fail(op, runErr)
+				return e.releaseAfter(op, runErr, el.Resign)
 			}
 		}}
 }
 
 // printLeader prints the leader of the election at p.
 func (e *env) printLeader(ctx context.Context, p string) error {
-	c, err := e.client()
+	var leader recipe.Candidate
+	err := e.oneCall(ctx, "elect "+p, func(ctx context.Context, c *client.Client) (err error) {
+		leader, err = recipe.Leader(ctx, c, p)
+		return err
+	})
 	if err != nil {
 		return err
-	}
-	cctx, cancel := e.call(ctx)
-	defer cancel()
-	leader, err := recipe.Leader(cctx, c, p)
-	if err != nil {
-		return e.fail("elect "+p, err)
 	}
 	if e.json {
 		return e.printJSON(heldJSON{Path: p, Name: leader.Name, Node: leader.Node, Token: leader.Token, Session: leader.Session})
@@ -365,13 +368,9 @@ put at least once. Prints nothing.`,
 				if err != nil {
 					return err
 				}
-				c, err := e.client()
-				if err != nil {
-					return err
-				}
-				cctx, cancel := e.call(ctx)
-				defer cancel()
-				return e.fail("queue put "+args[0], recipe.NewQueue(c, args[0]).Put(cctx, data))
+				return e.oneCall(ctx, "queue put "+args[0], func(ctx context.Context, c *client.Client) error {
+					return recipe.NewQueue(c, args[0]).Put(ctx, data)
+				})
 			}
 		}}
 }
@@ -403,9 +402,11 @@ JSON: {"path","data","encoding"}, data as UTF-8 text or base64.`,
 					return err
 				}
 				p := args[0]
-				wctx, cancel := waitContext(ctx, *wait)
-				defer cancel()
-				data, err := recipe.NewQueue(c, p).Take(wctx)
+				var data []byte
+				err = e.await(ctx, "queue take "+p, "an item", *wait, func(ctx context.Context) (err error) {
+					data, err = recipe.NewQueue(c, p).Take(ctx)
+					return err
+				})
 				if data != nil { // also with ErrTakeUncertain
 					if e.json {
 						d, enc := dataJSON(data)
@@ -417,7 +418,7 @@ JSON: {"path","data","encoding"}, data as UTF-8 text or base64.`,
 						}
 					}
 				}
-				return e.fail("queue take "+p, waited(ctx, wctx, "an item", *wait, err))
+				return err
 			}
 		}}
 }
@@ -428,15 +429,13 @@ func queueLenVerb() *verb {
 exist). In JSON: {"path","length"}.`,
 		setup: func(fs *flag.FlagSet) runFunc {
 			return func(ctx context.Context, e *env, args []string) error {
-				c, err := e.client()
+				var n int
+				err := e.oneCall(ctx, "queue len "+args[0], func(ctx context.Context, c *client.Client) (err error) {
+					n, err = recipe.NewQueue(c, args[0]).Len(ctx)
+					return err
+				})
 				if err != nil {
 					return err
-				}
-				cctx, cancel := e.call(ctx)
-				defer cancel()
-				n, err := recipe.NewQueue(c, args[0]).Len(cctx)
-				if err != nil {
-					return e.fail("queue len "+args[0], err)
 				}
 				if e.json {
 					return e.printJSON(struct {
@@ -457,13 +456,9 @@ while the persistent node PATH exists; missing parents are created).
 Raising it twice is harmless. Prints nothing.`,
 		setup: func(fs *flag.FlagSet) runFunc {
 			return func(ctx context.Context, e *env, args []string) error {
-				c, err := e.client()
-				if err != nil {
-					return err
-				}
-				cctx, cancel := e.call(ctx)
-				defer cancel()
-				return e.fail("barrier set "+args[0], recipe.NewBarrier(c, args[0]).Set(cctx))
+				return e.oneCall(ctx, "barrier set "+args[0], func(ctx context.Context, c *client.Client) error {
+					return recipe.NewBarrier(c, args[0]).Set(ctx)
+				})
 			}
 		}}
 }
@@ -474,13 +469,9 @@ func barrierRemoveVerb() *verb {
 'canopy barrier wait' go. Lowering it twice is harmless. Prints nothing.`,
 		setup: func(fs *flag.FlagSet) runFunc {
 			return func(ctx context.Context, e *env, args []string) error {
-				c, err := e.client()
-				if err != nil {
-					return err
-				}
-				cctx, cancel := e.call(ctx)
-				defer cancel()
-				return e.fail("barrier remove "+args[0], recipe.NewBarrier(c, args[0]).Remove(cctx))
+				return e.oneCall(ctx, "barrier remove "+args[0], func(ctx context.Context, c *client.Client) error {
+					return recipe.NewBarrier(c, args[0]).Remove(ctx)
+				})
 			}
 		}}
 }
@@ -499,10 +490,7 @@ func barrierWaitVerb() *verb {
 				if err != nil {
 					return err
 				}
-				wctx, cancel := waitContext(ctx, *wait)
-				defer cancel()
-				err = recipe.NewBarrier(c, args[0]).Wait(wctx)
-				return e.fail("barrier wait "+args[0], waited(ctx, wctx, "the barrier", *wait, err))
+				return e.await(ctx, "barrier wait "+args[0], "the barrier", *wait, recipe.NewBarrier(c, args[0]).Wait)
 			}
 		}}
 }
@@ -588,15 +576,13 @@ exist). In JSON: {"path","members":[{"name","data","encoding","session"}]},
 data as UTF-8 text or base64.`,
 		setup: func(fs *flag.FlagSet) runFunc {
 			return func(ctx context.Context, e *env, args []string) error {
-				c, err := e.client()
+				var members []recipe.Member
+				err := e.oneCall(ctx, "group ls "+args[0], func(ctx context.Context, c *client.Client) (err error) {
+					members, err = recipe.NewGroup(c, args[0]).Members(ctx)
+					return err
+				})
 				if err != nil {
 					return err
-				}
-				cctx, cancel := e.call(ctx)
-				defer cancel()
-				members, err := recipe.NewGroup(c, args[0]).Members(cctx)
-				if err != nil {
-					return e.fail("group ls "+args[0], err)
 				}
 				if e.json {
 					out := struct {

@@ -18,29 +18,11 @@ import (
 	"github.com/canopy-coord/canopy/internal/testnode"
 )
 
-// recipeOutput is a bytes.Buffer safe to read while a verb writes to it.
-type recipeOutput struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *recipeOutput) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *recipeOutput) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // runRecipeVerb runs a canopy command line in-process against server.
 // --server goes first, as a global flag: after the verb's words it could
 // fall after "--", into the command.
 func runRecipeVerb(ctx context.Context, server string, args ...string) (stdout, stderr string, err error) {
-	var out, errb recipeOutput
+	var out, errb syncBuffer
 	args = append([]string{"--server", server}, args...)
 	err = run(ctx, args, &out, &errb)
 	return out.String(), errb.String(), err
@@ -49,24 +31,9 @@ func runRecipeVerb(ctx context.Context, server string, args ...string) (stdout, 
 // recipeMain is runRecipeVerb through runMain: what a shell sees, the
 // exit code included.
 func recipeMain(ctx context.Context, server string, args ...string) cliResult {
-	var out, errb recipeOutput
+	var out, errb syncBuffer
 	code := runMain(ctx, append([]string{"--server", server}, args...), strings.NewReader(""), &out, &errb)
 	return cliResult{out: out.String(), err: errb.String(), code: code}
-}
-
-func recipeContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-func nodeClient(t *testing.T, nd *testnode.Node) *client.Client {
-	c, err := client.New(client.Config{Servers: []string{nd.URL}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
 }
 
 func waitForRecipe(t *testing.T, timeout time.Duration, what string, cond func() bool) {
@@ -88,7 +55,7 @@ func fileExists(name string) bool {
 func TestLockVerbRunsCommandsOneAtATimeWithGrowingTokens(t *testing.T) {
 	t.Parallel()
 	nd := testnode.Start(t)
-	ctx := recipeContext(t)
+	ctx := ctxT(t)
 	log := filepath.Join(t.TempDir(), "log")
 	var wg sync.WaitGroup
 	for range 3 {
@@ -115,7 +82,7 @@ func TestLockVerbRunsCommandsOneAtATimeWithGrowingTokens(t *testing.T) {
 		}
 		last = n
 	}
-	if kids, _, err := nodeClient(t, nd).Children(ctx, "/cli/lock"); err != nil || len(kids) != 0 {
+	if kids, _, err := newClient(t, nd.URL).Children(ctx, "/cli/lock"); err != nil || len(kids) != 0 {
 		t.Errorf("lock nodes left after the commands: %v, %v", kids, err)
 	}
 }
@@ -123,12 +90,12 @@ func TestLockVerbRunsCommandsOneAtATimeWithGrowingTokens(t *testing.T) {
 func TestLockVerbFailsWhenTheCommandFailsAndReleases(t *testing.T) {
 	t.Parallel()
 	nd := testnode.Start(t)
-	ctx := recipeContext(t)
+	ctx := ctxT(t)
 	_, _, err := runRecipeVerb(ctx, nd.URL, "lock", "/cli/fail", "--", "sh", "-c", "exit 3")
 	if err == nil || !strings.Contains(err.Error(), "exit status 3") {
 		t.Errorf("lock of a failing command: %v, want its exit status", err)
 	}
-	if kids, _, _ := nodeClient(t, nd).Children(ctx, "/cli/fail"); len(kids) != 0 {
+	if kids, _, _ := newClient(t, nd.URL).Children(ctx, "/cli/fail"); len(kids) != 0 {
 		t.Errorf("lock not released after the command failed: %v", kids)
 	}
 	if _, _, err := runRecipeVerb(ctx, nd.URL, "lock", "/cli/fail"); err == nil {
@@ -141,7 +108,7 @@ func TestLockVerbFailsWhenTheCommandFailsAndReleases(t *testing.T) {
 func TestLockVerbSignalsTheCommandWhenTheSessionIsLost(t *testing.T) {
 	t.Parallel()
 	nd := testnode.Start(t)
-	ctx := recipeContext(t)
+	ctx := ctxT(t)
 	dir := t.TempDir()
 	ready, termed := filepath.Join(dir, "ready"), filepath.Join(dir, "termed")
 	done := make(chan error, 1)
@@ -168,7 +135,7 @@ func TestLockVerbSignalsTheCommandWhenTheSessionIsLost(t *testing.T) {
 func TestElectVerbRunsTheLeaderAndNamesIt(t *testing.T) {
 	t.Parallel()
 	nd := testnode.Start(t)
-	ctx := recipeContext(t)
+	ctx := ctxT(t)
 	dir := t.TempDir()
 	leads, goOn := filepath.Join(dir, "leads"), filepath.Join(dir, "go")
 	first := make(chan error, 1)
@@ -210,7 +177,7 @@ func TestElectVerbRunsTheLeaderAndNamesIt(t *testing.T) {
 func TestQueueVerbs(t *testing.T) {
 	t.Parallel()
 	nd := testnode.Start(t)
-	ctx := recipeContext(t)
+	ctx := ctxT(t)
 	for _, item := range []string{"first", "second"} {
 		if _, _, err := runRecipeVerb(ctx, nd.URL, "queue", "put", "/cli/q", item); err != nil {
 			t.Fatal(err)
@@ -233,7 +200,7 @@ func TestQueueVerbs(t *testing.T) {
 func TestBarrierVerbs(t *testing.T) {
 	t.Parallel()
 	nd := testnode.Start(t)
-	ctx := recipeContext(t)
+	ctx := ctxT(t)
 	if _, _, err := runRecipeVerb(ctx, nd.URL, "barrier", "set", "/cli/barrier"); err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +230,7 @@ func TestBarrierVerbs(t *testing.T) {
 func TestGroupVerbs(t *testing.T) {
 	t.Parallel()
 	nd := testnode.Start(t)
-	ctx := recipeContext(t)
+	ctx := ctxT(t)
 	joinCtx, leave := context.WithCancel(ctx)
 	joined := make(chan error, 1)
 	go func() {
@@ -298,8 +265,8 @@ func TestGroupVerbs(t *testing.T) {
 
 // startRecipe runs a command line through runMain in the background; the
 // test reads its output as it goes and its exit code from the channel.
-func startRecipe(ctx context.Context, server string, args ...string) (out, errb *recipeOutput, code <-chan int) {
-	out, errb = &recipeOutput{}, &recipeOutput{}
+func startRecipe(ctx context.Context, server string, args ...string) (out, errb *syncBuffer, code <-chan int) {
+	out, errb = &syncBuffer{}, &syncBuffer{}
 	done := make(chan int, 1)
 	go func() {
 		done <- runMain(ctx, append([]string{"--server", server}, args...), strings.NewReader(""), out, errb)
@@ -380,7 +347,7 @@ func TestRecipeVerbsUsageErrors(t *testing.T) {
 func TestLockVerbExitsWithTheCommandsStatus(t *testing.T) {
 	t.Parallel()
 	nd := testnode.Start(t)
-	ctx := recipeContext(t)
+	ctx := ctxT(t)
 	r := recipeMain(ctx, nd.URL, "lock", "/cli/status", "--", "sh", "-c", "echo out; echo err >&2; exit 3")
 	if r.code != 3 || r.out != "out\n" {
 		t.Errorf("lock of a command exiting 3: exit %d, stdout %q; want 3 and the command's output", r.code, r.out)
@@ -402,7 +369,7 @@ func TestLockVerbExitsWithTheCommandsStatus(t *testing.T) {
 		t.Errorf("lock of a file that is not executable: exit %d, want %d; stderr %q", r.code, exitCannotRun, r.err)
 	}
 	recipeMain(ctx, nd.URL, "lock", "/cli/status", "--", "true").ok(t)
-	c := nodeClient(t, nd)
+	c := newClient(t, nd.URL)
 	if kids, _, err := c.Children(ctx, "/cli/status"); err != nil || len(kids) != 0 {
 		t.Errorf("lock nodes left: %v, %v", kids, err)
 	}
@@ -417,14 +384,14 @@ func TestLockVerbExitsWithTheCommandsStatus(t *testing.T) {
 func TestLockVerbExitsSevenWhenItsNodeIsDeleted(t *testing.T) {
 	t.Parallel()
 	nd := testnode.Start(t)
-	ctx := recipeContext(t)
+	ctx := ctxT(t)
 	dir := t.TempDir()
 	ready, termed := filepath.Join(dir, "ready"), filepath.Join(dir, "termed")
 	_, errb, code := startRecipe(ctx, nd.URL, "lock", "/cli/deleted", "--",
 		"sh", "-c", `trap 'echo TERM > "$1"; exit 0' TERM; echo "$CANOPY_LOCK_NODE" > "$0.tmp"; mv "$0.tmp" "$0"; while :; do sleep 0.05; done`, ready, termed)
 	waitForRecipe(t, 10*time.Second, "the command never started", func() bool { return fileExists(ready) })
 	node, _ := os.ReadFile(ready)
-	if err := nodeClient(t, nd).Delete(ctx, strings.TrimSpace(string(node)), client.AnyVersion); err != nil {
+	if err := newClient(t, nd.URL).Delete(ctx, strings.TrimSpace(string(node)), client.AnyVersion); err != nil {
 		t.Fatal(err)
 	}
 	if c := exitOf(t, code, "lock after its node was deleted"); c != exitSession {
@@ -441,7 +408,7 @@ func TestLockVerbExitsSevenWhenItsNodeIsDeleted(t *testing.T) {
 func TestGroupJoinExitsSevenWhenItsSessionIsLost(t *testing.T) {
 	t.Parallel()
 	nd := testnode.Start(t)
-	ctx := recipeContext(t)
+	ctx := ctxT(t)
 	_, errb, code := startRecipe(ctx, nd.URL, "group", "join", "--session-timeout", "2s", "/cli/lost", "web-1")
 	waitForRecipe(t, 10*time.Second, "web-1 never joined", func() bool { return strings.Contains(errb.String(), "joined") })
 	nd.Stop()
@@ -456,7 +423,7 @@ func TestGroupJoinExitsSevenWhenItsSessionIsLost(t *testing.T) {
 func TestLockVerbInterruptedEndsTheCommandAndReleases(t *testing.T) {
 	t.Parallel()
 	nd := testnode.Start(t)
-	ctx, interrupt := context.WithCancel(recipeContext(t))
+	ctx, interrupt := context.WithCancel(ctxT(t))
 	ready := filepath.Join(t.TempDir(), "ready")
 	_, errb, code := startRecipe(ctx, nd.URL, "lock", "/cli/int", "--", "sh", "-c", `touch "$0"; while :; do sleep 0.05; done`, ready)
 	waitForRecipe(t, 10*time.Second, "the command never started", func() bool { return fileExists(ready) })
@@ -464,7 +431,7 @@ func TestLockVerbInterruptedEndsTheCommandAndReleases(t *testing.T) {
 	if c := exitOf(t, code, "lock after an interrupt"); c != exitInterrupted {
 		t.Errorf("lock interrupted: exit %d, want %d; stderr %q", c, exitInterrupted, errb.String())
 	}
-	if kids, _, err := nodeClient(t, nd).Children(recipeContext(t), "/cli/int"); err != nil || len(kids) != 0 {
+	if kids, _, err := newClient(t, nd.URL).Children(ctxT(t), "/cli/int"); err != nil || len(kids) != 0 {
 		t.Errorf("lock not released after an interrupt: %v, %v", kids, err)
 	}
 }
@@ -472,7 +439,7 @@ func TestLockVerbInterruptedEndsTheCommandAndReleases(t *testing.T) {
 func TestWaitRunningOutIsExitEight(t *testing.T) {
 	t.Parallel()
 	nd := testnode.Start(t)
-	ctx := recipeContext(t)
+	ctx := ctxT(t)
 	dir := t.TempDir()
 	ready, goOn := filepath.Join(dir, "ready"), filepath.Join(dir, "go")
 	_, _, holder := startRecipe(ctx, nd.URL, "lock", "/cli/busy", "--", "sh", "-c", `touch "$0"; while [ ! -e "$1" ]; do sleep 0.02; done`, ready, goOn)
@@ -485,7 +452,7 @@ func TestWaitRunningOutIsExitEight(t *testing.T) {
 	if c := exitOf(t, holder, "the holder"); c != 0 {
 		t.Errorf("the holder: exit %d", c)
 	}
-	if kids, _, err := nodeClient(t, nd).Children(ctx, "/cli/busy"); err != nil || len(kids) != 0 {
+	if kids, _, err := newClient(t, nd.URL).Children(ctx, "/cli/busy"); err != nil || len(kids) != 0 {
 		t.Errorf("the waiter that gave up left its node: %v, %v", kids, err)
 	}
 	recipeMain(ctx, nd.URL, "queue", "take", "--wait", "100ms", "/cli/empty").fails(t, exitWait)
@@ -496,7 +463,7 @@ func TestWaitRunningOutIsExitEight(t *testing.T) {
 func TestRecipeVerbsJSON(t *testing.T) {
 	t.Parallel()
 	nd := testnode.Start(t)
-	ctx := recipeContext(t)
+	ctx := ctxT(t)
 
 	// queue: len, then the items as get writes data.
 	recipeMain(ctx, nd.URL, "queue", "put", "/cli/jq", "text").ok(t)
