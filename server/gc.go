@@ -2,9 +2,9 @@ package server
 
 import (
 	"context"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
-	"time"
 )
 
 // GC tuning. Nearly all of a node's heap is the long-lived tree, so what
@@ -17,41 +17,61 @@ import (
 //     twice the tree in RSS (1M nodes: 650 MB instead of under 500 MB).
 //
 // So the node lets the heap grow by gcHeadroom beyond the live heap, or by
-// half of it when that is more: GOGC = max(50, 100*gcHeadroom/live).
+// half of it when that is more: GOGC = max(50, 100*gcHeadroom/live). The
+// percent is set again after every collection, from the live heap that
+// collection found: set on a timer instead, a heap growing fast (a restore,
+// a bulk load) would overshoot by the old percent of the new heap.
 const (
-	gcHeadroom     = 64 << 20
-	gcMinPercent   = 50
-	gcTuneInterval = 2 * time.Second
+	gcHeadroom   = 64 << 20
+	gcMinPercent = 50
 )
 
 // gcPercentFor is the GC percent for a live heap of live bytes.
 func gcPercentFor(live uint64) int {
 	if live == 0 {
-		return 100 * gcHeadroom / (4 << 20)
+		return gcMinPercent
 	}
 	return max(gcMinPercent, int(100*gcHeadroom/live))
 }
 
-// TuneGC sets the GC percent from the live heap now and every few seconds
+// TuneGC paces the collector by the live heap, after each collection,
 // until ctx ends. The canopy binary runs it unless GOGC is set.
 func TuneGC(ctx context.Context) {
-	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	current := -1
-	for {
-		metrics.Read(sample)
-		var live uint64
-		if sample[0].Value.Kind() == metrics.KindUint64 {
-			live = sample[0].Value.Uint64()
-		}
-		// Change it only when it moves by a fifth: setting it is not free.
-		if want := gcPercentFor(live); current < 0 || want*5 < current*4 || want*4 > current*5 {
-			debug.SetGCPercent(want)
-			current = want
-		}
-		select {
-		case <-ctx.Done():
+	debug.SetGCPercent(gcMinPercent) // until the first collection measures
+	t := &gcTuner{ctx: ctx, sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}, current: gcMinPercent}
+	t.arm()
+}
+
+type gcTuner struct {
+	ctx     context.Context
+	sample  []metrics.Sample
+	current int
+}
+
+// sentinel is garbage on purpose: its finalizer runs after the collection
+// that finds it unreachable, and arms the next one.
+type sentinel struct{ _ *int }
+
+func (t *gcTuner) arm() {
+	runtime.SetFinalizer(&sentinel{}, func(*sentinel) {
+		if t.ctx.Err() != nil {
 			return
-		case <-time.After(gcTuneInterval):
 		}
+		t.tune()
+		t.arm()
+	})
+}
+
+// tune sets the percent for the live heap the last collection found,
+// when it moved by more than a fifth (setting it is not free).
+func (t *gcTuner) tune() {
+	metrics.Read(t.sample)
+	if t.sample[0].Value.Kind() != metrics.KindUint64 {
+		return
+	}
+	want := gcPercentFor(t.sample[0].Value.Uint64())
+	if want*5 < t.current*4 || want*4 > t.current*5 {
+		debug.SetGCPercent(want)
+		t.current = want
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -28,7 +29,9 @@ func main() {
 	// out, and the commands they run get SIGTERM.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	if os.Getenv("GOGC") == "" && len(os.Args) > 1 && os.Args[1] == "serve" {
-		go server.TuneGC(ctx) // a node paces its GC by its tree's size
+		// Until the node is open (a snapshot restored), the tree's size is
+		// unknown: collect at 1.5x the live heap; serve then tunes it.
+		debug.SetGCPercent(50)
 	}
 	code := runMain(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
@@ -152,6 +155,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := m.Run(ctx); err != nil {
 		m.Close()
 		return err
+	}
+	if os.Getenv("GOGC") == "" {
+		server.TuneGC(ctx) // pace the GC by the tree's size from now on
 	}
 	<-ctx.Done()
 	m.Log().Info().Msg("shutting down")
