@@ -84,6 +84,9 @@ type shared struct {
 	wsOnce sync.Once
 	ws     *watchConn
 	closed atomic.Bool
+
+	mu       sync.Mutex
+	watchers map[*Watcher]struct{} // the persistent watches, ended by Close
 }
 
 // New returns a client for the servers of cfg. It does not connect until
@@ -146,11 +149,19 @@ func (c *Client) Stale() *Client {
 	return &v
 }
 
-// Close closes the client's WebSocket connection; its watches end. Calls
-// in flight fail. Sessions made from it are not closed: close them first.
+// Close closes the client's WebSocket connections: its watches end, one-shot
+// and persistent. Calls in flight fail. Sessions made from it are not
+// closed: close them first.
 func (c *Client) Close() error {
 	if c.closed.Swap(true) {
 		return nil
+	}
+	c.mu.Lock()
+	watchers := c.watchers
+	c.watchers = nil
+	c.mu.Unlock()
+	for w := range watchers {
+		w.end(ErrClosed)
 	}
 	c.wsOnce.Do(func() {}) // no watch connection may start from now on
 	if c.ws != nil {

@@ -589,3 +589,27 @@ func TestBackupAndRestore(t *testing.T) {
 		t.Fatalf("restored session: %+v, %v", info, err)
 	}
 }
+
+func TestCloseEndsEveryWatch(t *testing.T) {
+	t.Parallel()
+	nd := testnode.Start(t)
+	c, err := client.New(client.Config{Servers: []string{nd.URL}})
+	check(t, err)
+	ctx := testCtx(t, 30*time.Second)
+	check(t, second(c.Create(ctx, "/x", nil, nil)))
+	w := must(c.Watch(ctx, "/x", nil))
+	_, oneShot, err := c.GetW(ctx, "/x")
+	check(t, err)
+	check(t, c.Close())
+	expectEvent(t, oneShot, client.EventNotWatching, "/x", 0)
+	expectDrained(t, w.Events())
+	if !errors.Is(w.Err(), client.ErrClosed) {
+		t.Fatalf("Err after the client's Close = %v, want ErrClosed", w.Err())
+	}
+	if _, err := c.Watch(ctx, "/x", nil); !errors.Is(err, client.ErrClosed) {
+		t.Fatalf("Watch after Close: %v", err)
+	}
+	if _, err := c.Get(ctx, "/x"); !errors.Is(err, client.ErrClosed) {
+		t.Fatalf("Get after Close: %v", err)
+	}
+}

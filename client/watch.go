@@ -236,6 +236,7 @@ type Watcher struct {
 	events chan Event
 	link   *link
 	ready  chan error // the first addWatch's outcome
+	forget func()     // drops it from its client's watchers
 
 	mu   sync.Mutex
 	err  error
@@ -274,15 +275,30 @@ func (c *Client) Watch(ctx context.Context, path string, opts *WatchOptions) (*W
 		w.mode = "persistentRecursive"
 	}
 	w.link = newLink(c.shared, linkHooks{connected: w.connected, event: w.event})
+	c.mu.Lock()
+	if c.closed.Load() {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if c.watchers == nil {
+		c.watchers = map[*Watcher]struct{}{}
+	}
+	c.watchers[w] = struct{}{}
+	w.forget = func() {
+		c.mu.Lock()
+		delete(c.watchers, w)
+		c.mu.Unlock()
+	}
+	c.mu.Unlock()
 	w.link.start()
 	select {
 	case err := <-w.ready:
 		if err != nil {
-			w.link.close()
+			w.end(err)
 			return nil, err
 		}
 	case <-ctx.Done():
-		w.link.close()
+		w.end(ctx.Err())
 		return nil, fmt.Errorf("%w: watch not started: %v", ErrUnavailable, ctx.Err())
 	}
 	go func() {
@@ -298,7 +314,8 @@ func (c *Client) Watch(ctx context.Context, path string, opts *WatchOptions) (*W
 // Events delivers the watch's events.
 func (w *Watcher) Events() <-chan Event { return w.events }
 
-// Err is why Events was closed; nil after Close or the context's end.
+// Err is why Events was closed: nil after Close or the context's end,
+// ErrClosed when the client was closed.
 func (w *Watcher) Err() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -320,6 +337,7 @@ func (w *Watcher) end(err error) {
 	w.done = true
 	w.err = err
 	w.mu.Unlock()
+	w.forget()
 	w.link.stop()
 	go func() {
 		<-w.link.done
