@@ -43,14 +43,13 @@ func TestLeaderKillUnderWriteLoadLosesNoAcknowledgedWrite(t *testing.T) {
 		return true, ""
 	})
 	t.Logf("leader %s killed; %s elected %v after the kill (its log), reported by a survivor after %v", old.id, newLeader.id, elected, seenAfter)
-	// Issue 4 asks for 2x the election timeout. hashicorp/raft cannot
-	// promise it: a follower checks for a lost leader at random moments
-	// 1-2x the timeout apart, so it notices 1-2x (rarely up to 3x) after
-	// the last contact, and its first pre-vote may be refused, costing
-	// another 1-2x. Measured here: 1.4-3.2x. The bound asserted is what the
-	// library's timers allow; the 3 s failover target is met with room.
-	if elected > 4*electionTimeout {
-		t.Errorf("new leader elected %v after the kill, want within 4x the election timeout (%v)", elected, 4*electionTimeout)
+	// Issue 4 asks for a new leader within 2x the election timeout. A
+	// follower notices a lost leader 1-2x raft's heartbeat timeout after
+	// the last contact, and a first pre-vote refused by the other
+	// survivor costs one more election timeout; both are half the flag
+	// (consensus.Config.ElectionTime), so together within 2x the flag.
+	if elected > 2*electionTimeout {
+		t.Errorf("new leader elected %v after the kill, want within 2x the election timeout (%v)", elected, 2*electionTimeout)
 	}
 
 	// Writes go on through the survivors, then the load ends.

@@ -37,8 +37,13 @@ type Config struct {
 	// Forwarder reaches the leader from a follower.
 	Forwarder Forwarder
 	// PeerTLS, when set, secures raft traffic with mutual TLS.
-	PeerTLS      *PeerTLS
-	ElectionTime time.Duration // raft heartbeat and election timeout
+	PeerTLS *PeerTLS
+	// ElectionTime bounds a failover: a new leader within about twice it
+	// after the leader fails. Raft's heartbeat and election timeouts (and
+	// the leader's lease) are each half of it: a follower notices a lost
+	// leader 1-2 heartbeat timeouts after the last contact, and a pre-vote
+	// the other survivor refuses costs one election timeout more.
+	ElectionTime time.Duration
 	// SnapshotThreshold is how many log entries since the last snapshot
 	// trigger a new one; SnapshotInterval how often raft checks.
 	SnapshotThreshold uint64
@@ -187,8 +192,8 @@ func (n *Node) openRaft() error {
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.ID)
 	rc.Logger = hlog
-	rc.HeartbeatTimeout = cfg.ElectionTime
-	rc.ElectionTimeout = cfg.ElectionTime
+	rc.HeartbeatTimeout = cfg.ElectionTime / 2
+	rc.ElectionTimeout = cfg.ElectionTime / 2
 	rc.LeaderLeaseTimeout = cfg.ElectionTime / 2
 	rc.SnapshotThreshold = cfg.SnapshotThreshold
 	rc.SnapshotInterval = cfg.SnapshotInterval
