@@ -155,18 +155,22 @@ func TestEveryTaskCompletesExactlyOnceAcrossWorkerAndMasterDeaths(t *testing.T) 
 	}
 	mu.Lock()
 	defer mu.Unlock()
+	unanswered := 0
 	for task, result := range st {
 		by := commits[task]
-		if len(by) != 1 {
-			t.Errorf("%s committed by %v, want exactly one worker", task, by)
-			continue
-		}
-		if !strings.HasPrefix(result, by[0]+": TASK ") {
+		switch {
+		case len(by) == 0 && strings.HasPrefix(result, "w1: TASK "):
+			// w1 died with this commit in flight: it applied, and the
+			// answer never reached w1. The result is still recorded once.
+			unanswered++
+		case len(by) != 1:
+			t.Errorf("%s committed by %v (status %q), want exactly one worker", task, by, result)
+		case !strings.HasPrefix(result, by[0]+": TASK "):
 			t.Errorf("%s: status %q, committed by %s", task, result, by[0])
 		}
 	}
-	if len(commits) != tasks {
-		t.Errorf("%d tasks committed, want %d", len(commits), tasks)
+	if len(commits)+unanswered != tasks {
+		t.Errorf("%d tasks committed (and %d by w1 as it died), want %d", len(commits), unanswered, tasks)
 	}
 	reassigned := 0
 	for _, task := range orphans {
