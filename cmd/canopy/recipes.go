@@ -238,7 +238,7 @@ func dataJSON(data []byte) (string, string) {
 }
 
 func lockVerb() *verb {
-	return &verb{name: "lock", args: "[--wait D] [--session-timeout D] [--kill-after D] PATH -- COMMAND [ARGS...]",
+	return &verb{name: "lock", args: "[--shared] [--wait D] [--session-timeout D] [--kill-after D] PATH -- COMMAND [ARGS...]",
 		summary: "run a command while holding a lock", min: 1, max: 1, command: true,
 		details: `Runs COMMAND while holding the lock at PATH (ZooKeeper's lock recipe: the
 waiters are served in the order they came; the lock's nodes go under PATH,
@@ -249,6 +249,11 @@ COMMAND with its stdin, stdout and stderr, and in its environment
   CANOPY_LOCK_NODE      the node that holds the lock
 When COMMAND exits, canopy releases the lock and exits with COMMAND's exit
 status, as flock(1) does (126 or 127 when it cannot be run).
+
+With --shared, it takes the read side of the read-write lock at PATH
+(recipe.RWLock): any number of --shared holders run together, and an
+exclusive holder (lock without --shared) excludes them all; a shared
+holder waits only for the nearest exclusive one ahead of it.
 
 If the lock is lost while COMMAND runs (the session lost: no keep-alive
 reached the cluster within --session-timeout; or the lock's node deleted),
@@ -261,6 +266,7 @@ held, before COMMAND's output.`,
 			sessionTimeout := sessionTimeoutFlag(fs)
 			wait := waitFlag(fs, "the lock")
 			killAfter := killAfterFlag(fs)
+			shared := fs.Bool("shared", false, "take the lock shared (a read lock): shared holders run together, an exclusive one excludes them")
 			return func(ctx context.Context, e *env, args []string) error {
 				p, op := args[0], "lock "+args[0]
 				s, err := e.openHold(ctx, op, sessionTimeout, wait, killAfter)
@@ -269,6 +275,9 @@ held, before COMMAND's output.`,
 				}
 				defer e.endSession(s)
 				l := recipe.NewLock(s, p)
+				if *shared {
+					l = recipe.NewRWLock(s, p).ReadLock()
+				}
 				var token int64
 				err = e.await(ctx, op, "the lock", *wait, func(ctx context.Context) (err error) {
 					token, err = l.Acquire(ctx)

@@ -539,3 +539,70 @@ func TestRecipeVerbsJSON(t *testing.T) {
 		t.Errorf("group ls -o json of an empty group: %q", r.out)
 	}
 }
+
+// waitForFile is the shell loop a held command uses to wait (up to 10 s)
+// for another holder's marker.
+const waitForFile = `i=0; while [ ! -e "$1" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; [ -e "$1" ]`
+
+func TestLockVerbSharedHoldersRunTogetherAndExcludeAnExclusiveOne(t *testing.T) {
+	t.Parallel()
+	nd := testnode.Start(t)
+	ctx := ctxT(t)
+	dir := t.TempDir()
+	mark := func(name string) string { return filepath.Join(dir, name) }
+
+	// Two shared holders each wait for the other's marker: they finish
+	// only if they hold the lock at the same time.
+	var wg sync.WaitGroup
+	for _, who := range [][2]string{{"a", "b"}, {"b", "a"}} {
+		wg.Go(func() {
+			_, stderr, err := runRecipeVerb(ctx, nd.URL, "lock", "--shared", "/cli/rw", "--",
+				"sh", "-c", `touch "$0"; `+waitForFile, mark(who[0]), mark(who[1]))
+			if err != nil {
+				t.Errorf("shared holder %s: %v\n%s", who[0], err, stderr)
+			}
+		})
+	}
+	wg.Wait()
+
+	// An exclusive holder keeps a shared one out until it is done.
+	held := make(chan error, 1)
+	go func() {
+		_, stderr, err := runRecipeVerb(ctx, nd.URL, "lock", "/cli/rw", "--",
+			"sh", "-c", `touch "$0"; `+waitForFile, mark("writer-in"), mark("writer-go"))
+		if err != nil {
+			err = fmt.Errorf("%v\n%s", err, stderr)
+		}
+		held <- err
+	}()
+	waitForRecipe(t, 10*time.Second, "the exclusive holder runs", func() bool { _, err := os.Stat(mark("writer-in")); return err == nil })
+	shared := make(chan error, 1)
+	go func() {
+		_, stderr, err := runRecipeVerb(ctx, nd.URL, "lock", "--shared", "/cli/rw", "--", "touch", mark("reader-in"))
+		if err != nil {
+			err = fmt.Errorf("%v\n%s", err, stderr)
+		}
+		shared <- err
+	}()
+	// The reader queues behind the writer: give it time to get in line.
+	waitForRecipe(t, 10*time.Second, "the reader in line", func() bool {
+		kids, _, _ := newClient(t, nd.URL).Children(ctx, "/cli/rw")
+		return len(kids) == 2
+	})
+	// Granted by mistake, it would run within milliseconds: watch a while.
+	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(mark("reader-in")); err == nil {
+			t.Fatal("a shared holder ran while the exclusive one held the lock")
+		}
+	}
+	os.WriteFile(mark("writer-go"), nil, 0o600)
+	if err := <-held; err != nil {
+		t.Fatalf("exclusive holder: %v", err)
+	}
+	if err := <-shared; err != nil {
+		t.Fatalf("shared holder after the exclusive one: %v", err)
+	}
+	if _, err := os.Stat(mark("reader-in")); err != nil {
+		t.Fatal("the shared holder never ran")
+	}
+}
