@@ -297,7 +297,7 @@ func TestHelpOfTheRecipeVerbs(t *testing.T) {
 	}
 	lock := help("lock")
 	for _, want := range []string{
-		"usage: canopy lock [--wait D] [--session-timeout D] [--kill-after D] PATH -- COMMAND [ARGS...]\n",
+		"usage: canopy lock [--shared] [--wait D] [--session-timeout D] [--kill-after D] PATH -- COMMAND [ARGS...]\n",
 		"CANOPY_FENCING_TOKEN", "exits with COMMAND's exit", "canopy exits 7", "exit 8",
 		"-wait D", "-session-timeout D", "-kill-after D", "Global flags: --server URL",
 	} {
