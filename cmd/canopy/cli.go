@@ -53,7 +53,7 @@ func verbs() []*verb {
 		watchVerb(), syncVerb(), multiVerb(),
 		sessionOpenVerb(), sessionLsVerb(), sessionGetVerb(), sessionCloseVerb(),
 		lockVerb(), electVerb(), queuePutVerb(), queueTakeVerb(), queueLenVerb(),
-		barrierSetVerb(), barrierRemoveVerb(), barrierWaitVerb(), groupJoinVerb(), groupLsVerb(),
+		barrierSetVerb(), barrierRemoveVerb(), barrierWaitVerb(), barrierEnterVerb(), groupJoinVerb(), groupLsVerb(),
 		exportVerb(), importVerb(),
 		clusterStatusVerb(), clusterAddVerb(), clusterRemoveVerb(),
 		snapshotSaveVerb(), snapshotRestoreVerb(),

@@ -1,7 +1,7 @@
 package main
 
 // The recipes' verbs, over package client/recipe: lock, elect, queue
-// put|take|len, barrier set|remove|wait, group join|ls. They are verbs of
+// put|take|len, barrier set|remove|wait|enter, group join|ls. They are verbs of
 // the table like the others (global flags, -o json, exit codes, help and
 // completion); their own flags are --session-timeout for the session a
 // hold lives in, --wait for how long to wait for the lock, leadership, an
@@ -500,6 +500,46 @@ func barrierWaitVerb() *verb {
 					return err
 				}
 				return e.await(ctx, "barrier wait "+args[0], "the barrier", *wait, recipe.NewBarrier(c, args[0]).Wait)
+			}
+		}}
+}
+
+func barrierEnterVerb() *verb {
+	return &verb{name: "barrier enter", args: "[--wait D] [--session-timeout D] [--kill-after D] PATH NAME COUNT -- COMMAND [ARGS...]",
+		summary: "run a command in step with COUNT participants (a double barrier)", min: 3, max: 3, command: true,
+		details: `ZooKeeper's double barrier (recipe.DoubleBarrier): joins the barrier at
+PATH as NAME, waits until COUNT participants have joined, runs COMMAND, then
+waits until every participant has left. So COUNT processes start together
+and none goes on before all are done. --wait bounds each of the two waits
+(exit 8). Exits with COMMAND's status; 7 if the session is lost meanwhile
+(COMMAND gets SIGTERM, SIGKILL --kill-after later).`,
+		setup: func(fs *flag.FlagSet) runFunc {
+			sessionTimeout := sessionTimeoutFlag(fs)
+			wait := waitFlag(fs, "the other participants")
+			killAfter := killAfterFlag(fs)
+			return func(ctx context.Context, e *env, args []string) error {
+				p, name, op := args[0], args[1], "barrier enter "+args[0]
+				n, err := strconv.Atoi(args[2])
+				if err != nil || n < 1 {
+					return e.usage("COUNT must be a whole number of participants, 1 or more; got %q", args[2])
+				}
+				s, err := e.openHold(ctx, op, sessionTimeout, wait, killAfter)
+				if err != nil {
+					return err
+				}
+				defer e.endSession(s)
+				b := recipe.NewDoubleBarrier(s, p, name, n)
+				if err := e.await(ctx, op, "the other participants", *wait, b.Enter); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stderr, "canopy barrier: %s entered %s, %d participants\n", name, p, n)
+				runErr := e.runCommand(ctx, []string{"CANOPY_BARRIER=" + p}, "the barrier's session", s.Done(), s.Err, *killAfter)
+				if runErr != nil || ctx.Err() != nil {
+					// Failed or interrupted: leave without waiting for the
+					// others (closing the session removes this participant).
+					return e.fail(op, runErr)
+				}
+				return e.await(ctx, op, "the other participants to leave", *wait, b.Leave)
 			}
 		}}
 }

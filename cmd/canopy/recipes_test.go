@@ -606,3 +606,51 @@ func TestLockVerbSharedHoldersRunTogetherAndExcludeAnExclusiveOne(t *testing.T) 
 		t.Fatal("the shared holder never ran")
 	}
 }
+
+func TestBarrierEnterStartsTogetherAndLeavesTogether(t *testing.T) {
+	t.Parallel()
+	nd := testnode.Start(t)
+	ctx := ctxT(t)
+	dir := t.TempDir()
+	mark := func(name string) string { return filepath.Join(dir, name) }
+	type result struct {
+		who string
+		err error
+	}
+	done := make(chan result, 3)
+	enter := func(who, command string) {
+		go func() {
+			_, stderr, err := runRecipeVerb(ctx, nd.URL, "barrier", "enter", "/cli/dbarrier", who, "3", "--", "sh", "-c", command)
+			if err != nil {
+				err = fmt.Errorf("%v\n%s", err, stderr)
+			}
+			done <- result{who, err}
+		}()
+	}
+	enter("fast", `touch `+mark("fast-in"))
+	enter("slow", `touch `+mark("slow-in")+`; sleep 0.3; touch `+mark("slow-done"))
+	// Two of three: nobody may start.
+	waitForRecipe(t, 10*time.Second, "two participants joined", func() bool {
+		kids, _, _ := newClient(t, nd.URL).Children(ctx, "/cli/dbarrier")
+		return len(kids) == 2
+	})
+	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(mark("fast-in")); err == nil {
+			t.Fatal("a participant started with 2 of 3 in the barrier")
+		}
+	}
+	enter("third", `touch `+mark("third-in"))
+	for range 3 {
+		r := <-done
+		if r.err != nil {
+			t.Fatalf("%s: %v", r.who, r.err)
+		}
+		// No one leaves before every command is done.
+		if _, err := os.Stat(mark("slow-done")); err != nil {
+			t.Fatalf("%s returned before the slow participant's command was done", r.who)
+		}
+	}
+	if code := recipeMain(ctx, nd.URL, "barrier", "enter", "/cli/dbarrier", "x", "zero", "--", "true").code; code != exitUsage {
+		t.Fatalf("a COUNT that is not a number: exit %d, want %d", code, exitUsage)
+	}
+}
