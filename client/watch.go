@@ -50,35 +50,40 @@ func (w *watchConn) close() { w.link.close(); w.lost() }
 
 // event fires (and removes) the one-shot watches e triggers.
 func (w *watchConn) event(e Event) {
+	for _, o := range w.take(func(o *oneShot) bool { return o.kind.Fires(o.path, e) }) {
+		o.end(e)
+	}
+}
+
+// lost ends every one-shot watch with EventNotWatching.
+func (w *watchConn) lost() {
+	for _, o := range w.take(func(*oneShot) bool { return true }) {
+		o.end(Event{Type: EventNotWatching, Path: o.path})
+	}
+}
+
+// take removes and returns the one-shot watches that match.
+func (w *watchConn) take(match func(*oneShot) bool) []*oneShot {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	kept := w.oneShots[:0]
-	var fired []*oneShot
+	var taken []*oneShot
 	for _, o := range w.oneShots {
-		if o.kind.Fires(o.path, e) {
-			fired = append(fired, o)
+		if match(o) {
+			taken = append(taken, o)
 		} else {
 			kept = append(kept, o)
 		}
 	}
 	clear(w.oneShots[len(kept):])
 	w.oneShots = kept
-	w.mu.Unlock()
-	for _, o := range fired {
-		o.ch <- e // buffered for its one event
-		close(o.ch)
-	}
+	return taken
 }
 
-// lost ends every one-shot watch with EventNotWatching.
-func (w *watchConn) lost() {
-	w.mu.Lock()
-	all := w.oneShots
-	w.oneShots = nil
-	w.mu.Unlock()
-	for _, o := range all {
-		o.ch <- Event{Type: EventNotWatching, Path: o.path}
-		close(o.ch)
-	}
+// end delivers a one-shot watch's only event and closes its channel.
+func (o *oneShot) end(e Event) {
+	o.ch <- e // buffered for its one event
+	close(o.ch)
 }
 
 // readW does a read that sets a one-shot watch: the watch is registered by
@@ -191,22 +196,8 @@ func (c *Client) RemoveWatches(ctx context.Context, path string, kind WatchKind)
 
 // remove ends the one-shot watches of kind on path.
 func (w *watchConn) remove(path string, kind WatchKind) {
-	w.mu.Lock()
-	kept := w.oneShots[:0]
-	var gone []*oneShot
-	for _, o := range w.oneShots {
-		if o.path == path && o.kind == kind {
-			gone = append(gone, o)
-		} else {
-			kept = append(kept, o)
-		}
-	}
-	clear(w.oneShots[len(kept):])
-	w.oneShots = kept
-	w.mu.Unlock()
-	for _, o := range gone {
-		o.ch <- Event{Type: EventNotWatching, Path: o.path}
-		close(o.ch)
+	for _, o := range w.take(func(o *oneShot) bool { return o.path == path && o.kind == kind }) {
+		o.end(Event{Type: EventNotWatching, Path: o.path})
 	}
 }
 
