@@ -54,11 +54,8 @@ func (c *Client) Backup(ctx context.Context, w io.Writer) (int64, error) {
 // Backup, through the cluster's leader. Meant for a fresh cluster: what
 // it held before is gone.
 func (c *Client) Restore(ctx context.Context, backup []byte) error {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
-		defer cancel()
-	}
+	ctx, cancel := c.bounded(ctx)
+	defer cancel()
 	for {
 		info, err := c.Cluster(ctx)
 		if err != nil {

@@ -211,11 +211,8 @@ func (c *Client) do(ctx context.Context, req *request) (*response, error) {
 		}
 		req.route, req.node = nodeRoute(req.route, req.path), false
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
-		defer cancel()
-	}
+	ctx, cancel := c.bounded(ctx)
+	defer cancel()
 	backoff := 20 * time.Millisecond
 	var lastErr error
 	for attempt := 0; ; attempt++ {
@@ -254,6 +251,14 @@ func (c *Client) do(ctx context.Context, req *request) (*response, error) {
 		return nil, fmt.Errorf("%w (gave up: %v)", lastErr, ctx.Err())
 	}
 	return nil, lastErr
+}
+
+// bounded gives a context without a deadline the client's RequestTimeout.
+func (c *Client) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, c.timeout)
 }
 
 // try sends req to one server. retry says whether another attempt may
