@@ -422,18 +422,7 @@ func TestWSSlowConsumerIsClosedWithResyncAndOthersAreServed(t *testing.T) {
 	healthy.addWatch("/slow", "persistentRecursive")
 	waitFor(t, 5*time.Second, "both watches", func() bool { return tn.hub.WatchCount() == 2 })
 
-	ops := make([]req, 50)
-	for i := range ops {
-		ops[i] = req{"op": "set", "path": long, "data": "x"}
-	}
-	events := 0
-	for tn.counter("canopy_watch_connections_dropped_total", "reason", "resync") == 0 {
-		if events > 50000 {
-			t.Fatalf("the non-reading client is still served after %d events", events)
-		}
-		setup.ok(req{"op": "multi", "ops": ops}, nil)
-		events += len(ops)
-	}
+	events := floodUntilDropped(t, tn, setup, long, "client")
 	t.Logf("the non-reading client was dropped after %d events", events)
 
 	// The healthy client got everything and still works.
@@ -512,4 +501,24 @@ func TestWSAReadingClientSurvivesOneLargeTransaction(t *testing.T) {
 			"(close %d %q): the replay overflows the queue again, so no client can ever get past this zxid",
 			before, len(r.frames())-1, nodes+1, code, reason)
 	}
+}
+
+// floodUntilDropped sets path through c, 50 times per multi, until the hub
+// has dropped a subscriber for falling behind, and returns how many events
+// that took. who names the subscriber that should be dropped.
+func floodUntilDropped(t *testing.T, tn *testNode, c *wsClient, path, who string) int {
+	t.Helper()
+	ops := make([]req, 50)
+	for i := range ops {
+		ops[i] = req{"op": "set", "path": path, "data": "x"}
+	}
+	events := 0
+	for tn.counter("canopy_watch_connections_dropped_total", "reason", "resync") == 0 {
+		if events > 50000 {
+			t.Fatalf("the non-reading %s is still served after %d events", who, events)
+		}
+		c.ok(req{"op": "multi", "ops": ops}, nil)
+		events += len(ops)
+	}
+	return events
 }

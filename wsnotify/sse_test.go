@@ -296,18 +296,7 @@ func TestSSESlowClientGetsResyncAndTheStreamEnds(t *testing.T) {
 	defer resp.Body.Close()
 	waitFor(t, 5*time.Second, "the stream's watch", func() bool { return tn.hub.WatchCount() == 1 })
 
-	ops := make([]req, 50)
-	for i := range ops {
-		ops[i] = req{"op": "set", "path": long, "data": "x"}
-	}
-	events := 0
-	for tn.counter("canopy_watch_connections_dropped_total", "reason", "resync") == 0 {
-		if events > 50000 {
-			t.Fatalf("the non-reading stream is still served after %d events", events)
-		}
-		c.ok(req{"op": "multi", "ops": ops}, nil)
-		events += len(ops)
-	}
+	events := floodUntilDropped(t, tn, c, long, "stream")
 	s := &sseStream{t: t, resp: resp, msgs: make(chan sseMsg, 100000)}
 	go s.read()
 	n := 0
