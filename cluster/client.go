@@ -4,19 +4,29 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/canopy-coord/canopy/api"
 	"github.com/canopy-coord/canopy/fsm"
 )
 
-// Client forwards to the leader over its HTTP API.
+// Client forwards to the leader over its HTTP API: proposals over the
+// forwarding stream (one upgraded connection carrying many at once), the
+// rest as plain requests.
 type Client struct {
 	http   *http.Client
 	scheme string
+
+	dial     sync.Mutex // one dial at a time; callers wait for its stream
+	mu       sync.Mutex
+	streams  map[string]*stream
+	noStream map[string]time.Time // leaders without the stream, until when
+	closed   bool
 }
 
 // NewClient returns a forwarder. transport may be nil (plain HTTP).
@@ -27,7 +37,20 @@ func NewClient(transport http.RoundTripper) *Client {
 		t.Proxy = nil              // node to node, never through a proxy
 		transport = t
 	}
-	return &Client{http: &http.Client{Transport: transport}, scheme: "http"}
+	return &Client{http: &http.Client{Transport: transport}, scheme: "http",
+		streams: map[string]*stream{}, noStream: map[string]time.Time{}}
+}
+
+// Close ends the forwarding streams; calls waiting on them fail.
+func (c *Client) Close() {
+	c.mu.Lock()
+	c.closed = true
+	streams := c.streams
+	c.streams = map[string]*stream{}
+	c.mu.Unlock()
+	for _, s := range streams {
+		s.w.stop()
+	}
 }
 
 // ProposeResult is the leader's answer to a forwarded proposal.
@@ -49,8 +72,86 @@ func FromResult(r fsm.Result, zxid int64) ProposeResult {
 	return ProposeResult{Zxid: zxid, Path: r.Path, Stat: r.Stat, Multi: r.Multi, Result: r.Err}
 }
 
-// Propose has the leader propose an encoded command.
+// Propose has the leader propose an encoded command, over the forwarding
+// stream unless the leader does not serve one.
 func (c *Client) Propose(ctx context.Context, leader string, cmd []byte) (fsm.Result, int64, error) {
+	s, err := c.stream(ctx, leader)
+	switch {
+	case err == nil:
+		return s.propose(ctx, cmd)
+	case errors.Is(err, errNoStream):
+		return c.proposeHTTP(ctx, leader, cmd)
+	default:
+		return fsm.Result{}, 0, err
+	}
+}
+
+// stream returns a working stream to leader, dialing one if needed. Streams
+// to other nodes (former leaders) are closed once nothing waits on them.
+func (c *Client) stream(ctx context.Context, leader string) (*stream, error) {
+	if s, ok, err := c.cachedStream(leader); ok {
+		return s, err
+	}
+	c.dial.Lock()
+	defer c.dial.Unlock()
+	if s, ok, err := c.cachedStream(leader); ok {
+		return s, err
+	}
+	s, err := dialStream(ctx, leader, c.dropStream)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case errors.Is(err, errNoStream):
+		c.noStream[leader] = time.Now().Add(noStreamFor)
+		return nil, err
+	case err != nil:
+		return nil, err
+	case c.closed:
+		s.w.stop()
+		return nil, &api.Error{Code: api.CodeUnavailable, Message: "node is shutting down"}
+	}
+	c.streams[leader] = s
+	for addr, old := range c.streams {
+		if addr != leader && old.idle() {
+			delete(c.streams, addr)
+			old.w.stop()
+		}
+	}
+	return s, nil
+}
+
+// cachedStream is what stream answers without dialing; ok is false when a
+// dial is needed.
+func (c *Client) cachedStream(leader string) (s *stream, ok bool, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, true, &api.Error{Code: api.CodeUnavailable, Message: "node is shutting down"}
+	}
+	if until, found := c.noStream[leader]; found {
+		if time.Now().Before(until) {
+			return nil, true, errNoStream
+		}
+		delete(c.noStream, leader)
+	}
+	if s := c.streams[leader]; s != nil && !s.broken() {
+		return s, true, nil
+	}
+	return nil, false, nil
+}
+
+// dropStream forgets a stream that broke.
+func (c *Client) dropStream(s *stream) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.streams[s.addr] == s {
+		delete(c.streams, s.addr)
+	}
+}
+
+// proposeHTTP is the forward of a leader without the stream: one request
+// per proposal.
+func (c *Client) proposeHTTP(ctx context.Context, leader string, cmd []byte) (fsm.Result, int64, error) {
 	var out ProposeResult
 	if err := c.call(ctx, http.MethodPost, leader, "/v1/internal/propose", "application/octet-stream", cmd, &out); err != nil {
 		return fsm.Result{}, 0, err
@@ -141,11 +242,7 @@ func (c *Client) callURL(ctx context.Context, method, url, contentType string, b
 		return &api.Error{Code: api.CodeUnavailable, Message: "reading the leader's answer: " + err.Error()}
 	}
 	if resp.StatusCode/100 != 2 {
-		var e api.ErrorBody
-		if json.Unmarshal(data, &e) == nil && e.Error != nil {
-			return e.Error
-		}
-		return &api.Error{Code: api.CodeUnavailable, Message: fmt.Sprintf("the leader answered %s", resp.Status)}
+		return answerError(resp.Status, data)
 	}
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		return nil

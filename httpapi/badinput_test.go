@@ -144,6 +144,10 @@ func badCases(session string) []badCase {
 	tooLarge("POST", "/v1/multi", `{"ops":[{"op":"set","path":"/app","encoding":"base64","data":"`+
 		strings.Repeat("AAAA", (maxData+3)/3)+`"}]}`, false)
 
+	// The forwarding stream is only ever an upgrade.
+	bad("GET", "/v1/internal/stream", "", nil)
+	bad("GET", "/v1/internal/stream", "", hdr("Upgrade", "websocket"))
+
 	// Multi bodies.
 	for _, body := range []string{
 		``, ` `, `{`, `[]`, `null`, `{}`, `"ops"`, `{"ops":null}`, `{"ops":{}}`, `{"ops":"x"}`, `{"ops":[1]}`, `{"ops":[null]}`,

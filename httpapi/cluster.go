@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -74,6 +75,18 @@ func (s *Server) internalPropose(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, zxid, cluster.FromResult(res, zxid))
+}
+
+// internalStream upgrades a follower's connection to the forwarding
+// stream, which carries its proposals many at a time (cluster.StreamServer).
+func (s *Server) internalStream(w http.ResponseWriter, r *http.Request) {
+	if !strings.EqualFold(r.Header.Get("Upgrade"), cluster.StreamProtocol) {
+		writeError(w, s.store.Applied(), api.Errorf(api.CodeBadArguments, "", "this endpoint needs Upgrade: %s", cluster.StreamProtocol))
+		return
+	}
+	if err := s.streams.Upgrade(w); err != nil {
+		writeError(w, s.store.Applied(), api.Errorf(api.CodeSystemError, "", "cannot upgrade: %v", err))
+	}
 }
 
 func (s *Server) internalReadIndex(w http.ResponseWriter, r *http.Request) {

@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/cluster"
 )
 
 // Config holds the API's limits (DESIGN §8) and what it serves besides.
@@ -51,6 +52,7 @@ type Server struct {
 	metrics *httpMetrics
 	started time.Time
 	router  chi.Router
+	streams *cluster.StreamServer
 }
 
 // New builds the API over store.
@@ -70,11 +72,16 @@ func New(store Store, cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, store: store, log: cfg.Logger, started: time.Now()}
 	s.metrics = newHTTPMetrics(cfg.Registerer, store)
+	s.streams = cluster.NewStreamServer(store.LeaderPropose, int(cfg.MaxBodyBytes), cfg.Logger)
 	s.router = s.routes()
 	return s
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+// Close ends the connections the HTTP server no longer tracks: followers'
+// forwarding streams. Register it with http.Server.RegisterOnShutdown.
+func (s *Server) Close() { s.streams.Close() }
 
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
@@ -122,6 +129,7 @@ func (s *Server) routes() chi.Router {
 		r.Post("/cluster/members", s.addMember)
 		r.Delete("/cluster/members/{id}", s.removeMember)
 		r.Post("/internal/propose", s.internalPropose)
+		r.Get("/internal/stream", s.internalStream)
 		r.Post("/internal/readindex", s.internalReadIndex)
 		r.Post("/internal/keepalive", s.internalKeepAlive)
 		if s.cfg.Watch != nil {

@@ -52,14 +52,15 @@ type Main struct {
 	// Version is reported by /v1/status and the start-up log line.
 	Version string
 
-	stderr   io.Writer
-	joinDone chan struct{}
-	stopJoin context.CancelFunc
-	log      zerolog.Logger
-	node     *consensus.Node
-	listener net.Listener
-	server   *http.Server
-	served   chan error
+	stderr    io.Writer
+	joinDone  chan struct{}
+	stopJoin  context.CancelFunc
+	log       zerolog.Logger
+	node      *consensus.Node
+	listener  net.Listener
+	server    *http.Server
+	served    chan error
+	forwarder *cluster.Client
 }
 
 // New returns a Main with DESIGN §7's defaults.
@@ -165,6 +166,7 @@ func (m *Main) Run(ctx context.Context) error {
 		httpAdvertise = m.listener.Addr().String()
 	}
 	forwarder := cluster.NewClient(nil)
+	m.forwarder = forwarder
 	watchMetrics := wsnotify.NewMetrics(reg)
 	hub := wsnotify.NewHub(wsnotify.HubConfig{
 		History: m.WatchHistory, QueueSize: m.WatchQueue, MaxWatches: m.MaxWatches, Metrics: watchMetrics,
@@ -208,12 +210,14 @@ func (m *Main) Run(ctx context.Context) error {
 	cfg.Logger = m.log
 	cfg.Registerer = reg
 	cfg.Gatherer = reg
+	handler := httpapi.New(m.node, cfg)
 	m.server = &http.Server{
-		Handler:           httpapi.New(m.node, cfg),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          nil,
 	}
+	m.server.RegisterOnShutdown(handler.Close)
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.server.Serve(m.listener) }()
 	if m.Join != "" && m.node.Fresh() {
@@ -263,6 +267,9 @@ func (m *Main) Close() error {
 	}
 	if m.node != nil {
 		errs = append(errs, m.node.Close())
+	}
+	if m.forwarder != nil {
+		m.forwarder.Close()
 	}
 	return errors.Join(errs...)
 }

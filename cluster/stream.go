@@ -1,0 +1,399 @@
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/fsm"
+)
+
+const (
+	// streamWriteTimeout bounds one flush: a peer that stops reading for
+	// that long is taken for gone.
+	streamWriteTimeout = 10 * time.Second
+	// streamInFlight caps the proposals one stream has at the leader; past
+	// it the leader stops reading, and TCP pushes back on the follower.
+	streamInFlight = 4096
+	// proposeTimeout bounds a forwarded proposal that carries no deadline.
+	proposeTimeout = 10 * time.Second
+	// noStreamFor is how long a leader that does not serve the stream (an
+	// older version, during a rolling upgrade) is reached over plain HTTP.
+	noStreamFor = time.Minute
+)
+
+// frameWriter owns a connection's writing side: frames queued by any
+// goroutine are written back to back and flushed when none is left, so a
+// busy stream needs one system call for many frames.
+type frameWriter struct {
+	conn  net.Conn
+	queue chan []byte
+	quit  chan struct{}
+	once  sync.Once
+}
+
+func newFrameWriter(conn net.Conn) *frameWriter {
+	w := &frameWriter{conn: conn, queue: make(chan []byte, 256), quit: make(chan struct{})}
+	go w.loop()
+	return w
+}
+
+// send queues one encoded frame; false when the writer has stopped.
+func (w *frameWriter) send(b []byte) bool {
+	select {
+	case w.queue <- b:
+		return true
+	case <-w.quit:
+		return false
+	}
+}
+
+// stop ends the writer and closes the connection, which also ends its
+// reader.
+func (w *frameWriter) stop() {
+	w.once.Do(func() {
+		close(w.quit)
+		w.conn.Close()
+	})
+}
+
+func (w *frameWriter) loop() {
+	bw := bufio.NewWriterSize(w.conn, 64<<10)
+	for {
+		var b []byte
+		select {
+		case b = <-w.queue:
+		case <-w.quit:
+			return
+		}
+		w.conn.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+		_, err := bw.Write(b)
+	more:
+		for err == nil {
+			select {
+			case b = <-w.queue:
+				_, err = bw.Write(b)
+			default:
+				break more
+			}
+		}
+		if err == nil {
+			err = bw.Flush()
+		}
+		if err != nil {
+			w.stop()
+			return
+		}
+	}
+}
+
+// StreamServer is the leader's side of the forwarding stream: it proposes
+// each forwarded command and answers with its result, many at a time.
+type StreamServer struct {
+	propose    func(ctx context.Context, cmd []byte) (fsm.Result, int64, error)
+	maxPayload int
+	log        zerolog.Logger
+
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+}
+
+// NewStreamServer serves streams whose proposals go to propose (the
+// leader's LeaderPropose); a command over maxPayload bytes ends its stream.
+func NewStreamServer(propose func(context.Context, []byte) (fsm.Result, int64, error), maxPayload int, log zerolog.Logger) *StreamServer {
+	return &StreamServer{propose: propose, maxPayload: maxPayload, log: log, conns: map[net.Conn]struct{}{}}
+}
+
+// Close ends every stream (the HTTP server does not track hijacked
+// connections) and refuses new ones. Proposals already made still commit.
+func (s *StreamServer) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	for c := range s.conns {
+		c.Close()
+	}
+}
+
+// Upgrade answers an HTTP request for the stream with 101 and serves the
+// stream on its connection until either side closes it. Its error means
+// the connection could not be taken over, and w can still answer; bad
+// requests are the caller's to refuse first.
+func (s *StreamServer) Upgrade(w http.ResponseWriter) error {
+	conn, rw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return err
+	}
+	rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + StreamProtocol + "\r\n\r\n")
+	if err := rw.Flush(); err != nil {
+		conn.Close()
+		return nil
+	}
+	s.serve(conn, rw.Reader)
+	return nil
+}
+
+func (s *StreamServer) serve(conn net.Conn, r *bufio.Reader) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		conn.Close()
+		return
+	}
+	s.conns[conn] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, conn)
+		s.mu.Unlock()
+	}()
+
+	w := newFrameWriter(conn)
+	defer w.stop()
+	conn.SetReadDeadline(time.Time{}) // the HTTP server's deadlines no longer apply
+	slots := make(chan struct{}, streamInFlight)
+	for {
+		f, err := readFrame(r, s.maxPayload)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				s.log.Warn().Err(err).Str("remote", conn.RemoteAddr().String()).Msg("forwarding stream ended")
+			}
+			return
+		}
+		if f.kind != framePropose {
+			s.log.Warn().Str("remote", conn.RemoteAddr().String()).Int("kind", int(f.kind)).Msg("forwarding stream: unexpected frame; closing it")
+			return
+		}
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots }()
+			w.send(appendFrame(nil, s.answer(f)))
+		}()
+	}
+}
+
+// answer proposes one forwarded command. A panic becomes an error answer:
+// what a follower sends is input like any other.
+func (s *StreamServer) answer(f frame) (out frame) {
+	out.id = f.id
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error().Interface("panic", p).Msg("forwarded proposal panicked")
+			out.kind, out.payload = frameError, errorPayload(&api.Error{Code: api.CodeSystemError, Message: "internal error"})
+		}
+	}()
+	timeout := time.Duration(f.arg) * time.Millisecond
+	if timeout <= 0 || timeout > proposeTimeout {
+		timeout = proposeTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	res, zxid, err := s.propose(ctx, f.payload)
+	if err != nil {
+		var ae *api.Error
+		if !errors.As(err, &ae) {
+			ae = &api.Error{Code: api.CodeSystemError, Message: err.Error()}
+		}
+		out.kind, out.payload = frameError, errorPayload(ae)
+		return out
+	}
+	out.kind = frameResult
+	out.payload, _ = json.Marshal(FromResult(res, zxid))
+	return out
+}
+
+func errorPayload(e *api.Error) []byte {
+	b, _ := json.Marshal(e)
+	return b
+}
+
+// errNoStream: the leader does not serve the stream; use plain HTTP.
+var errNoStream = errors.New("the leader does not serve the forwarding stream")
+
+// stream is a follower's connection to one leader's forwarding stream.
+type stream struct {
+	addr string
+	w    *frameWriter
+
+	mu      sync.Mutex
+	pending map[uint64]chan frame
+	next    uint64
+	err     error // why the stream broke; nil while it works
+}
+
+// dialStream connects to addr's stream and starts reading answers.
+func dialStream(ctx context.Context, addr string, onBroken func(*stream)) (*stream, error) {
+	d := net.Dialer{Timeout: 5 * time.Second}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, unreachable(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	conn.SetDeadline(deadline)
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+StreamPath, nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", StreamProtocol)
+	if err := req.Write(conn); err != nil {
+		conn.Close()
+		return nil, unreachable(err)
+	}
+	r := bufio.NewReaderSize(conn, 64<<10)
+	resp, err := http.ReadResponse(r, req)
+	if err != nil {
+		conn.Close()
+		return nil, unreachable(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		conn.Close()
+		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed {
+			return nil, errNoStream
+		}
+		return nil, answerError(resp.Status, data)
+	}
+	if !strings.EqualFold(resp.Header.Get("Upgrade"), StreamProtocol) {
+		conn.Close()
+		return nil, &api.Error{Code: api.CodeUnavailable, Message: "the leader upgraded to " + resp.Header.Get("Upgrade")}
+	}
+	conn.SetDeadline(time.Time{})
+	s := &stream{addr: addr, w: newFrameWriter(conn), pending: map[uint64]chan frame{}}
+	go s.readLoop(r, onBroken)
+	return s, nil
+}
+
+func unreachable(err error) error {
+	return &api.Error{Code: api.CodeUnavailable, Message: "cannot reach the leader: " + err.Error()}
+}
+
+func (s *stream) readLoop(r *bufio.Reader, onBroken func(*stream)) {
+	var err error
+	for {
+		var f frame
+		// An answer carries at most a multi's results: far less than this.
+		if f, err = readFrame(r, 64<<20); err != nil {
+			break
+		}
+		if f.kind == framePropose {
+			err = errors.New("the leader sent a proposal")
+			break
+		}
+		s.mu.Lock()
+		ch := s.pending[f.id]
+		delete(s.pending, f.id)
+		s.mu.Unlock()
+		if ch != nil {
+			ch <- f
+		}
+	}
+	s.w.stop()
+	s.mu.Lock()
+	s.err = err
+	pending := s.pending
+	s.pending = nil
+	s.mu.Unlock()
+	for _, ch := range pending {
+		ch <- frame{} // kind 0: the stream broke
+	}
+	onBroken(s)
+}
+
+// broken reports whether the stream can no longer be used.
+func (s *stream) broken() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err != nil
+}
+
+// idle reports whether no proposal waits on the stream.
+func (s *stream) idle() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending) == 0
+}
+
+// propose sends cmd and waits for the leader's answer. When the stream
+// breaks or ctx ends first, the command may or may not have been applied:
+// the error is Unavailable, like any lost forward.
+func (s *stream) propose(ctx context.Context, cmd []byte) (fsm.Result, int64, error) {
+	timeout := proposeTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	if timeout <= 0 {
+		return fsm.Result{}, 0, lostAnswer("the request's deadline passed before it was sent")
+	}
+	ch := make(chan frame, 1)
+	s.mu.Lock()
+	if s.err != nil {
+		s.mu.Unlock()
+		return fsm.Result{}, 0, lostAnswer("the stream to the leader broke")
+	}
+	s.next++
+	id := s.next
+	s.pending[id] = ch
+	s.mu.Unlock()
+
+	b := make([]byte, 0, 4+frameHeader+len(cmd))
+	b = appendFrame(b, frame{kind: framePropose, id: id, arg: uint32(min(timeout.Milliseconds()+1, 1<<31)), payload: cmd})
+	if !s.w.send(b) {
+		s.forget(id)
+		return fsm.Result{}, 0, lostAnswer("the stream to the leader broke")
+	}
+	select {
+	case f := <-ch:
+		switch f.kind {
+		case frameResult:
+			var out ProposeResult
+			if err := json.Unmarshal(f.payload, &out); err != nil {
+				return fsm.Result{}, 0, &api.Error{Code: api.CodeSystemError, Message: "unreadable answer from the leader: " + err.Error()}
+			}
+			return out.ToResult(), out.Zxid, nil
+		case frameError:
+			var e api.Error
+			if err := json.Unmarshal(f.payload, &e); err != nil || e.Code == "" {
+				return fsm.Result{}, 0, &api.Error{Code: api.CodeSystemError, Message: "unreadable error from the leader"}
+			}
+			return fsm.Result{}, 0, &e
+		default:
+			return fsm.Result{}, 0, lostAnswer("the stream to the leader broke")
+		}
+	case <-ctx.Done():
+		s.forget(id)
+		return fsm.Result{}, 0, lostAnswer("no answer from the leader before the deadline")
+	}
+}
+
+func (s *stream) forget(id uint64) {
+	s.mu.Lock()
+	delete(s.pending, id)
+	s.mu.Unlock()
+}
+
+func lostAnswer(why string) error {
+	return &api.Error{Code: api.CodeUnavailable, Message: why + "; the write may or may not have happened"}
+}
+
+// answerError turns a non-2xx answer from the leader into its error.
+func answerError(status string, data []byte) error {
+	var e api.ErrorBody
+	if json.Unmarshal(data, &e) == nil && e.Error != nil {
+		return e.Error
+	}
+	return &api.Error{Code: api.CodeUnavailable, Message: fmt.Sprintf("the leader answered %s", status)}
+}

@@ -1,0 +1,283 @@
+package cluster
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/fsm"
+)
+
+// leader is a stand-in for a leader's API on a real loopback socket: the
+// stream and the plain-HTTP propose route, both answering through propose.
+type leader struct {
+	srv      *httptest.Server
+	streams  *StreamServer
+	upgrades atomic.Int64 // stream requests seen
+	posts    atomic.Int64 // plain-HTTP proposals seen
+}
+
+func startLeader(t *testing.T, withStream bool, propose func(context.Context, []byte) (fsm.Result, int64, error)) *leader {
+	t.Helper()
+	l := &leader{streams: NewStreamServer(propose, 1<<10, zerolog.Nop())}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+StreamPath, func(w http.ResponseWriter, r *http.Request) {
+		l.upgrades.Add(1)
+		if !withStream {
+			http.NotFound(w, r)
+			return
+		}
+		if err := l.streams.Upgrade(w); err != nil {
+			t.Errorf("upgrade: %v", err)
+		}
+	})
+	mux.HandleFunc("POST /v1/internal/propose", func(w http.ResponseWriter, r *http.Request) {
+		l.posts.Add(1)
+		var body bytes.Buffer
+		body.ReadFrom(r.Body)
+		res, zxid, err := propose(r.Context(), body.Bytes())
+		if err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"error":` + string(errorPayload(err.(*api.Error))) + `}`))
+			return
+		}
+		w.Write(mustJSON(t, FromResult(res, zxid)))
+	})
+	l.srv = httptest.NewServer(mux)
+	t.Cleanup(func() {
+		l.streams.Close()
+		l.srv.Close()
+	})
+	return l
+}
+
+func (l *leader) addr() string { return strings.TrimPrefix(l.srv.URL, "http://") }
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// echo answers each command with its own bytes as the path, after a random
+// pause, so that answers come back in another order than they were sent.
+func echo(ctx context.Context, cmd []byte) (fsm.Result, int64, error) {
+	time.Sleep(time.Duration(rand.Intn(3000)) * time.Microsecond)
+	return fsm.Result{Path: string(cmd)}, int64(len(cmd)), nil
+}
+
+func newClient(t *testing.T) *Client {
+	c := NewClient(nil)
+	t.Cleanup(c.Close)
+	return c
+}
+
+func TestStreamCarriesConcurrentProposalsToTheirCallers(t *testing.T) {
+	l := startLeader(t, true, echo)
+	c := newClient(t)
+	var wg sync.WaitGroup
+	for g := 0; g < 50; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 40; i++ {
+				cmd := fmt.Sprintf("/g%d/%d", g, i)
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				res, zxid, err := c.Propose(ctx, l.addr(), []byte(cmd))
+				cancel()
+				if err != nil || res.Path != cmd || zxid != int64(len(cmd)) {
+					t.Errorf("propose %s: got %q, %d, %v", cmd, res.Path, zxid, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := l.upgrades.Load(); n != 1 {
+		t.Errorf("2,000 proposals took %d streams, want 1", n)
+	}
+	if n := l.posts.Load(); n != 0 {
+		t.Errorf("%d proposals went over plain HTTP", n)
+	}
+}
+
+func TestStreamAnswersErrorsAndSurvivesAPanic(t *testing.T) {
+	l := startLeader(t, true, func(ctx context.Context, cmd []byte) (fsm.Result, int64, error) {
+		switch string(cmd) {
+		case "api":
+			return fsm.Result{}, 0, &api.Error{Code: api.CodeUnavailable, Message: "this node is no longer the leader"}
+		case "plain":
+			return fsm.Result{}, 0, errors.New("disk on fire")
+		case "panic":
+			panic("bad input")
+		case "outcome":
+			// A command that ran and failed: the result carries the error.
+			return fsm.Result{Err: &api.Error{Code: api.CodeBadVersion, Message: "version 3, not 2"}}, 7, nil
+		}
+		return fsm.Result{Path: "/ok"}, 1, nil
+	})
+	c := newClient(t)
+	ctx := context.Background()
+	for cmd, want := range map[string]api.Code{"api": api.CodeUnavailable, "plain": api.CodeSystemError, "panic": api.CodeSystemError} {
+		if _, _, err := c.Propose(ctx, l.addr(), []byte(cmd)); api.CodeOf(err) != want {
+			t.Errorf("%s: got %v, want %s", cmd, err, want)
+		}
+	}
+	res, zxid, err := c.Propose(ctx, l.addr(), []byte("outcome"))
+	if err != nil || zxid != 7 || res.Err == nil || res.Err.Code != api.CodeBadVersion {
+		t.Errorf("outcome: got %+v, %d, %v", res, zxid, err)
+	}
+	if res, _, err := c.Propose(ctx, l.addr(), []byte("fine")); err != nil || res.Path != "/ok" {
+		t.Errorf("after the errors: got %+v, %v", res, err)
+	}
+	if n := l.upgrades.Load(); n != 1 {
+		t.Errorf("the errors cost %d streams, want 1", n)
+	}
+}
+
+func TestLeaderWithoutStreamIsReachedOverHTTP(t *testing.T) {
+	l := startLeader(t, false, echo)
+	c := newClient(t)
+	for i := 0; i < 5; i++ {
+		res, _, err := c.Propose(context.Background(), l.addr(), []byte("/x"))
+		if err != nil || res.Path != "/x" {
+			t.Fatalf("propose %d: got %+v, %v", i, res, err)
+		}
+	}
+	if u, p := l.upgrades.Load(), l.posts.Load(); u != 1 || p != 5 {
+		t.Errorf("got %d upgrade attempts and %d HTTP proposals, want 1 and 5", u, p)
+	}
+}
+
+func TestBrokenStreamFailsWaitersAndIsRedialled(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{}, 10)
+	l := startLeader(t, true, func(ctx context.Context, cmd []byte) (fsm.Result, int64, error) {
+		if string(cmd) == "block" {
+			started <- struct{}{}
+			<-release
+		}
+		return fsm.Result{Path: string(cmd)}, 1, nil
+	})
+	defer close(release)
+	c := newClient(t)
+	errc := make(chan error, 1)
+	go func() {
+		_, _, err := c.Propose(context.Background(), l.addr(), []byte("block"))
+		errc <- err
+	}()
+	<-started
+	l.streams.mu.Lock()
+	for conn := range l.streams.conns {
+		conn.Close() // the connection drops; the leader itself goes on
+	}
+	l.streams.mu.Unlock()
+	select {
+	case err := <-errc:
+		if api.CodeOf(err) != api.CodeUnavailable || !strings.Contains(err.Error(), "may or may not") {
+			t.Errorf("a proposal on a broken stream: got %v, want Unavailable, outcome unknown", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a proposal on a broken stream still waits after 5 s")
+	}
+	waitFor(t, func() bool {
+		_, ok, _ := c.cachedStream(l.addr())
+		return !ok
+	})
+	if res, _, err := c.Propose(context.Background(), l.addr(), []byte("/after")); err != nil || res.Path != "/after" {
+		t.Fatalf("after the break: got %+v, %v", res, err)
+	}
+	if n := l.upgrades.Load(); n != 2 {
+		t.Errorf("got %d streams, want 2 (the first and its replacement)", n)
+	}
+}
+
+func TestProposalCarriesItsDeadline(t *testing.T) {
+	deadlines := make(chan time.Duration, 1)
+	l := startLeader(t, true, func(ctx context.Context, cmd []byte) (fsm.Result, int64, error) {
+		dl, _ := ctx.Deadline()
+		deadlines <- time.Until(dl)
+		<-ctx.Done()
+		return fsm.Result{}, 0, &api.Error{Code: api.CodeOperationTimeout, Message: "too late"}
+	})
+	c := newClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, _, err := c.Propose(ctx, l.addr(), []byte("slow"))
+	if api.CodeOf(err) != api.CodeUnavailable {
+		t.Errorf("got %v, want Unavailable (outcome unknown)", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("the caller waited %v past its 300 ms deadline", took)
+	}
+	if left := <-deadlines; left <= 0 || left > 400*time.Millisecond {
+		t.Errorf("the leader's deadline was %v away, want at most the caller's 300 ms", left)
+	}
+}
+
+func TestOversizedProposalEndsOnlyItsStream(t *testing.T) {
+	l := startLeader(t, true, echo)
+	c := newClient(t)
+	_, _, err := c.Propose(context.Background(), l.addr(), bytes.Repeat([]byte("x"), 2<<10))
+	if api.CodeOf(err) != api.CodeUnavailable {
+		t.Errorf("a command over the leader's limit: got %v, want Unavailable", err)
+	}
+	if res, _, err := c.Propose(context.Background(), l.addr(), []byte("/small")); err != nil || res.Path != "/small" {
+		t.Fatalf("the next proposal: got %+v, %v", res, err)
+	}
+}
+
+func TestClosedClientRefuses(t *testing.T) {
+	l := startLeader(t, true, echo)
+	c := NewClient(nil)
+	if _, _, err := c.Propose(context.Background(), l.addr(), []byte("/a")); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if _, _, err := c.Propose(context.Background(), l.addr(), []byte("/b")); api.CodeOf(err) != api.CodeUnavailable {
+		t.Errorf("after Close: got %v, want Unavailable", err)
+	}
+}
+
+func TestFrameRoundTrip(t *testing.T) {
+	for _, f := range []frame{
+		{kind: framePropose, id: 1, arg: 10000, payload: []byte("cmd")},
+		{kind: frameResult, id: 1<<64 - 1, payload: []byte(`{"zxid":3}`)},
+		{kind: frameError, id: 0},
+	} {
+		b := appendFrame(nil, f)
+		got, err := readFrame(bufio.NewReader(bytes.NewReader(b)), 1<<10)
+		if err != nil || got.kind != f.kind || got.id != f.id || got.arg != f.arg || !bytes.Equal(got.payload, f.payload) {
+			t.Errorf("%+v came back as %+v, %v", f, got, err)
+		}
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
