@@ -23,7 +23,7 @@ lint: ## gofmt and go vet must be clean
 	$(GO) vet ./...
 
 fuzz: ## run every fuzz target for FUZZTIME each; new findings land in testdata/fuzz
-	@for pkg in ./fsm ./httpapi ./cmd/canopy; do \
+	@for pkg in ./fsm ./httpapi ./cluster ./cmd/canopy; do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; done
