@@ -77,8 +77,9 @@ func encodeFrame(v any) []byte {
 
 // eventFrame wraps an encoded event: {"event": {...}}.
 func eventFrame(d *Delivery) []byte {
-	b := make([]byte, 0, len(d.JSON)+10)
+	j := d.JSON()
+	b := make([]byte, 0, len(j)+10)
 	b = append(b, `{"event":`...)
-	b = append(b, d.JSON...)
+	b = append(b, j...)
 	return append(b, '}')
 }

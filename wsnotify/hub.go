@@ -19,13 +19,31 @@ const (
 	kindCount      = KindRecursive + 1
 )
 
-// Delivery is one event as the hub hands it out: encoded once, shared by
-// every subscriber and by the history.
+// Delivery is one event as the hub hands it out: shared by every
+// subscriber and by the history, and encoded once, when first sent (most
+// events are never sent to anyone).
 type Delivery struct {
 	Zxid  int64
-	K     int // the event's position among the events of its zxid, from 0
-	Event api.Event
-	JSON  []byte // the event object
+	K     int       // the event's position among the events of its zxid, from 0
+	Event api.Event // without its Stat: matching needs only type and path
+
+	stat    *api.Stat
+	encode  sync.Once
+	encoded []byte
+}
+
+// JSON is the event object.
+func (d *Delivery) JSON() []byte {
+	d.encode.Do(func() {
+		e := d.Event
+		e.Stat = d.stat
+		b, err := json.Marshal(e)
+		if err != nil {
+			panic("wsnotify: event does not encode: " + err.Error()) // api.Event always does
+		}
+		d.encoded, d.stat = b, nil
+	})
+	return d.encoded
 }
 
 // Subscriber is one connection or stream. Its queue holds events and,
@@ -160,12 +178,8 @@ func (h *Hub) Publish(events []api.Event) {
 		} else {
 			h.lastZxid, h.lastK = e.Zxid, 0
 		}
-		b, err := json.Marshal(e)
-		if err != nil {
-			panic("wsnotify: event does not encode: " + err.Error()) // api.Event always does
-		}
-		e.Stat = nil // matching needs only type and path; the JSON has the stat
-		d := &Delivery{Zxid: e.Zxid, K: h.lastK, Event: e, JSON: b}
+		d := &Delivery{Zxid: e.Zxid, K: h.lastK, Event: e, stat: e.Stat}
+		d.Event.Stat = nil
 		h.remember(d)
 		h.fire(d)
 	}

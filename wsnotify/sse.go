@@ -69,7 +69,7 @@ func (h *Handler) ServeSSE(w http.ResponseWriter, r *http.Request) {
 				if d == nil || (d.Zxid == skip.zxid && d.K <= skip.k) {
 					continue
 				}
-				fmt.Fprintf(&b, "id: %d/%d\ndata: %s\n\n", d.Zxid, d.K, d.JSON)
+				fmt.Fprintf(&b, "id: %d/%d\ndata: %s\n\n", d.Zxid, d.K, d.JSON())
 			}
 			if chunk = b.String(); chunk == "" {
 				continue
