@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Benchmark a 3-node Canopy cluster on this machine, the way issue 4 asks:
+# fsync on, load spread evenly over the three nodes, closed-loop clients on
+# keep-alive connections. The load comes from wrk (Debian's package: its
+# C event loop costs a tenth of Go's HTTP client per request, so the
+# figures are the cluster's, not the load generator's), three threads, one
+# per node. Prints a markdown table: ops/s, p50 and p99 per op and
+# connection count.
+#
+#   scripts/cluster-bench.sh
+#   OPS=create CONNECTIONS=63 DURATION=20s scripts/cluster-bench.sh
+#
+# Environment: OPS (default create,set,get,stale-get), CONNECTIONS
+# (default 15,63: multiples of 3, one third per node), DURATION (per cell,
+# default 10s, after a 2 s warm-up), CANOPY_BIN (default: built from this
+# tree). Exit status 1 when any request failed.
+set -euo pipefail
+OPS=${OPS:-create,set,get,stale-get}; CONNECTIONS=${CONNECTIONS:-15,63}; DURATION=${DURATION:-10s}
+command -v wrk >/dev/null || { echo "cluster-bench needs wrk: apt-get install -y wrk" >&2; exit 2; }
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=lib/throwaway-cluster.sh
+source "$repo/scripts/lib/throwaway-cluster.sh"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/canopy-cluster-bench.XXXXXX")
+trap 'cluster_stop; rm -rf "$tmp"' EXIT INT TERM
+bin=${CANOPY_BIN:-}
+if [[ -z "$bin" ]]; then (cd "$repo" && go build -o "$tmp/canopy" ./cmd/canopy); bin=$tmp/canopy; fi
+
+cluster_start "$tmp/cluster" "$bin"
+bench_tree
+echo "## $(date +%F): 3-node cluster, wrk, $DURATION per cell ($(nproc) cores, $(git -C "$repo" rev-parse --short HEAD))"
+echo
+echo "| op | connections | ops/s | p50 ms | p99 ms | errors |"
+echo "|---|--:|--:|--:|--:|--:|"
+failed=0; run=0
+for op in ${OPS//,/ }; do
+	for c in ${CONNECTIONS//,/ }; do
+		run=$((run+1))
+		wrk_load "$op" "$c" 2s "w$run" >/dev/null # warm-up
+		line=$(wrk_load "$op" "$c" "$DURATION" "m$run")
+		python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("| %s | %s | %s | %.1f | %.1f | %d |" % (r["op"], sys.argv[2], format(int(r["ops_per_s"]), ","), r["p50_ms"], r["p99_ms"], r["errors"]))' "$line" "$c"
+		[[ $(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["errors"])' "$line") == 0 ]] || failed=1
+	done
+done
+exit $failed
