@@ -59,8 +59,10 @@ func appendFrame(b []byte, f frame) []byte {
 }
 
 // readFrame reads one frame of at most maxPayload payload bytes. A frame
-// that is too short, too long or of an unknown kind is an error: the
-// stream is then out of step and must be closed.
+// with a larger payload is skipped and returned without it, with
+// errFrameTooLarge: the stream stays in step, and the frame's id can be
+// answered. Any other error (a frame too short for its header, an unknown
+// kind, a cut) leaves the stream out of step: it must be closed.
 func readFrame(r *bufio.Reader, maxPayload int) (frame, error) {
 	var head [4 + frameHeader]byte
 	if _, err := io.ReadFull(r, head[:4]); err != nil {
@@ -69,9 +71,6 @@ func readFrame(r *bufio.Reader, maxPayload int) (frame, error) {
 	n := binary.BigEndian.Uint32(head[:4])
 	if n < frameHeader {
 		return frame{}, fmt.Errorf("forwarding stream: frame of %d bytes is shorter than its header", n)
-	}
-	if uint64(n-frameHeader) > uint64(maxPayload) {
-		return frame{}, errFrameTooLarge
 	}
 	if _, err := io.ReadFull(r, head[4:]); err != nil {
 		return frame{}, unexpectedEOF(err)
@@ -84,7 +83,14 @@ func readFrame(r *bufio.Reader, maxPayload int) (frame, error) {
 	if f.kind < framePropose || f.kind > frameError {
 		return frame{}, fmt.Errorf("forwarding stream: unknown frame kind %d", f.kind)
 	}
-	f.payload = make([]byte, n-frameHeader)
+	size := int64(n - frameHeader)
+	if size > int64(maxPayload) {
+		if _, err := r.Discard(int(size)); err != nil {
+			return frame{}, unexpectedEOF(err)
+		}
+		return f, errFrameTooLarge
+	}
+	f.payload = make([]byte, size)
 	if _, err := io.ReadFull(r, f.payload); err != nil {
 		return frame{}, unexpectedEOF(err)
 	}

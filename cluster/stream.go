@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/canopy-coord/canopy/api"
@@ -49,12 +50,15 @@ func newFrameWriter(conn net.Conn) *frameWriter {
 	return w
 }
 
-// send queues one encoded frame; false when the writer has stopped.
-func (w *frameWriter) send(b []byte) bool {
+// send queues one encoded frame; false when the writer has stopped or
+// done closed first (the frame was then never sent).
+func (w *frameWriter) send(done <-chan struct{}, b []byte) bool {
 	select {
 	case w.queue <- b:
 		return true
 	case <-w.quit:
+		return false
+	case <-done:
 		return false
 	}
 }
@@ -104,6 +108,8 @@ type StreamServer struct {
 	propose    func(ctx context.Context, cmd []byte) (fsm.Result, int64, error)
 	maxPayload int
 	log        zerolog.Logger
+	open       prometheus.Gauge
+	proposals  *prometheus.CounterVec
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
@@ -111,9 +117,23 @@ type StreamServer struct {
 }
 
 // NewStreamServer serves streams whose proposals go to propose (the
-// leader's LeaderPropose); a command over maxPayload bytes ends its stream.
-func NewStreamServer(propose func(context.Context, []byte) (fsm.Result, int64, error), maxPayload int, log zerolog.Logger) *StreamServer {
-	return &StreamServer{propose: propose, maxPayload: maxPayload, log: log, conns: map[net.Conn]struct{}{}}
+// leader's LeaderPropose); a command over maxPayload bytes is refused
+// alone. Its metrics go to reg, if not nil.
+func NewStreamServer(propose func(context.Context, []byte) (fsm.Result, int64, error), maxPayload int, log zerolog.Logger, reg prometheus.Registerer) *StreamServer {
+	s := &StreamServer{
+		propose: propose, maxPayload: maxPayload, log: log, conns: map[net.Conn]struct{}{},
+		open: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "canopy_forward_streams", Help: "Forwarding streams open from followers to this node.",
+		}),
+		proposals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "canopy_forwarded_proposals_total",
+			Help: "Followers' proposals answered over forwarding streams, by outcome (ok, or error: not proposed or not known to have applied).",
+		}, []string{"outcome"}),
+	}
+	if reg != nil {
+		reg.MustRegister(s.open, s.proposals)
+	}
+	return s
 }
 
 // Close ends every stream (the HTTP server does not track hijacked
@@ -154,7 +174,9 @@ func (s *StreamServer) serve(conn net.Conn, r *bufio.Reader) {
 	}
 	s.conns[conn] = struct{}{}
 	s.mu.Unlock()
+	s.open.Inc()
 	defer func() {
+		s.open.Dec()
 		s.mu.Lock()
 		delete(s.conns, conn)
 		s.mu.Unlock()
@@ -166,6 +188,12 @@ func (s *StreamServer) serve(conn net.Conn, r *bufio.Reader) {
 	slots := make(chan struct{}, streamInFlight)
 	for {
 		f, err := readFrame(r, s.maxPayload)
+		if errors.Is(err, errFrameTooLarge) && f.kind == framePropose {
+			s.proposals.WithLabelValues("error").Inc()
+			w.send(nil, appendFrame(nil, frame{kind: frameError, id: f.id, payload: errorPayload(&api.Error{
+				Code: api.CodeTooLarge, Message: fmt.Sprintf("forwarded command over the limit of %d bytes", s.maxPayload)})}))
+			continue
+		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				s.log.Warn().Err(err).Str("remote", conn.RemoteAddr().String()).Msg("forwarding stream ended")
@@ -179,7 +207,13 @@ func (s *StreamServer) serve(conn net.Conn, r *bufio.Reader) {
 		slots <- struct{}{}
 		go func() {
 			defer func() { <-slots }()
-			w.send(appendFrame(nil, s.answer(f)))
+			out := s.answer(f)
+			outcome := "ok"
+			if out.kind == frameError {
+				outcome = "error"
+			}
+			s.proposals.WithLabelValues(outcome).Inc()
+			w.send(nil, appendFrame(nil, out))
 		}()
 	}
 }
@@ -351,9 +385,9 @@ func (s *stream) propose(ctx context.Context, cmd []byte) (fsm.Result, int64, er
 
 	b := make([]byte, 0, 4+frameHeader+len(cmd))
 	b = appendFrame(b, frame{kind: framePropose, id: id, arg: uint32(min(timeout.Milliseconds()+1, 1<<31)), payload: cmd})
-	if !s.w.send(b) {
+	if !s.w.send(ctx.Done(), b) {
 		s.forget(id)
-		return fsm.Result{}, 0, lostAnswer("the stream to the leader broke")
+		return fsm.Result{}, 0, &api.Error{Code: api.CodeUnavailable, Message: "the write was not sent: the stream to the leader is stalled or broken"}
 	}
 	select {
 	case f := <-ch:

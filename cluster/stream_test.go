@@ -33,7 +33,7 @@ type leader struct {
 
 func startLeader(t *testing.T, withStream bool, propose func(context.Context, []byte) (fsm.Result, int64, error)) *leader {
 	t.Helper()
-	l := &leader{streams: NewStreamServer(propose, 1<<10, zerolog.Nop())}
+	l := &leader{streams: NewStreamServer(propose, 1<<10, zerolog.Nop(), nil)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+StreamPath, func(w http.ResponseWriter, r *http.Request) {
 		l.upgrades.Add(1)
@@ -233,15 +233,18 @@ func TestProposalCarriesItsDeadline(t *testing.T) {
 	}
 }
 
-func TestOversizedProposalEndsOnlyItsStream(t *testing.T) {
+func TestOversizedProposalIsRefusedAlone(t *testing.T) {
 	l := startLeader(t, true, echo)
 	c := newClient(t)
 	_, _, err := c.Propose(context.Background(), l.addr(), bytes.Repeat([]byte("x"), 2<<10))
-	if api.CodeOf(err) != api.CodeUnavailable {
-		t.Errorf("a command over the leader's limit: got %v, want Unavailable", err)
+	if api.CodeOf(err) != api.CodeTooLarge {
+		t.Errorf("a command over the leader's limit: got %v, want TooLarge", err)
 	}
 	if res, _, err := c.Propose(context.Background(), l.addr(), []byte("/small")); err != nil || res.Path != "/small" {
 		t.Fatalf("the next proposal: got %+v, %v", res, err)
+	}
+	if n := l.upgrades.Load(); n != 1 {
+		t.Errorf("the refusal cost %d streams, want 1", n)
 	}
 }
 

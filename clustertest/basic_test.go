@@ -69,6 +69,15 @@ func TestClusterFormsAndServesWritesThroughEveryNode(t *testing.T) {
 	}
 	sort.Strings(want)
 
+	// The followers' 17 writes reached the leader over one forwarding
+	// stream each, not as requests of their own.
+	if n := metric(t, leader, `canopy_forwarded_proposals_total{outcome="ok"}`); n < 17 {
+		t.Errorf("the leader answered %v proposals over forwarding streams, want at least the followers' 17", n)
+	}
+	if n := metric(t, leader, "canopy_forward_streams"); n != 2 {
+		t.Errorf("%v forwarding streams open to the leader, want 2 (one per follower)", n)
+	}
+
 	// After a sync through a node, its stale reads show every write.
 	for _, nd := range c.nodes {
 		if r := post(nd, "/v1/sync/app", nil, requestTimeout); r.Status != http.StatusOK {

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
+	"testing"
 	"time"
 
 	"github.com/canopy-coord/canopy/api"
@@ -145,4 +147,25 @@ func children(nd *node, path string, minZxid int64) ([]string, error) {
 type testingT interface {
 	Helper()
 	Fatalf(format string, args ...any)
+}
+
+// metric is the value of one sample line of nd's /metrics, e.g.
+// `canopy_forward_streams` or `canopy_forwarded_proposals_total{outcome="ok"}`;
+// -1 when it is absent.
+func metric(t testing.TB, nd *node, sample string) float64 {
+	t.Helper()
+	r := get(nd, "/metrics", requestTimeout)
+	if r.Status != http.StatusOK {
+		t.Fatalf("metrics of %s: %s", nd.id, r)
+	}
+	for _, line := range strings.Split(string(r.Body), "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("metrics of %s: %q", nd.id, line)
+			}
+			return f
+		}
+	}
+	return -1
 }

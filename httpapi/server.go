@@ -72,7 +72,9 @@ func New(store Store, cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, store: store, log: cfg.Logger, started: time.Now()}
 	s.metrics = newHTTPMetrics(cfg.Registerer, store)
-	s.streams = cluster.NewStreamServer(store.LeaderPropose, int(cfg.MaxBodyBytes), cfg.Logger)
+	// A forwarded command is its request's body and path in another
+	// encoding: twice the body limit leaves room for any of them.
+	s.streams = cluster.NewStreamServer(store.LeaderPropose, 2*int(cfg.MaxBodyBytes), cfg.Logger, cfg.Registerer)
 	s.router = s.routes()
 	return s
 }
