@@ -5,7 +5,9 @@
 # C event loop costs a tenth of Go's HTTP client per request, so the
 # figures are the cluster's, not the load generator's), three threads, one
 # per node. Prints a markdown table: ops/s, p50 and p99 per op and
-# connection count.
+# connection count, and the share of CPU time the hypervisor gave to
+# others during the cell (steal, from /proc/stat): figures from cells with
+# much of it are the neighbours', not Canopy's.
 #
 #   scripts/cluster-bench.sh
 #   OPS=create CONNECTIONS=63 DURATION=20s scripts/cluster-bench.sh
@@ -30,15 +32,24 @@ cluster_start "$tmp/cluster" "$bin"
 bench_tree
 echo "## $(date +%F): 3-node cluster, wrk, $DURATION per cell ($(nproc) cores, $(git -C "$repo" rev-parse --short HEAD))"
 echo
-echo "| op | connections | ops/s | p50 ms | p99 ms | errors |"
-echo "|---|--:|--:|--:|--:|--:|"
+echo "| op | connections | ops/s | p50 ms | p99 ms | errors | CPU stolen |"
+echo "|---|--:|--:|--:|--:|--:|--:|"
 failed=0; run=0
 for op in ${OPS//,/ }; do
 	for c in ${CONNECTIONS//,/ }; do
 		run=$((run+1))
 		wrk_load "$op" "$c" 2s "w$run" >/dev/null # warm-up
+		before=$(head -1 /proc/stat)
 		line=$(wrk_load "$op" "$c" "$DURATION" "m$run")
-		python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("| %s | %s | %s | %.1f | %.1f | %d |" % (r["op"], sys.argv[2], format(int(r["ops_per_s"]), ","), r["p50_ms"], r["p99_ms"], r["errors"]))' "$line" "$c"
+		after=$(head -1 /proc/stat)
+		python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])
+b, a = [list(map(int, x.split()[1:])) for x in sys.argv[3:5]]
+d = [y - x for x, y in zip(b, a)]
+steal = 100 * d[7] / max(1, sum(d[:8]))  # user nice system idle iowait irq softirq steal
+print("| %s | %s | %s | %.1f | %.1f | %d | %.0f %% |" % (r["op"], sys.argv[2], format(int(r["ops_per_s"]), ","), r["p50_ms"], r["p99_ms"], r["errors"], steal))
+' "$line" "$c" "$before" "$after"
 		[[ $(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["errors"])' "$line") == 0 ]] || failed=1
 	done
 done
