@@ -3,7 +3,7 @@ GO        ?= go
 FUZZTIME  ?= 30s
 PKGS_RACE := ./fsm/... ./consensus/... ./httpapi/... ./wsnotify/... ./cluster/... ./client/... ./examples/... ./cmd/...
 
-.PHONY: run cluster build test lint fuzz bench ui-shots
+.PHONY: run cluster build test lint fuzz bench bench-cluster ui-shots
 
 run: ## start a single node with its UI at http://127.0.0.1:8900/ui/
 	$(GO) run ./cmd/canopy serve
@@ -27,6 +27,9 @@ fuzz: ## run every fuzz target for FUZZTIME each; new findings land in testdata/
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; done
+
+bench-cluster: ## issue 4's table: a 3-node cluster under wrk (apt-get install -y wrk)
+	./scripts/cluster-bench.sh
 
 bench: ## FSM benchmarks, then the HTTP load matrix against a real node (see docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchmem ./fsm/
