@@ -79,6 +79,7 @@ var routes = []struct {
 	{"GET", "/v1/snapshot", []int{200, 400, 410, 429, 503, 504}},
 	{"POST", "/v1/snapshot", []int{204, 400, 410, 429, 503}},
 	{"POST", "/v1/internal/propose", []int{200, 400, 413, 429, 503, 504}},
+	{"GET", "/v1/internal/stream", []int{101, 400}},
 	{"POST", "/v1/internal/readindex", []int{200, 400, 429, 503, 504}},
 	{"POST", "/v1/internal/keepalive", []int{200, 400, 413, 429, 503}},
 	{"GET", "/healthz", []int{200}},

@@ -152,11 +152,16 @@ func (s *StreamServer) Close() {
 // the connection could not be taken over, and w can still answer; bad
 // requests are the caller's to refuse first.
 func (s *StreamServer) Upgrade(w http.ResponseWriter) error {
+	h := w.Header().Clone() // what the middleware set, e.g. Canopy-Zxid
 	conn, rw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		return err
 	}
-	rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + StreamProtocol + "\r\n\r\n")
+	h.Set("Connection", "Upgrade")
+	h.Set("Upgrade", StreamProtocol)
+	rw.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
+	h.Write(rw)
+	rw.WriteString("\r\n")
 	if err := rw.Flush(); err != nil {
 		conn.Close()
 		return nil

@@ -1,7 +1,12 @@
 package httpapi
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,6 +15,7 @@ import (
 
 	canopy "github.com/canopy-coord/canopy"
 	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/cluster"
 )
 
 func TestHealthAndReady(t *testing.T) {
@@ -194,5 +200,57 @@ func TestReadConsistencyParameters(t *testing.T) {
 	n.expect(n.do("HEAD", "/v1/nodes/r?min_zxid="+future+"&timeout_ms=200&consistency=stale", "", nil), http.StatusGatewayTimeout)
 	if took := time.Since(start); took < 200*time.Millisecond {
 		t.Errorf("HEAD 504 after %v", took)
+	}
+}
+
+// TestForwardingStreamUpgrade: a follower's upgrade request gets 101 with
+// the protocol and, like every answer, Canopy-Zxid; the connection then
+// answers a proposal frame the server cannot decode with an error frame,
+// and stays open for the next.
+func TestForwardingStreamUpgrade(t *testing.T) {
+	n := startNode(t)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(n.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	req, _ := http.NewRequest(http.MethodGet, n.base+cluster.StreamPath, nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", cluster.StreamProtocol)
+	if err := req.Write(conn); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(r, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols || resp.Header.Get("Upgrade") != cluster.StreamProtocol || resp.Header.Get("Canopy-Zxid") == "" {
+		t.Fatalf("upgrade answered %s %v", resp.Status, resp.Header)
+	}
+	for id := uint64(1); id <= 2; id++ {
+		// length, kind 1 (propose), id, timeout ms, a payload no command is
+		var f []byte
+		f = binary.BigEndian.AppendUint32(f, 13+3)
+		f = append(f, 1)
+		f = binary.BigEndian.AppendUint64(f, id)
+		f = binary.BigEndian.AppendUint32(f, 1000)
+		f = append(f, "bad"...)
+		if _, err := conn.Write(f); err != nil {
+			t.Fatal(err)
+		}
+		head := make([]byte, 17)
+		if _, err := io.ReadFull(r, head); err != nil {
+			t.Fatalf("answer %d: %v", id, err)
+		}
+		body := make([]byte, binary.BigEndian.Uint32(head)-13)
+		if _, err := io.ReadFull(r, body); err != nil {
+			t.Fatal(err)
+		}
+		var e api.Error
+		if head[4] != 3 || binary.BigEndian.Uint64(head[5:13]) != id || json.Unmarshal(body, &e) != nil || e.Code != api.CodeBadArguments {
+			t.Fatalf("answer %d: kind %d id %d %s, want an error frame for id %d with BadArguments", id, head[4], binary.BigEndian.Uint64(head[5:13]), body, id)
+		}
 	}
 }
