@@ -164,10 +164,18 @@ type ReadIndexResult struct {
 	Index int64 `json:"index"`
 }
 
-// ReadIndex asks the leader for a read index.
+// ReadIndex asks the leader for a read index, over the forwarding stream
+// unless the leader does not serve one.
 func (c *Client) ReadIndex(ctx context.Context, leader string) (int64, error) {
+	s, err := c.stream(ctx, leader)
+	switch {
+	case err == nil:
+		return s.readIndex(ctx)
+	case !errors.Is(err, errNoStream):
+		return 0, err
+	}
 	var out ReadIndexResult
-	err := c.call(ctx, http.MethodPost, leader, "/v1/internal/readindex", "", nil, &out)
+	err = c.call(ctx, http.MethodPost, leader, "/v1/internal/readindex", "", nil, &out)
 	return out.Index, err
 }
 

@@ -9,15 +9,17 @@ import (
 )
 
 // The forwarding stream (GET /v1/internal/stream, upgraded) carries a
-// follower's proposals to the leader and the leader's answers back, many
-// in flight at once over one connection. Each frame is
+// follower's proposals and read-index requests to the leader and the
+// leader's answers back, many in flight at once over one connection. Each
+// frame is
 //
 //	length  uint32  bytes that follow
 //	kind    uint8   frameKind
 //	id      uint64  the request's number, echoed by its answer
-//	arg     uint32  propose: the request's timeout in ms; answers: 0
-//	payload         propose: an encoded fsm command; result: JSON
-//	                ProposeResult; error: JSON api.Error
+//	arg     uint32  requests: their timeout in ms; answers: 0
+//	payload         propose: an encoded fsm command; read index: none;
+//	                result: JSON ProposeResult or ReadIndexResult; error:
+//	                JSON api.Error
 //
 // all big-endian. Frames are written back to back and flushed when the
 // writer has nothing more queued, so a busy stream carries many frames per
@@ -35,10 +37,28 @@ const (
 type frameKind uint8
 
 const (
-	framePropose frameKind = 1
-	frameResult  frameKind = 2
-	frameError   frameKind = 3
+	framePropose   frameKind = 1
+	frameResult    frameKind = 2
+	frameError     frameKind = 3
+	frameReadIndex frameKind = 4
 )
+
+// request reports whether f is one a follower sends.
+func (k frameKind) request() bool { return k == framePropose || k == frameReadIndex }
+
+func (k frameKind) String() string {
+	switch k {
+	case framePropose:
+		return "propose"
+	case frameReadIndex:
+		return "readindex"
+	case frameResult:
+		return "result"
+	case frameError:
+		return "error"
+	}
+	return fmt.Sprintf("kind %d", uint8(k))
+}
 
 type frame struct {
 	kind    frameKind
@@ -80,7 +100,7 @@ func readFrame(r *bufio.Reader, maxPayload int) (frame, error) {
 		id:   binary.BigEndian.Uint64(head[5:13]),
 		arg:  binary.BigEndian.Uint32(head[13:17]),
 	}
-	if f.kind < framePropose || f.kind > frameError {
+	if f.kind < framePropose || f.kind > frameReadIndex {
 		return frame{}, fmt.Errorf("forwarding stream: unknown frame kind %d", f.kind)
 	}
 	size := int64(n - frameHeader)

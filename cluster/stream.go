@@ -27,8 +27,8 @@ const (
 	// streamInFlight caps the proposals one stream has at the leader; past
 	// it the leader stops reading, and TCP pushes back on the follower.
 	streamInFlight = 4096
-	// proposeTimeout bounds a forwarded proposal that carries no deadline.
-	proposeTimeout = 10 * time.Second
+	// requestTimeout bounds a forwarded request that carries no deadline.
+	requestTimeout = 10 * time.Second
 	// noStreamFor is how long a leader that does not serve the stream (an
 	// older version, during a rolling upgrade) is reached over plain HTTP.
 	noStreamFor = time.Minute
@@ -102,36 +102,43 @@ func (w *frameWriter) loop() {
 	}
 }
 
-// StreamServer is the leader's side of the forwarding stream: it proposes
-// each forwarded command and answers with its result, many at a time.
+// Leader is what a leader does for its followers: propose their commands
+// and give them read indexes (consensus.Node).
+type Leader interface {
+	LeaderPropose(ctx context.Context, cmd []byte) (fsm.Result, int64, error)
+	LeaderReadIndex(ctx context.Context) (int64, error)
+}
+
+// StreamServer is the leader's side of the forwarding stream: it answers
+// each forwarded proposal and read-index request, many at a time.
 type StreamServer struct {
-	propose    func(ctx context.Context, cmd []byte) (fsm.Result, int64, error)
+	leader     Leader
 	maxPayload int
 	log        zerolog.Logger
 	open       prometheus.Gauge
-	proposals  *prometheus.CounterVec
+	requests   *prometheus.CounterVec
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
 	closed bool
 }
 
-// NewStreamServer serves streams whose proposals go to propose (the
-// leader's LeaderPropose); a command over maxPayload bytes is refused
-// alone. Its metrics go to reg, if not nil.
-func NewStreamServer(propose func(context.Context, []byte) (fsm.Result, int64, error), maxPayload int, log zerolog.Logger, reg prometheus.Registerer) *StreamServer {
+// NewStreamServer serves streams whose requests go to leader; a command
+// over maxPayload bytes is refused alone. Its metrics go to reg, if not
+// nil.
+func NewStreamServer(leader Leader, maxPayload int, log zerolog.Logger, reg prometheus.Registerer) *StreamServer {
 	s := &StreamServer{
-		propose: propose, maxPayload: maxPayload, log: log, conns: map[net.Conn]struct{}{},
+		leader: leader, maxPayload: maxPayload, log: log, conns: map[net.Conn]struct{}{},
 		open: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "canopy_forward_streams", Help: "Forwarding streams open from followers to this node.",
 		}),
-		proposals: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "canopy_forwarded_proposals_total",
-			Help: "Followers' proposals answered over forwarding streams, by outcome (ok, or error: not proposed or not known to have applied).",
-		}, []string{"outcome"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "canopy_forwarded_requests_total",
+			Help: "Followers' requests answered over forwarding streams, by kind (propose, readindex) and outcome (ok, or error: for a proposal, not made or not known to have applied).",
+		}, []string{"kind", "outcome"}),
 	}
 	if reg != nil {
-		reg.MustRegister(s.open, s.proposals)
+		reg.MustRegister(s.open, s.requests)
 	}
 	return s
 }
@@ -193,8 +200,8 @@ func (s *StreamServer) serve(conn net.Conn, r *bufio.Reader) {
 	slots := make(chan struct{}, streamInFlight)
 	for {
 		f, err := readFrame(r, s.maxPayload)
-		if errors.Is(err, errFrameTooLarge) && f.kind == framePropose {
-			s.proposals.WithLabelValues("error").Inc()
+		if errors.Is(err, errFrameTooLarge) && f.kind.request() {
+			s.requests.WithLabelValues(f.kind.String(), "error").Inc()
 			w.send(nil, appendFrame(nil, frame{kind: frameError, id: f.id, payload: errorPayload(&api.Error{
 				Code: api.CodeTooLarge, Message: fmt.Sprintf("forwarded command over the limit of %d bytes", s.maxPayload)})}))
 			continue
@@ -205,7 +212,7 @@ func (s *StreamServer) serve(conn net.Conn, r *bufio.Reader) {
 			}
 			return
 		}
-		if f.kind != framePropose {
+		if !f.kind.request() {
 			s.log.Warn().Str("remote", conn.RemoteAddr().String()).Int("kind", int(f.kind)).Msg("forwarding stream: unexpected frame; closing it")
 			return
 		}
@@ -217,29 +224,40 @@ func (s *StreamServer) serve(conn net.Conn, r *bufio.Reader) {
 			if out.kind == frameError {
 				outcome = "error"
 			}
-			s.proposals.WithLabelValues(outcome).Inc()
+			s.requests.WithLabelValues(f.kind.String(), outcome).Inc()
 			w.send(nil, appendFrame(nil, out))
 		}()
 	}
 }
 
-// answer proposes one forwarded command. A panic becomes an error answer:
+// answer serves one forwarded request. A panic becomes an error answer:
 // what a follower sends is input like any other.
 func (s *StreamServer) answer(f frame) (out frame) {
 	out.id = f.id
 	defer func() {
 		if p := recover(); p != nil {
-			s.log.Error().Interface("panic", p).Msg("forwarded proposal panicked")
+			s.log.Error().Interface("panic", p).Str("kind", f.kind.String()).Msg("forwarded request panicked")
 			out.kind, out.payload = frameError, errorPayload(&api.Error{Code: api.CodeSystemError, Message: "internal error"})
 		}
 	}()
 	timeout := time.Duration(f.arg) * time.Millisecond
-	if timeout <= 0 || timeout > proposeTimeout {
-		timeout = proposeTimeout
+	if timeout <= 0 || timeout > requestTimeout {
+		timeout = requestTimeout
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	res, zxid, err := s.propose(ctx, f.payload)
+	var result any
+	var err error
+	if f.kind == frameReadIndex {
+		var index int64
+		index, err = s.leader.LeaderReadIndex(ctx)
+		result = ReadIndexResult{Index: index}
+	} else {
+		var res fsm.Result
+		var zxid int64
+		res, zxid, err = s.leader.LeaderPropose(ctx, f.payload)
+		result = FromResult(res, zxid)
+	}
 	if err != nil {
 		var ae *api.Error
 		if !errors.As(err, &ae) {
@@ -249,7 +267,7 @@ func (s *StreamServer) answer(f frame) (out frame) {
 		return out
 	}
 	out.kind = frameResult
-	out.payload, _ = json.Marshal(FromResult(res, zxid))
+	out.payload, _ = json.Marshal(result)
 	return out
 }
 
@@ -328,8 +346,8 @@ func (s *stream) readLoop(r *bufio.Reader, onBroken func(*stream)) {
 		if f, err = readFrame(r, 64<<20); err != nil {
 			break
 		}
-		if f.kind == framePropose {
-			err = errors.New("the leader sent a proposal")
+		if f.kind.request() {
+			err = errors.New("the leader sent a request")
 			break
 		}
 		s.mu.Lock()
@@ -370,51 +388,66 @@ func (s *stream) idle() bool {
 // breaks or ctx ends first, the command may or may not have been applied:
 // the error is Unavailable, like any lost forward.
 func (s *stream) propose(ctx context.Context, cmd []byte) (fsm.Result, int64, error) {
-	timeout := proposeTimeout
+	var out ProposeResult
+	if err := s.call(ctx, framePropose, cmd, &out); err != nil {
+		return fsm.Result{}, 0, err
+	}
+	return out.ToResult(), out.Zxid, nil
+}
+
+// readIndex asks the leader for a read index.
+func (s *stream) readIndex(ctx context.Context) (int64, error) {
+	var out ReadIndexResult
+	err := s.call(ctx, frameReadIndex, nil, &out)
+	return out.Index, err
+}
+
+// call sends one request and decodes its result into out.
+func (s *stream) call(ctx context.Context, kind frameKind, payload []byte, out any) error {
+	timeout := requestTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 	}
 	if timeout <= 0 {
-		return fsm.Result{}, 0, lostAnswer("the request's deadline passed before it was sent")
+		return lostAnswer(kind, "the request's deadline passed before it was sent")
 	}
 	ch := make(chan frame, 1)
 	s.mu.Lock()
 	if s.err != nil {
 		s.mu.Unlock()
-		return fsm.Result{}, 0, lostAnswer("the stream to the leader broke")
+		return lostAnswer(kind, "the stream to the leader broke")
 	}
 	s.next++
 	id := s.next
 	s.pending[id] = ch
 	s.mu.Unlock()
 
-	b := make([]byte, 0, 4+frameHeader+len(cmd))
-	b = appendFrame(b, frame{kind: framePropose, id: id, arg: uint32(min(timeout.Milliseconds()+1, 1<<31)), payload: cmd})
+	b := make([]byte, 0, 4+frameHeader+len(payload))
+	b = appendFrame(b, frame{kind: kind, id: id, arg: uint32(min(timeout.Milliseconds()+1, 1<<31)), payload: payload})
 	if !s.w.send(ctx.Done(), b) {
 		s.forget(id)
-		return fsm.Result{}, 0, &api.Error{Code: api.CodeUnavailable, Message: "the write was not sent: the stream to the leader is stalled or broken"}
+		return &api.Error{Code: api.CodeUnavailable, Message: "not sent: the stream to the leader is stalled or broken"}
 	}
 	select {
 	case f := <-ch:
 		switch f.kind {
 		case frameResult:
-			var out ProposeResult
-			if err := json.Unmarshal(f.payload, &out); err != nil {
-				return fsm.Result{}, 0, &api.Error{Code: api.CodeSystemError, Message: "unreadable answer from the leader: " + err.Error()}
+			if err := json.Unmarshal(f.payload, out); err != nil {
+				return &api.Error{Code: api.CodeSystemError, Message: "unreadable answer from the leader: " + err.Error()}
 			}
-			return out.ToResult(), out.Zxid, nil
+			return nil
 		case frameError:
 			var e api.Error
 			if err := json.Unmarshal(f.payload, &e); err != nil || e.Code == "" {
-				return fsm.Result{}, 0, &api.Error{Code: api.CodeSystemError, Message: "unreadable error from the leader"}
+				return &api.Error{Code: api.CodeSystemError, Message: "unreadable error from the leader"}
 			}
-			return fsm.Result{}, 0, &e
+			return &e
 		default:
-			return fsm.Result{}, 0, lostAnswer("the stream to the leader broke")
+			return lostAnswer(kind, "the stream to the leader broke")
 		}
 	case <-ctx.Done():
 		s.forget(id)
-		return fsm.Result{}, 0, lostAnswer("no answer from the leader before the deadline")
+		return lostAnswer(kind, "no answer from the leader before the deadline")
 	}
 }
 
@@ -424,8 +457,13 @@ func (s *stream) forget(id uint64) {
 	s.mu.Unlock()
 }
 
-func lostAnswer(why string) error {
-	return &api.Error{Code: api.CodeUnavailable, Message: why + "; the write may or may not have happened"}
+// lostAnswer is the error of a request whose answer will never come: for a
+// proposal, its outcome is unknown.
+func lostAnswer(kind frameKind, why string) error {
+	if kind == framePropose {
+		why += "; the write may or may not have happened"
+	}
+	return &api.Error{Code: api.CodeUnavailable, Message: why}
 }
 
 // answerError turns a non-2xx answer from the leader into its error.

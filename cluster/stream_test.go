@@ -23,17 +23,29 @@ import (
 )
 
 // leader is a stand-in for a leader's API on a real loopback socket: the
-// stream and the plain-HTTP propose route, both answering through propose.
+// stream and the plain-HTTP propose and read-index routes, answering
+// through propose and a read index that counts up.
 type leader struct {
 	srv      *httptest.Server
 	streams  *StreamServer
+	propose  func(context.Context, []byte) (fsm.Result, int64, error)
+	index    atomic.Int64
 	upgrades atomic.Int64 // stream requests seen
-	posts    atomic.Int64 // plain-HTTP proposals seen
+	posts    atomic.Int64 // plain-HTTP requests seen
+}
+
+func (l *leader) LeaderPropose(ctx context.Context, cmd []byte) (fsm.Result, int64, error) {
+	return l.propose(ctx, cmd)
+}
+
+func (l *leader) LeaderReadIndex(ctx context.Context) (int64, error) {
+	return l.index.Add(1), nil
 }
 
 func startLeader(t *testing.T, withStream bool, propose func(context.Context, []byte) (fsm.Result, int64, error)) *leader {
 	t.Helper()
-	l := &leader{streams: NewStreamServer(propose, 1<<10, zerolog.Nop(), nil)}
+	l := &leader{propose: propose}
+	l.streams = NewStreamServer(l, 1<<10, zerolog.Nop(), nil)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+StreamPath, func(w http.ResponseWriter, r *http.Request) {
 		l.upgrades.Add(1)
@@ -56,6 +68,10 @@ func startLeader(t *testing.T, withStream bool, propose func(context.Context, []
 			return
 		}
 		w.Write(mustJSON(t, FromResult(res, zxid)))
+	})
+	mux.HandleFunc("POST /v1/internal/readindex", func(w http.ResponseWriter, r *http.Request) {
+		l.posts.Add(1)
+		w.Write(mustJSON(t, ReadIndexResult{Index: l.index.Add(1)}))
 	})
 	l.srv = httptest.NewServer(mux)
 	t.Cleanup(func() {
@@ -152,6 +168,22 @@ func TestStreamAnswersErrorsAndSurvivesAPanic(t *testing.T) {
 	}
 }
 
+func TestStreamCarriesReadIndexes(t *testing.T) {
+	l := startLeader(t, true, echo)
+	c := newClient(t)
+	for want := int64(1); want <= 3; want++ {
+		if got, err := c.ReadIndex(context.Background(), l.addr()); err != nil || got != want {
+			t.Fatalf("read index %d: got %d, %v", want, got, err)
+		}
+	}
+	if res, _, err := c.Propose(context.Background(), l.addr(), []byte("/x")); err != nil || res.Path != "/x" {
+		t.Fatalf("a proposal beside them: got %+v, %v", res, err)
+	}
+	if u, p := l.upgrades.Load(), l.posts.Load(); u != 1 || p != 0 {
+		t.Errorf("got %d streams and %d plain requests, want 1 and 0", u, p)
+	}
+}
+
 func TestLeaderWithoutStreamIsReachedOverHTTP(t *testing.T) {
 	l := startLeader(t, false, echo)
 	c := newClient(t)
@@ -161,8 +193,11 @@ func TestLeaderWithoutStreamIsReachedOverHTTP(t *testing.T) {
 			t.Fatalf("propose %d: got %+v, %v", i, res, err)
 		}
 	}
-	if u, p := l.upgrades.Load(), l.posts.Load(); u != 1 || p != 5 {
-		t.Errorf("got %d upgrade attempts and %d HTTP proposals, want 1 and 5", u, p)
+	if index, err := c.ReadIndex(context.Background(), l.addr()); err != nil || index != 1 {
+		t.Fatalf("read index: got %d, %v", index, err)
+	}
+	if u, p := l.upgrades.Load(), l.posts.Load(); u != 1 || p != 6 {
+		t.Errorf("got %d upgrade attempts and %d plain requests, want 1 and 6", u, p)
 	}
 }
 

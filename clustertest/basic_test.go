@@ -71,11 +71,15 @@ func TestClusterFormsAndServesWritesThroughEveryNode(t *testing.T) {
 
 	// The followers' 17 writes reached the leader over one forwarding
 	// stream each, not as requests of their own.
-	if n := metric(t, leader, `canopy_forwarded_proposals_total{outcome="ok"}`); n < 17 {
+	if n := metric(t, leader, `canopy_forwarded_requests_total{kind="propose",outcome="ok"}`); n < 17 {
 		t.Errorf("the leader answered %v proposals over forwarding streams, want at least the followers' 17", n)
 	}
 	if n := metric(t, leader, "canopy_forward_streams"); n != 2 {
 		t.Errorf("%v forwarding streams open to the leader, want 2 (one per follower)", n)
+	}
+	// So did the read indexes of their linearizable reads.
+	if n := metric(t, leader, `canopy_forwarded_requests_total{kind="readindex",outcome="ok"}`); n < 1 {
+		t.Errorf("the leader answered %v read indexes over forwarding streams, want some", n)
 	}
 
 	// After a sync through a node, its stale reads show every write.

@@ -74,7 +74,7 @@ func New(store Store, cfg Config) *Server {
 	s.metrics = newHTTPMetrics(cfg.Registerer, store)
 	// A forwarded command is its request's body and path in another
 	// encoding: twice the body limit leaves room for any of them.
-	s.streams = cluster.NewStreamServer(store.LeaderPropose, 2*int(cfg.MaxBodyBytes), cfg.Logger, cfg.Registerer)
+	s.streams = cluster.NewStreamServer(store, 2*int(cfg.MaxBodyBytes), cfg.Logger, cfg.Registerer)
 	s.router = s.routes()
 	return s
 }
