@@ -22,11 +22,18 @@ type Client struct {
 	http   *http.Client
 	scheme string
 
-	dial     sync.Mutex // one dial at a time; callers wait for its stream
 	mu       sync.Mutex
 	streams  map[string]*stream
+	dialing  map[string]*dial     // one dial per leader; callers wait for it
 	noStream map[string]time.Time // leaders without the stream, until when
 	closed   bool
+}
+
+// dial is a stream being dialed; done closes when s or err is set.
+type dial struct {
+	done chan struct{}
+	s    *stream
+	err  error
 }
 
 // NewClient returns a forwarder. transport may be nil (plain HTTP).
@@ -38,7 +45,7 @@ func NewClient(transport http.RoundTripper) *Client {
 		transport = t
 	}
 	return &Client{http: &http.Client{Transport: transport}, scheme: "http",
-		streams: map[string]*stream{}, noStream: map[string]time.Time{}}
+		streams: map[string]*stream{}, dialing: map[string]*dial{}, noStream: map[string]time.Time{}}
 }
 
 // Close ends the forwarding streams; calls waiting on them fail.
@@ -86,30 +93,56 @@ func (c *Client) Propose(ctx context.Context, leader string, cmd []byte) (fsm.Re
 	}
 }
 
-// stream returns a working stream to leader, dialing one if needed. Streams
-// to other nodes (former leaders) are closed once nothing waits on them.
+// stream returns a working stream to leader, dialing one if needed: one
+// dial per leader, which the callers that need it wait for, each no longer
+// than its own context. Streams to other nodes (former leaders) are
+// closed once nothing waits on them.
 func (c *Client) stream(ctx context.Context, leader string) (*stream, error) {
-	if s, ok, err := c.cachedStream(leader); ok {
+	c.mu.Lock()
+	s, ok, err := c.cachedStream(leader)
+	if ok {
+		c.mu.Unlock()
 		return s, err
 	}
-	c.dial.Lock()
-	defer c.dial.Unlock()
-	if s, ok, err := c.cachedStream(leader); ok {
-		return s, err
+	d := c.dialing[leader]
+	if d == nil {
+		d = &dial{done: make(chan struct{})}
+		c.dialing[leader] = d
+		go c.dialStream(leader, d)
 	}
+	c.mu.Unlock()
+	select {
+	case <-d.done:
+		return d.s, d.err
+	case <-ctx.Done():
+		return nil, &api.Error{Code: api.CodeUnavailable, Message: "no stream to the leader yet: " + ctx.Err().Error()}
+	}
+}
+
+// dialStream dials leader for d, within its own time limit: the callers
+// waiting for it each have their own.
+func (c *Client) dialStream(leader string, d *dial) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
 	s, err := dialStream(ctx, leader, c.dropStream)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	delete(c.dialing, leader)
+	defer close(d.done)
 	switch {
 	case errors.Is(err, errNoStream):
 		c.noStream[leader] = time.Now().Add(noStreamFor)
-		return nil, err
+		d.err = err
+		return
 	case err != nil:
-		return nil, err
+		d.err = err
+		return
 	case c.closed:
 		s.w.stop()
-		return nil, &api.Error{Code: api.CodeUnavailable, Message: "node is shutting down"}
+		d.err = &api.Error{Code: api.CodeUnavailable, Message: "node is shutting down"}
+		return
 	}
+	d.s = s
 	c.streams[leader] = s
 	for addr, old := range c.streams {
 		if addr != leader && old.idle() {
@@ -117,14 +150,11 @@ func (c *Client) stream(ctx context.Context, leader string) (*stream, error) {
 			old.w.stop()
 		}
 	}
-	return s, nil
 }
 
 // cachedStream is what stream answers without dialing; ok is false when a
-// dial is needed.
+// dial is needed. c.mu is held.
 func (c *Client) cachedStream(leader string) (s *stream, ok bool, err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
 		return nil, true, &api.Error{Code: api.CodeUnavailable, Message: "node is shutting down"}
 	}

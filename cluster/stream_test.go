@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -233,6 +234,8 @@ func TestBrokenStreamFailsWaitersAndIsRedialled(t *testing.T) {
 		t.Fatal("a proposal on a broken stream still waits after 5 s")
 	}
 	waitFor(t, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
 		_, ok, _ := c.cachedStream(l.addr())
 		return !ok
 	})
@@ -317,5 +320,55 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 5 s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestWaitForDialEndsWithTheCallersDeadline: a leader that accepts the
+// connection but never answers the upgrade holds its dial for seconds; a
+// caller waits for it no longer than its own deadline.
+func TestWaitForDialEndsWithTheCallersDeadline(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, conn)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	c := newClient(t)
+	// A patient caller starts the dial...
+	go c.Propose(context.Background(), ln.Addr().String(), []byte("/patient"))
+	waitFor(t, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.dialing[ln.Addr().String()] != nil
+	})
+	// ...and a hurried one, joining it, leaves at its own deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, _, err = c.Propose(ctx, ln.Addr().String(), []byte("/hurried"))
+	if api.CodeOf(err) != api.CodeUnavailable {
+		t.Errorf("got %v, want Unavailable", err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("waited %v for another caller's dial, past its own 200 ms deadline", took)
 	}
 }
