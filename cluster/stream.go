@@ -24,7 +24,7 @@ const (
 	// streamWriteTimeout bounds one flush: a peer that stops reading for
 	// that long is taken for gone.
 	streamWriteTimeout = 10 * time.Second
-	// streamInFlight caps the proposals one stream has at the leader; past
+	// streamInFlight caps the requests one stream has at the leader; past
 	// it the leader stops reading, and TCP pushes back on the follower.
 	streamInFlight = 4096
 	// requestTimeout bounds a forwarded request that carries no deadline.
@@ -377,7 +377,7 @@ func (s *stream) broken() bool {
 	return s.err != nil
 }
 
-// idle reports whether no proposal waits on the stream.
+// idle reports whether no request waits on the stream.
 func (s *stream) idle() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
