@@ -38,11 +38,12 @@ type Config struct {
 	Forwarder Forwarder
 	// PeerTLS, when set, secures raft traffic with mutual TLS.
 	PeerTLS *PeerTLS
-	// ElectionTime bounds a failover: a new leader within about twice it
-	// after the leader fails. Raft's heartbeat and election timeouts (and
-	// the leader's lease) are each half of it: a follower notices a lost
-	// leader 1-2 heartbeat timeouts after the last contact, and a pre-vote
-	// the other survivor refuses costs one election timeout more.
+	// ElectionTime bounds a failover: a new leader within twice it after
+	// the leader fails. Raft's heartbeat and election timeouts (and the
+	// leader's lease) are each 2/5 of it: a follower notices a lost leader
+	// 1-2 heartbeat timeouts after the last contact, and a pre-vote the
+	// other survivor refuses costs 1-2 election timeouts more, so the worst
+	// case is 1.6x, leaving the rest for a loaded machine's delays.
 	ElectionTime time.Duration
 	// SnapshotThreshold is how many log entries since the last snapshot
 	// trigger a new one; SnapshotInterval how often raft checks.
@@ -192,9 +193,10 @@ func (n *Node) openRaft() error {
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.ID)
 	rc.Logger = hlog
-	rc.HeartbeatTimeout = cfg.ElectionTime / 2
-	rc.ElectionTimeout = cfg.ElectionTime / 2
-	rc.LeaderLeaseTimeout = cfg.ElectionTime / 2
+	raftTimeout := cfg.ElectionTime * 2 / 5
+	rc.HeartbeatTimeout = raftTimeout
+	rc.ElectionTimeout = raftTimeout
+	rc.LeaderLeaseTimeout = raftTimeout
 	rc.SnapshotThreshold = cfg.SnapshotThreshold
 	rc.SnapshotInterval = cfg.SnapshotInterval
 	rc.TrailingLogs = cfg.TrailingLogs

@@ -93,7 +93,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.DataDir, "data-dir", m.DataDir, "directory of the raft log and snapshots (created 0700)")
 	fs.StringVar(&m.ID, "id", m.ID, "this node's id in the cluster")
 	fs.StringVar(&m.LogLevel, "log-level", m.LogLevel, "debug (one line per request), info, warn or error")
-	fs.DurationVar(&m.ElectionTimeout, "election-timeout", 500*time.Millisecond, "failover time: a new leader within about twice this after the leader fails (raft's heartbeat and election timeouts are half of it)")
+	fs.DurationVar(&m.ElectionTimeout, "election-timeout", 500*time.Millisecond, "failover time: a new leader within twice this after the leader fails (raft's heartbeat and election timeouts are 2/5 of it)")
 	fs.Uint64Var(&m.SnapshotThreshold, "snapshot-threshold", 16384, "log entries since the last snapshot that trigger a new one")
 	fs.DurationVar(&m.SnapshotInterval, "snapshot-interval", 30*time.Second, "how often to check whether to snapshot")
 	fs.Uint64Var(&m.TrailingLogs, "trailing-logs", 10240, "log entries kept after a snapshot")
