@@ -1,6 +1,8 @@
-// Package cluster is how one Canopy node talks to another's API: the HTTP
-// client that carries a follower's writes, read-index requests, batched
-// session keep-alives and membership changes to the leader (it implements
-// consensus.Forwarder). The leader's side of these calls is served by
-// httpapi under /v1/internal and /v1/cluster.
+// Package cluster is how one Canopy node talks to another's API. A
+// follower sends its writes and read-index requests to the leader over the
+// forwarding stream (one upgraded connection carrying many requests at
+// once; both sides are here), and its batched session keep-alives and
+// membership changes as plain HTTP requests (it implements
+// consensus.Forwarder). The leader's side of the plain requests is served
+// by httpapi under /v1/internal and /v1/cluster.
 package cluster

@@ -78,7 +78,8 @@ func (s *Server) internalPropose(w http.ResponseWriter, r *http.Request) {
 }
 
 // internalStream upgrades a follower's connection to the forwarding
-// stream, which carries its proposals many at a time (cluster.StreamServer).
+// stream, which carries its proposals and read-index requests many at a
+// time (cluster.StreamServer).
 func (s *Server) internalStream(w http.ResponseWriter, r *http.Request) {
 	if !strings.EqualFold(r.Header.Get("Upgrade"), cluster.StreamProtocol) {
 		writeError(w, s.store.Applied(), api.Errorf(api.CodeBadArguments, "", "this endpoint needs Upgrade: %s", cluster.StreamProtocol))
