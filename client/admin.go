@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/internal/ctxtime"
 )
 
 // Cluster describes the cluster as the answering server sees it.
@@ -70,7 +71,7 @@ func (c *Client) Restore(ctx context.Context, backup []byte) error {
 			return err
 		}
 		// An election, or a leader whose address is not replicated yet.
-		if !sleep(ctx, 50*time.Millisecond) {
+		if !ctxtime.Sleep(ctx, 50*time.Millisecond) {
 			return &api.Error{Code: api.CodeUnavailable, Message: "the cluster has no leader; try again"}
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/internal/ctxtime"
 )
 
 // Config configures a Client.
@@ -243,7 +244,7 @@ func (c *Client) do(ctx context.Context, req *request) (*response, error) {
 		} else {
 			backoff = min(2*backoff, maxBackoff)
 		}
-		if !sleep(ctx, jitter(wait)) {
+		if !ctxtime.Sleep(ctx, jitter(wait)) {
 			break
 		}
 	}
@@ -439,19 +440,4 @@ func jitter(d time.Duration) time.Duration {
 		return 0
 	}
 	return d/2 + time.Duration(rand.Int64N(int64(d)/2+1))
-}
-
-// sleep waits d, or less if ctx ends first (then false).
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/internal/ctxtime"
 )
 
 // link is one WebSocket to /v1/watch that reconnects by itself, moving
@@ -88,7 +89,7 @@ func (l *link) run() {
 		conn, err := l.dial(l.sh.servers[idx])
 		if err != nil {
 			l.sh.current.CompareAndSwap(int32(idx), int32((idx+1)%len(l.sh.servers)))
-			if !sleep(l.ctx, jitter(backoff)) {
+			if !ctxtime.Sleep(l.ctx, jitter(backoff)) {
 				return
 			}
 			backoff = min(2*backoff, maxBackoff)

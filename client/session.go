@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/internal/ctxtime"
 )
 
 // Session is a ZooKeeper session: the owner of ephemeral nodes, kept alive
@@ -104,7 +105,7 @@ func (s *Session) keepAlive(ctx context.Context, acked time.Time) {
 		if time.Since(acked) > interval {
 			wait = s.timeout / 15 // behind: try again soon
 		}
-		if !sleep(ctx, min(wait, time.Until(deadline))) {
+		if !ctxtime.Sleep(ctx, min(wait, time.Until(deadline))) {
 			return
 		}
 		if !time.Now().Before(deadline) {

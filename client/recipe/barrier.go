@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/canopy-coord/canopy/client"
+	"github.com/canopy-coord/canopy/internal/ctxtime"
 )
 
 // Barrier is ZooKeeper's barrier: a node whose existence holds every
@@ -65,7 +66,7 @@ func waitGone(ctx context.Context, c *client.Client, path string) error {
 		case errors.Is(err, client.ErrNoNode):
 			return nil
 		case err != nil && ctx.Err() == nil && ambiguous(err):
-			if !sleep(ctx, backoff) {
+			if !ctxtime.Sleep(ctx, backoff) {
 				return err
 			}
 			backoff = min(2*backoff, time.Second)
@@ -153,7 +154,7 @@ func (d *DoubleBarrier) Enter(ctx context.Context) error {
 				if _, up, ch, err = d.s.ExistsW(ctx, ready); err == nil {
 					break
 				}
-				if !sleep(ctx, 50*time.Millisecond) {
+				if !ctxtime.Sleep(ctx, 50*time.Millisecond) {
 					return d.abandon(ctx, err)
 				}
 			}

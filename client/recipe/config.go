@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/canopy-coord/canopy/client"
+	"github.com/canopy-coord/canopy/internal/ctxtime"
 )
 
 // ConfigState is a watched configuration at one moment.
@@ -112,7 +113,7 @@ func (cf *Config[T]) follow(ctx context.Context, w *client.Watcher) {
 			if w, err = cf.c.Watch(ctx, cf.path, nil); err == nil {
 				break
 			}
-			sleep(ctx, backoff)
+			ctxtime.Sleep(ctx, backoff)
 			backoff = min(2*backoff, time.Second)
 		}
 		backoff = 20 * time.Millisecond
@@ -130,7 +131,7 @@ func (cf *Config[T]) reload(ctx context.Context) {
 			cf.update(0, nil, fmt.Errorf("recipe: config %s: %w", cf.path, err))
 			return
 		case err != nil:
-			if !sleep(ctx, backoff) {
+			if !ctxtime.Sleep(ctx, backoff) {
 				return
 			}
 			backoff = min(2*backoff, time.Second)

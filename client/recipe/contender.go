@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/canopy-coord/canopy/client"
+	"github.com/canopy-coord/canopy/internal/ctxtime"
 )
 
 // Errors of the holding recipes (Lock, RWLock, Election).
@@ -141,7 +142,7 @@ func (c *contender) acquire(ctx context.Context, wait bool) (int64, bool, error)
 			continue
 		case err != nil && ctx.Err() == nil && ambiguous(err):
 			// The watch connection is moving to another server.
-			if sleep(ctx, backoff) {
+			if ctxtime.Sleep(ctx, backoff) {
 				backoff = min(2*backoff, time.Second)
 				continue
 			}

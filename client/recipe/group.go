@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/canopy-coord/canopy/client"
+	"github.com/canopy-coord/canopy/internal/ctxtime"
 )
 
 // Group is group membership, or service discovery: each member is an
@@ -142,7 +143,7 @@ func (g *Group) watch(ctx context.Context, ch <-chan client.Event, out chan []Me
 				publish(out, members)
 				break
 			}
-			if !sleep(ctx, backoff) {
+			if !ctxtime.Sleep(ctx, backoff) {
 				return
 			}
 			backoff = min(2*backoff, time.Second)

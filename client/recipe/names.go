@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/canopy-coord/canopy/client"
+	"github.com/canopy-coord/canopy/internal/ctxtime"
 )
 
 // protectedPrefix starts the names of the nodes a recipe creates
@@ -150,7 +151,7 @@ func createSeq(ctx context.Context, c *client.Client, dir, guid, kind string, da
 		if n, st, ok, ferr := findByGUID(ctx, c, dir, guid); ferr == nil && ok {
 			return n, st, true, nil
 		}
-		if !sleep(ctx, backoff) {
+		if !ctxtime.Sleep(ctx, backoff) {
 			return seqNode{}, client.Stat{}, true, err
 		}
 		backoff = min(2*backoff, time.Second)
@@ -211,7 +212,7 @@ func deleteNode(ctx context.Context, c *client.Client, path string) error {
 		if err == nil || errors.Is(err, client.ErrNoNode) {
 			return nil
 		}
-		if !ambiguous(err) || !sleep(ctx, backoff) {
+		if !ambiguous(err) || !ctxtime.Sleep(ctx, backoff) {
 			return err
 		}
 		backoff = min(2*backoff, time.Second)
@@ -224,18 +225,6 @@ const cleanupTimeout = 5 * time.Second
 
 func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-}
-
-// sleep waits d, or less if ctx ends first (then false).
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // closedChan is the channel of something not held.
