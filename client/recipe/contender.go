@@ -336,6 +336,22 @@ func (c *contender) current() *hold {
 	return c.h
 }
 
+// token is the current hold's czxid; 0 without a hold.
+func (c *contender) token() int64 {
+	if h := c.current(); h != nil {
+		return h.token
+	}
+	return 0
+}
+
+// node is the current hold's node; "" without a hold.
+func (c *contender) node() string {
+	if h := c.current(); h != nil {
+		return h.node
+	}
+	return ""
+}
+
 func (c *contender) lostChan() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()

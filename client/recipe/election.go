@@ -66,23 +66,13 @@ func (e *Election) Lost() <-chan struct{} { return e.c.lostChan() }
 func (e *Election) Err() error { return e.c.lostErr() }
 
 // Token is the leader's epoch (its node's czxid); 0 when not leading.
-func (e *Election) Token() int64 {
-	if h := e.c.current(); h != nil {
-		return h.token
-	}
-	return 0
-}
+func (e *Election) Token() int64 { return e.c.token() }
 
 // Node is the path of the leader's node while it leads, "" otherwise: a
 // leader's writes can be made conditional on it with
 // client.CheckOp(e.Node(), client.AnyVersion) in a Multi, so that a
 // deposed leader's writes fail.
-func (e *Election) Node() string {
-	if h := e.c.current(); h != nil {
-		return h.node
-	}
-	return ""
-}
+func (e *Election) Node() string { return e.c.node() }
 
 // Name is the name this candidate publishes.
 func (e *Election) Name() string { return e.name }

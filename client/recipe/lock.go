@@ -66,20 +66,10 @@ func (l *Lock) Release(ctx context.Context) error { return l.c.release(ctx) }
 func (l *Lock) Held() bool { return l.c.current() != nil }
 
 // Token is the fencing token of the current hold; 0 when not held.
-func (l *Lock) Token() int64 {
-	if h := l.c.current(); h != nil {
-		return h.token
-	}
-	return 0
-}
+func (l *Lock) Token() int64 { return l.c.token() }
 
 // Node is the path of the node that holds the lock; "" when not held.
-func (l *Lock) Node() string {
-	if h := l.c.current(); h != nil {
-		return h.node
-	}
-	return ""
-}
+func (l *Lock) Node() string { return l.c.node() }
 
 // Lost is open while the lock is held and closed once it is not: at
 // Release, or when the hold is lost (the session ended, or the node was
