@@ -97,14 +97,15 @@ func sessionExpiredError(id api.ID) error {
 // LeaderPropose proposes an encoded command on behalf of a follower. It
 // never forwards again: a node that is not the leader says so.
 func (n *Node) LeaderPropose(ctx context.Context, data []byte) (fsm.Result, int64, error) {
-	cmd, err := fsm.Decode(data)
-	if err != nil {
+	// Decoded only to be checked: an entry no FSM can read must never
+	// reach the log. The follower's bytes are proposed as they came.
+	if _, err := fsm.Decode(data); err != nil {
 		return fsm.Result{}, 0, &api.Error{Code: api.CodeBadArguments, Message: "undecodable forwarded command"}
 	}
 	if n.raft.State() != raft.Leader {
 		return fsm.Result{}, 0, &api.Error{Code: api.CodeUnavailable, Message: "this node is no longer the leader"}
 	}
-	return n.proposeLocal(ctx, cmd)
+	return n.proposeEncoded(ctx, data)
 }
 
 // LeaderReadIndex is the read index a follower's linearizable read waits

@@ -39,6 +39,12 @@ func (n *Node) Propose(ctx context.Context, cmd *fsm.Command) (fsm.Result, int64
 
 // proposeLocal proposes on this node, which must be the leader.
 func (n *Node) proposeLocal(ctx context.Context, cmd *fsm.Command) (fsm.Result, int64, error) {
+	return n.proposeEncoded(ctx, cmd.Encode(nil))
+}
+
+// proposeEncoded proposes an encoded command on this node, which must be
+// the leader.
+func (n *Node) proposeEncoded(ctx context.Context, data []byte) (fsm.Result, int64, error) {
 	timeout := DefaultTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
@@ -46,7 +52,7 @@ func (n *Node) proposeLocal(ctx context.Context, cmd *fsm.Command) (fsm.Result, 
 	start := time.Now()
 	// raft's timeout bounds only the wait to enqueue; once enqueued, the
 	// future resolves when the entry applies or leadership is lost.
-	f := n.raft.Apply(cmd.Encode(nil), timeout)
+	f := n.raft.Apply(data, timeout)
 	if err := f.Error(); err != nil {
 		return fsm.Result{}, 0, raftError(err)
 	}
