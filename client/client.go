@@ -34,6 +34,14 @@ type Config struct {
 	// RequestTimeout bounds a call whose context has no deadline,
 	// retries included. Zero means 15 s.
 	RequestTimeout time.Duration
+	// FailFast makes a call, or the start of a watch, fail as soon as
+	// every server has refused a connection twice in a row (nothing
+	// listens there) instead of retrying until its deadline: for
+	// command-line tools, whose user may have forgotten to start the
+	// server. A program that should ride out a restart leaves it off.
+	// A session's keep-alives, and watches already running, go on
+	// retrying as before.
+	FailFast bool
 }
 
 // DefaultServer is where a client goes when given no server at all: the
@@ -76,6 +84,7 @@ type shared struct {
 	servers []string
 	hc      *http.Client
 	timeout time.Duration
+	refused *refusals // nil unless Config.FailFast
 	// current is the index of the server in use.
 	current atomic.Int32
 	// seen is the highest zxid any answer has shown: stale reads never go
@@ -111,6 +120,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if sh.timeout <= 0 {
 		sh.timeout = 15 * time.Second
+	}
+	if cfg.FailFast {
+		sh.refused = newRefusals(sh.servers)
 	}
 	// Spread clients over the servers rather than all on the first.
 	sh.current.Store(int32(rand.IntN(len(sh.servers))))
@@ -219,6 +231,7 @@ func (c *Client) do(ctx context.Context, req *request) (*response, error) {
 	for attempt := 0; ; attempt++ {
 		idx := int(c.current.Load())
 		resp, retry, err := c.try(ctx, c.servers[idx], req)
+		c.refused.dialed(c.servers[idx], err)
 		if err == nil {
 			return resp, nil
 		}
@@ -229,7 +242,7 @@ func (c *Client) do(ctx context.Context, req *request) (*response, error) {
 			// should not meet the same server.
 			c.current.CompareAndSwap(int32(idx), int32((idx+1)%len(c.servers)))
 		}
-		if !retry || ctx.Err() != nil {
+		if !retry || ctx.Err() != nil || isClosed(c.refused.gaveUp()) {
 			break
 		}
 		wait := backoff
@@ -440,4 +453,14 @@ func jitter(d time.Duration) time.Duration {
 		return 0
 	}
 	return d/2 + time.Duration(rand.Int64N(int64(d)/2+1))
+}
+
+// isClosed reports whether ch is closed; a nil ch never is.
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }

@@ -87,6 +87,7 @@ func (l *link) run() {
 	for l.ctx.Err() == nil {
 		idx := int(l.sh.current.Load())
 		conn, err := l.dial(l.sh.servers[idx])
+		l.sh.refused.dialed(l.sh.servers[idx], err)
 		if err != nil {
 			l.sh.current.CompareAndSwap(int32(idx), int32((idx+1)%len(l.sh.servers)))
 			if !ctxtime.Sleep(l.ctx, jitter(backoff)) {
@@ -209,6 +210,8 @@ func (l *link) call(ctx context.Context, req map[string]any, ok func(json.RawMes
 				continue
 			case <-ctx.Done():
 				return nil, fmt.Errorf("%w: no watch connection: %v", ErrUnavailable, ctx.Err())
+			case <-l.sh.refused.gaveUp():
+				return nil, l.sh.refused.err()
 			case <-l.ctx.Done():
 				return nil, ErrClosed
 			}

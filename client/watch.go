@@ -291,6 +291,10 @@ func (c *Client) Watch(ctx context.Context, path string, opts *WatchOptions) (*W
 	case <-ctx.Done():
 		w.end(ctx.Err())
 		return nil, fmt.Errorf("%w: watch not started: %v", ErrUnavailable, ctx.Err())
+	case <-c.refused.gaveUp():
+		err := c.refused.err()
+		w.end(err)
+		return nil, err
 	}
 	go func() {
 		select {

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -106,9 +105,6 @@ type env struct {
 	timeout time.Duration
 
 	cl *client.Client
-	// unreachable is cancelled when every server refuses connections.
-	unreachable context.Context
-	refusals    *refusalWatch
 }
 
 // Defaults of the global flags.
@@ -280,29 +276,14 @@ func isBoolFlag(f *flag.Flag) bool {
 // client returns the client for the servers of the global flags.
 func (e *env) client() (*client.Client, error) {
 	if e.cl == nil {
-		ctx, giveUp := context.WithCancel(context.Background())
-		w := &refusalWatch{addrs: distinctHosts(e.servers), refused: map[string]int{}, giveUp: giveUp}
-		c, err := client.New(client.Config{Servers: e.servers, RequestTimeout: e.timeout, HTTPClient: w.httpClient()})
+		// A person who forgot to start the server hears so at once.
+		c, err := client.New(client.Config{Servers: e.servers, RequestTimeout: e.timeout, FailFast: true})
 		if err != nil {
-			giveUp()
 			return nil, &usageError{verb: e.verb, msg: err.Error()}
 		}
-		e.cl, e.unreachable, e.refusals = c, ctx, w
+		e.cl = c
 	}
 	return e.cl, nil
-}
-
-// distinctHosts counts the host:port pairs of the servers.
-func distinctHosts(servers []string) int {
-	seen := map[string]bool{}
-	for _, s := range servers {
-		if u, err := url.Parse(s); err == nil && u.Host != "" {
-			seen[u.Host] = true
-		} else {
-			seen[s] = true
-		}
-	}
-	return len(seen)
 }
 
 // close releases the client, if one was made.
@@ -312,15 +293,9 @@ func (e *env) close() {
 	}
 }
 
-// call bounds one call to the cluster by --timeout, and ends it when no
-// server accepts connections.
+// call bounds one call to the cluster by --timeout.
 func (e *env) call(ctx context.Context) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(ctx, e.timeout)
-	if e.unreachable == nil {
-		return ctx, cancel
-	}
-	stop := context.AfterFunc(e.unreachable, cancel)
-	return ctx, func() { stop(); cancel() }
+	return context.WithTimeout(ctx, e.timeout)
 }
 
 // oneCall is how most verbs reach the cluster: f makes one call with the
@@ -354,10 +329,6 @@ func (e *env) fail(op string, err error) error {
 func (e *env) failAt(op, path string, err error) error {
 	if err == nil {
 		return nil
-	}
-	if e.unreachable != nil && e.unreachable.Err() != nil && errors.Is(err, context.Canceled) {
-		// Cancelled because no server accepts connections: say that.
-		err = e.refusals.err()
 	}
 	return &opError{op: op, path: path, err: err, servers: e.servers, timeout: e.timeout}
 }

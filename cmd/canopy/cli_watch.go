@@ -68,10 +68,8 @@ func (e *env) startWatch(ctx context.Context, c *client.Client, p string, opts *
 	timer := time.AfterFunc(e.timeout, func() {
 		giveUp(fmt.Errorf("the watch was not live within %v: %w", e.timeout, context.DeadlineExceeded))
 	})
-	unreachable := context.AfterFunc(e.unreachable, func() { giveUp(e.refusals.err()) })
 	w, err = c.Watch(wctx, p, opts)
 	timer.Stop()
-	unreachable()
 	once.Do(func() {}) // no giving up from now on
 	switch {
 	case gaveUp != nil:
