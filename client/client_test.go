@@ -141,13 +141,13 @@ func TestCreateModes(t *testing.T) {
 	check(t, second(c.Create(ctx, "/box", nil, &client.CreateOptions{Container: true})))
 	check(t, second(c.Create(ctx, "/box/x", nil, nil)))
 	check(t, c.Delete(ctx, "/box/x", client.AnyVersion))
-	waitFor(t, 10*time.Second, "container /box reaped", func() bool {
+	testnode.Eventually(t, 10*time.Second, "container /box reaped", func() bool {
 		_, ok, err := c.Exists(ctx, "/box")
 		return err == nil && !ok
 	})
 	// A TTL node goes after its TTL without change or children.
 	check(t, second(c.Create(ctx, "/ttl", nil, &client.CreateOptions{TTL: 300 * time.Millisecond})))
-	waitFor(t, 10*time.Second, "TTL node /ttl reaped", func() bool {
+	testnode.Eventually(t, 10*time.Second, "TTL node /ttl reaped", func() bool {
 		_, ok, err := c.Exists(ctx, "/ttl")
 		return err == nil && !ok
 	})
@@ -505,17 +505,6 @@ func TestStaleReadsSeeTheClientsOwnWrites(t *testing.T) {
 		if string(got.Data) != fmt.Sprint(i) || got.Stat.Mzxid < st.Mzxid {
 			t.Fatalf("stale read after a write (node %s): %q at mzxid %d, want %d at %d", nd.ID, got.Data, got.Stat.Mzxid, i, st.Mzxid)
 		}
-	}
-}
-
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -85,7 +85,7 @@ func TestLockOnAClusterSurvivesAKilledHolder(t *testing.T) {
 	ctx := testContext(t, 60*time.Second)
 	observer := newClient(t, servers...)
 	queued := func(n int) {
-		eventually(t, 10*time.Second, fmt.Sprintf("%d contenders never queued", n), func() bool {
+		testnode.Eventually(t, 10*time.Second, fmt.Sprintf("%d contenders never queued", n), func() bool {
 			kids, _, _ := observer.Children(ctx, path)
 			return len(kids) == n
 		})

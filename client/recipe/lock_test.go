@@ -3,6 +3,7 @@ package recipe_test
 import (
 	"context"
 	"errors"
+	"github.com/canopy-coord/canopy/internal/testnode"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -220,7 +221,7 @@ func TestLockLostWhenTheSessionIsLost(t *testing.T) {
 		token, err := next.Acquire(ctx)
 		got <- result{token, time.Now(), err}
 	}()
-	eventually(t, 5*time.Second, "the second contender never queued", func() bool {
+	testnode.Eventually(t, 5*time.Second, "the second contender never queued", func() bool {
 		kids, _, _ := observer.Children(ctx, path)
 		return len(kids) == 2
 	})
@@ -291,14 +292,14 @@ func TestRWLockReadersShareWritersExclude(t *testing.T) {
 	w := rw.WriteLock()
 	wGot := make(chan error, 1)
 	go func() { _, err := w.Acquire(ctx); wGot <- err }()
-	eventually(t, 5*time.Second, "writer never queued", func() bool {
+	testnode.Eventually(t, 5*time.Second, "writer never queued", func() bool {
 		kids, _, _ := c.Children(ctx, path)
 		return len(kids) == 3
 	})
 	r3 := rw.ReadLock()
 	r3Got := make(chan error, 1)
 	go func() { _, err := r3.Acquire(ctx); r3Got <- err }()
-	eventually(t, 5*time.Second, "late reader never queued", func() bool {
+	testnode.Eventually(t, 5*time.Second, "late reader never queued", func() bool {
 		kids, _, _ := c.Children(ctx, path)
 		return len(kids) == 4
 	})

@@ -31,17 +31,6 @@ func newTestClient(t *testing.T, url string) *client.Client {
 	return c
 }
 
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // Two masters and three workers; 30 tasks; one worker dies (its session
 // closed) with tasks assigned, and the leading master dies too (its client
 // gone silent: its session expires). Every task completes exactly once.
@@ -66,7 +55,7 @@ func TestEveryTaskCompletesExactlyOnceAcrossWorkerAndMasterDeaths(t *testing.T) 
 		m := &Master{Client: c, Layout: lay, Name: name, SessionTimeout: timeout, Log: testLogger(t, "master", name)}
 		wg.Go(func() { m.Run(ctx) })
 		if name == "m1" {
-			waitUntil(t, 10*time.Second, "m1 never led", func() bool {
+			testnode.Eventually(t, 10*time.Second, "m1 never led", func() bool {
 				l, err := recipe.Leader(ctx, observer, lay.Election())
 				return err == nil && l.Name == "m1"
 			})
@@ -103,7 +92,7 @@ func TestEveryTaskCompletesExactlyOnceAcrossWorkerAndMasterDeaths(t *testing.T) 
 			}}
 		wg.Go(func() { w.RunIn(ctx, s) })
 	}
-	waitUntil(t, 10*time.Second, "workers never joined", func() bool {
+	testnode.Eventually(t, 10*time.Second, "workers never joined", func() bool {
 		ms, _ := recipe.NewGroup(observer, lay.Workers()).Members(ctx)
 		return len(ms) == 3
 	})
@@ -113,7 +102,7 @@ func TestEveryTaskCompletesExactlyOnceAcrossWorkerAndMasterDeaths(t *testing.T) 
 			t.Fatal(err)
 		}
 	}
-	waitUntil(t, 10*time.Second, "tasks never all assigned", func() bool {
+	testnode.Eventually(t, 10*time.Second, "tasks never all assigned", func() bool {
 		n := 0
 		for _, w := range []string{"w1", "w2", "w3"} {
 			kids, _, _ := observer.Children(ctx, lay.AssignOf(w))
@@ -126,7 +115,7 @@ func TestEveryTaskCompletesExactlyOnceAcrossWorkerAndMasterDeaths(t *testing.T) 
 		st, _ := Statuses(ctx, observer, lay)
 		return len(st)
 	}
-	waitUntil(t, 20*time.Second, "no task finished", func() bool { return done() >= 6 })
+	testnode.Eventually(t, 20*time.Second, "no task finished", func() bool { return done() >= 6 })
 
 	// w1 dies with work assigned; so does the leading master.
 	orphans, _, err := observer.Children(ctx, lay.AssignOf("w1"))
@@ -142,7 +131,7 @@ func TestEveryTaskCompletesExactlyOnceAcrossWorkerAndMasterDeaths(t *testing.T) 
 	masterClients["m1"].Close()
 	killed := time.Now()
 
-	waitUntil(t, 30*time.Second, "not every task finished", func() bool { return done() == tasks })
+	testnode.Eventually(t, 30*time.Second, "not every task finished", func() bool { return done() == tasks })
 	l, err := recipe.Leader(ctx, observer, lay.Election())
 	if err != nil || l.Name != "m2" {
 		t.Errorf("leader after m1 died: %+v, %v; want m2", l, err)

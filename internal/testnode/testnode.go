@@ -200,3 +200,16 @@ func freePort(t testing.TB) string {
 	t.Fatal("no free loopback port")
 	return ""
 }
+
+// Eventually polls cond every 10 ms until it holds, and fails t with what
+// once timeout has passed.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
