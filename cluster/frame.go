@@ -46,16 +46,13 @@ const (
 // request reports whether f is one a follower sends.
 func (k frameKind) request() bool { return k == framePropose || k == frameReadIndex }
 
+// String names a request kind, for metrics and logs.
 func (k frameKind) String() string {
 	switch k {
 	case framePropose:
 		return "propose"
 	case frameReadIndex:
 		return "readindex"
-	case frameResult:
-		return "result"
-	case frameError:
-		return "error"
 	}
 	return fmt.Sprintf("kind %d", uint8(k))
 }
