@@ -104,13 +104,7 @@ func exists(t *testing.T, c *client.Client, p string) bool {
 // waitFor polls cond until it holds, failing the test after the deadline.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testnode.Eventually(t, 15*time.Second, "waiting for "+what, cond)
 }
 
 // syncBuffer is a buffer a running command writes while the test reads.

@@ -515,6 +515,9 @@ func TestRecipeVerbsJSON(t *testing.T) {
 	if m := ls.Members[0]; ls.Path != "/cli/jg" || m.Name != "web-1" || m.Data != "10.0.0.1:80" || m.Encoding != "utf8" || m.Session == 0 {
 		t.Errorf("group ls -o json: %+v", ls)
 	}
+	// The record follows the join, so the member can be listed before it
+	// is printed: a script reading it waits for the line, as this does.
+	waitFor(t, "group join's record", func() bool { return strings.HasSuffix(joinOut.String(), "\n") })
 	var member heldJSON
 	decodeJSON(t, joinOut.String(), &member)
 	if member.Path != "/cli/jg" || member.Name != "web-1" || member.Node != "/cli/jg/web-1" || member.Session != ls.Members[0].Session {
