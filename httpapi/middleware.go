@@ -106,6 +106,25 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	})
 }
 
+// throttle refuses, 429 with Retry-After, a request over its client's
+// limits (ClientLimits); over the connection limit it also closes the
+// connection.
+func (s *Server) throttle(next http.Handler) http.Handler {
+	if s.cfg.Clients.off() {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err, closeConn := s.cfg.Clients.refuse(r); err != nil {
+			if closeConn {
+				w.Header().Set("Connection", "close")
+			}
+			writeError(w, s.store.Applied(), err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // limitBody caps every request body (DESIGN §8), but a backup being
 // restored, which is as large as the tree.
 func (s *Server) limitBody(next http.Handler) http.Handler {

@@ -24,6 +24,8 @@ type Config struct {
 	UI           fs.FS  // served at /ui/
 	Version      string
 	Pprof        bool // serve /debug/pprof/ (like etcd's --enable-pprof)
+	// Clients limits each client's connections and requests; nil is none.
+	Clients *ClientLimits
 	// Watch and Events serve GET /v1/watch (WebSocket) and GET /v1/events
 	// (SSE); WatchCount reports the live watches for status.
 	Watch      http.HandlerFunc
@@ -87,7 +89,7 @@ func (s *Server) Close() { s.streams.Close() }
 
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(s.requestID, s.recoverer, s.observe, s.limitBody)
+	r.Use(s.requestID, s.recoverer, s.observe, s.throttle, s.limitBody)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.store.Applied(), api.Errorf(api.CodeNotFound, "", "no route %s %s", r.Method, r.URL.Path))
 	})

@@ -47,6 +47,8 @@ type Main struct {
 	WatchHistory      int
 	WatchQueue        int
 	MaxWatches        int
+	MaxClientConns    int
+	MaxClientRate     int
 	AllowedOrigins    string
 	PeerTLS           consensus.PeerTLS
 	// Version is reported by /v1/status and the start-up log line.
@@ -106,6 +108,8 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.IntVar(&m.WatchHistory, "watch-history", 100000, "events kept for since_zxid replay")
 	fs.IntVar(&m.WatchQueue, "watch-queue", 1024, "frames queued per connection before a slow one is closed (1008 resync)")
 	fs.IntVar(&m.MaxWatches, "max-watches", 100000, "most watches per connection")
+	fs.IntVar(&m.MaxClientConns, "max-client-conns", 0, "most open connections from one client IP address, like ZooKeeper's maxClientCnxns; more are answered 429 (0: no limit)")
+	fs.IntVar(&m.MaxClientRate, "max-client-rate", 0, "most requests and WebSocket frames a second from one client IP address; more are answered 429 (0: no limit)")
 	fs.StringVar(&m.AllowedOrigins, "allowed-origins", "", "comma-separated Origin host patterns allowed to open WebSockets besides the same origin")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -115,6 +119,9 @@ func (m *Main) ParseFlags(args []string) error {
 	}
 	if t := m.PeerTLS; (t.CertFile != "" || t.KeyFile != "" || t.CAFile != "") && (t.CertFile == "" || t.KeyFile == "" || t.CAFile == "") {
 		return errors.New("--peer-tls-cert, --peer-tls-key and --peer-tls-ca go together")
+	}
+	if m.MaxClientConns < 0 || m.MaxClientRate < 0 {
+		return errors.New("--max-client-conns and --max-client-rate are counts: 0 or more")
 	}
 	if m.Peers != "" && m.Join != "" {
 		return errors.New("--peers and --join exclude each other: a node either starts a cluster or joins one")
@@ -159,6 +166,8 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", m.HTTPAddr, err)
 	}
+	clients := httpapi.NewClientLimits(m.MaxClientConns, m.MaxClientRate, reg)
+	m.listener = clients.Listener(m.listener)
 	warnIfExposed(m.log, m.listener.Addr())
 	peers, _ := m.peers()
 	httpAdvertise := m.HTTPAdvertise
@@ -201,6 +210,7 @@ func (m *Main) Run(ctx context.Context) error {
 		OriginPatterns: splitList(m.AllowedOrigins),
 		Logger:         m.log,
 		Metrics:        watchMetrics,
+		Throttle:       clients.Throttle,
 	})
 	cfg := m.Limits
 	cfg.Watch, cfg.Events, cfg.WatchCount = watch.ServeWS, watch.ServeSSE, hub.WatchCount
@@ -210,9 +220,11 @@ func (m *Main) Run(ctx context.Context) error {
 	cfg.Logger = m.log
 	cfg.Registerer = reg
 	cfg.Gatherer = reg
+	cfg.Clients = clients
 	handler := httpapi.New(m.node, cfg)
 	m.server = &http.Server{
 		Handler:           handler,
+		ConnContext:       clients.ConnContext,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          nil,

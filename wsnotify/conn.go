@@ -17,10 +17,11 @@ import (
 // conn is one WebSocket connection: a read loop that answers frames in
 // order, a write loop that drains the subscriber's queue, and a ping loop.
 type conn struct {
-	h   *Handler
-	ws  *websocket.Conn
-	sub *Subscriber
-	log zerolog.Logger
+	h      *Handler
+	ws     *websocket.Conn
+	sub    *Subscriber
+	remote string // the client's host:port, for its rate
+	log    zerolog.Logger
 
 	// The attached session, if any.
 	session  atomic.Uint64

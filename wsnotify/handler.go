@@ -35,6 +35,9 @@ type Config struct {
 	WriteTimeout   time.Duration // a frame not written within it closes the socket
 	Logger         zerolog.Logger
 	Metrics        *Metrics
+	// Throttle takes a frame from its client's rate (the client at the
+	// upgrade's remote address): Throttled when over it. Nil is no limit.
+	Throttle func(remoteAddr string) *api.Error
 }
 
 // Handler serves GET /v1/watch (WebSocket) and GET /v1/events (SSE).
@@ -79,7 +82,7 @@ func (h *Handler) ServeWS(w http.ResponseWriter, r *http.Request) {
 		return // Accept has answered
 	}
 	ws.SetReadLimit(h.cfg.ReadLimit)
-	c := &conn{h: h, ws: ws, sub: h.hub.NewSubscriber(), log: h.cfg.Logger.With().Str("remote", r.RemoteAddr).Logger()}
+	c := &conn{h: h, ws: ws, sub: h.hub.NewSubscriber(), remote: r.RemoteAddr, log: h.cfg.Logger.With().Str("remote", r.RemoteAddr).Logger()}
 	c.serve(r.Context())
 }
 

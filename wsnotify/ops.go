@@ -32,6 +32,15 @@ func (c *conn) handle(ctx context.Context, data []byte) (json.RawMessage, any, e
 	return req.ID, result, err
 }
 
+// throttle takes a frame from the client's rate. Pings are never refused:
+// they are how a client keeps its session, and cost nothing.
+func (c *conn) throttle(op string) *api.Error {
+	if c.h.cfg.Throttle == nil || op == "ping" {
+		return nil
+	}
+	return c.h.cfg.Throttle(c.remote)
+}
+
 // frameTimeout bounds the handling of one frame (a read waiting for its
 // min_zxid, a write waiting for its commit), as the REST API bounds a
 // request: the answer is then OperationTimeout or Unavailable, not a hang.
@@ -73,6 +82,9 @@ func (c *conn) dispatch(ctx context.Context, req *request) (any, error) {
 	f, ok := ops[req.Op]
 	if !ok {
 		return nil, api.Errorf(api.CodeBadArguments, req.Path, "unknown op %q", req.Op)
+	}
+	if err := c.throttle(req.Op); err != nil {
+		return nil, err
 	}
 	return f(c, ctx, req)
 }
