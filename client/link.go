@@ -186,7 +186,8 @@ func (l *link) health(ctx context.Context, conn *websocket.Conn) {
 		cctx, cancel := context.WithTimeout(ctx, healthInterval)
 		_, err := l.callOn(cctx, conn, map[string]any{"op": "exists", "path": "/"}, nil)
 		cancel()
-		if errors.Is(err, context.DeadlineExceeded) && l.delivering.Load() {
+		if errors.Is(err, context.DeadlineExceeded) && l.delivering.Load() ||
+			api.CodeOf(err) == api.CodeThrottled { // over this client's rate, but answering
 			continue
 		}
 		if err != nil && ctx.Err() == nil {
@@ -217,14 +218,26 @@ func (l *link) call(ctx context.Context, req map[string]any, ok func(json.RawMes
 			}
 		}
 		res, err := l.callOn(ctx, conn, req, ok)
-		if errors.Is(err, errLinkLost) && ctx.Err() == nil && l.ctx.Err() == nil {
+		switch {
+		case errors.Is(err, errLinkLost) && ctx.Err() == nil && l.ctx.Err() == nil:
 			continue
+		case api.CodeOf(err) == api.CodeThrottled && l.ctx.Err() == nil:
+			// Refused before it was looked at, as a REST 429 is: send it
+			// again once the server's rate for this client has refilled.
+			if ctxtime.Sleep(ctx, jitter(throttledFrameWait)) {
+				continue
+			}
 		}
 		return res, err
 	}
 }
 
 var errLinkLost = errors.New("watch connection lost")
+
+// throttledFrameWait is how long a frame refused for the client's rate
+// waits before it is sent again (half to all of it): within a second the
+// server's bucket for the client has refilled by its rate.
+const throttledFrameWait = time.Second
 
 func (l *link) callOn(ctx context.Context, conn *websocket.Conn, req map[string]any, ok func(json.RawMessage)) (json.RawMessage, error) {
 	l.mu.Lock()
