@@ -363,7 +363,7 @@ func TestSpecChecksResponses(t *testing.T) {
 			201, jsonZxid("Location", "/v1/sessions/0x1f3a"), `{"id":"0x1f3a","timeout_ms":5000}`, true},
 		{"status", "GET", "/v1/status", "/v1/status", nil, "",
 			200, jsonZxid(), `{"server_state":"leader","node_id":"n1","version":"dev","zxid":7,"znode_count":4,"ephemerals_count":0,
-			"approximate_data_size":0,"session_count":0,"watch_count":0,"outstanding_requests":0,"requests_total":3,
+			"approximate_data_size":0,"session_count":0,"watch_count":0,"num_alive_connections":1,"outstanding_requests":0,"requests_total":3,
 			"avg_latency_ms":0.5,"min_latency_ms":0,"max_latency_ms":1.25,"uptime_ms":1000}`, true},
 		{"readyz", "GET", "/readyz", "/readyz", nil, "",
 			200, jsonZxid(), `{"status":"ready"}`, true},

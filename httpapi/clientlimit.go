@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,7 +37,8 @@ type ClientLimits struct {
 	buckets map[netip.Addr]*rate.Limiter
 	swept   time.Time
 
-	open      prometheus.Gauge
+	open      atomic.Int64
+	openGauge prometheus.Gauge
 	throttled *prometheus.CounterVec
 }
 
@@ -48,7 +50,7 @@ func NewClientLimits(maxConns, perSec int, reg prometheus.Registerer) *ClientLim
 		perSec:   max(perSec, 0),
 		conns:    map[netip.Addr]int{},
 		buckets:  map[netip.Addr]*rate.Limiter{},
-		open: prometheus.NewGauge(prometheus.GaugeOpts{
+		openGauge: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "canopy_http_connections",
 			Help: "Open connections to the API, WebSockets and forwarding streams included.",
 		}),
@@ -58,7 +60,7 @@ func NewClientLimits(maxConns, perSec int, reg prometheus.Registerer) *ClientLim
 		}, []string{"limit"}),
 	}
 	if reg != nil {
-		reg.MustRegister(l.open, l.throttled)
+		reg.MustRegister(l.openGauge, l.throttled)
 	}
 	return l
 }
@@ -135,10 +137,19 @@ func (l *ClientLimits) sweep(now time.Time) {
 	}
 }
 
+// Open is how many connections are open now (zero for a nil l).
+func (l *ClientLimits) Open() int64 {
+	if l == nil {
+		return 0
+	}
+	return l.open.Load()
+}
+
 // opened counts a new connection of addr and says whether it is over
 // addr's limit.
 func (l *ClientLimits) opened(addr netip.Addr) (over bool) {
-	l.open.Inc()
+	l.open.Add(1)
+	l.openGauge.Inc()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.conns[addr]++
@@ -146,7 +157,8 @@ func (l *ClientLimits) opened(addr netip.Addr) (over bool) {
 }
 
 func (l *ClientLimits) closed(addr netip.Addr) {
-	l.open.Dec()
+	l.open.Add(-1)
+	l.openGauge.Dec()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.conns[addr]--; l.conns[addr] <= 0 {

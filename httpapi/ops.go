@@ -34,6 +34,7 @@ type Status struct {
 	ApproximateDataSize int64   `json:"approximate_data_size"`
 	SessionCount        int     `json:"session_count"`
 	WatchCount          int     `json:"watch_count"`
+	NumAliveConnections int64   `json:"num_alive_connections"`
 	OutstandingRequests int64   `json:"outstanding_requests"`
 	RequestsTotal       int64   `json:"requests_total"`
 	AvgLatencyMs        float64 `json:"avg_latency_ms"`
@@ -63,6 +64,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		ApproximateDataSize: c.DataBytes,
 		SessionCount:        c.Sessions,
 		WatchCount:          watches,
+		NumAliveConnections: s.cfg.Clients.Open(),
 		OutstandingRequests: s.metrics.active.Load() - 1, // not counting this one
 		RequestsTotal:       lat.count,
 		AvgLatencyMs:        lat.avg,

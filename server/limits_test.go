@@ -239,3 +239,24 @@ func TestClientLimitFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestStatusCountsOpenConnections(t *testing.T) {
+	t.Parallel()
+	nd := testnode.Start(t)
+	http.DefaultClient.CloseIdleConnections() // the readiness checks' connection
+	conns := []*rawConn{dial(t, nd), dial(t, nd), dial(t, nd)}
+	alive := func() int64 {
+		resp, body := conns[0].do(t, "GET", "/v1/status", "")
+		var st struct {
+			N *int64 `json:"num_alive_connections"`
+		}
+		if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &st) != nil || st.N == nil {
+			t.Fatalf("GET /v1/status: %d %s", resp.StatusCode, body)
+		}
+		return *st.N
+	}
+	testnode.Eventually(t, 10*time.Second, "3 connections in /v1/status", func() bool { return alive() == 3 })
+	conns[1].Close()
+	conns[2].Close()
+	testnode.Eventually(t, 10*time.Second, "1 connection in /v1/status", func() bool { return alive() == 1 })
+}

@@ -867,7 +867,7 @@ func TestUIClusterPanel(t *testing.T) {
 	tb.click(`#tab-cluster`)
 	tb.waitJS(`document.querySelector('#panel-cluster table') !== null`, "the members table")
 	txt := tb.text("#panel-cluster")
-	for _, want := range []string{"node1", n.http, "leader", "you are here", "Term", "Applied index"} {
+	for _, want := range []string{"node1", n.http, "leader", "you are here", "Term", "Applied index", "Connections"} {
 		if !strings.Contains(txt, want) {
 			t.Errorf("cluster panel lacks %q: %s", want, txt)
 		}

@@ -187,6 +187,7 @@ export class ClusterPanel extends Poller {
       ...(st ? [
         kv("Role", st.server_state), kv("Version", st.version), kv("Nodes", fmtInt(st.znode_count)),
         kv("Sessions", fmtInt(st.session_count)), kv("Watches", fmtInt(st.watch_count)),
+        kv("Connections", fmtInt(st.num_alive_connections)),
         kv("Latency (avg / max)", `${st.avg_latency_ms.toFixed(2)} / ${st.max_latency_ms.toFixed(1)} ms`), kv("Uptime", fmtDuration(st.uptime_ms)),
       ] : []));
     const rows = cl.members.map((m) => h("tr", { class: m.id === cl.self ? "hl" : "" },
