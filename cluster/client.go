@@ -36,12 +36,21 @@ type dial struct {
 	err  error
 }
 
+// maxConnsToLeader bounds a follower's HTTP connections to one node.
+const maxConnsToLeader = 64
+
 // NewClient returns a forwarder. transport may be nil (plain HTTP).
 func NewClient(transport http.RoundTripper) *Client {
 	if transport == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = 64 // followers forward concurrently
-		t.Proxy = nil              // node to node, never through a proxy
+		// Followers forward concurrently. Over the stream that takes one
+		// connection; over plain HTTP (a leader without the stream) one
+		// per request in flight, so they are bounded, and more requests
+		// wait for one: a follower never floods its leader, nor trips its
+		// --max-client-conns.
+		t.MaxIdleConnsPerHost = maxConnsToLeader
+		t.MaxConnsPerHost = maxConnsToLeader
+		t.Proxy = nil // node to node, never through a proxy
 		transport = t
 	}
 	return &Client{http: &http.Client{Transport: transport}, scheme: "http",

@@ -43,7 +43,7 @@ func (l *leader) LeaderReadIndex(ctx context.Context) (int64, error) {
 	return l.index.Add(1), nil
 }
 
-func startLeader(t *testing.T, withStream bool, propose func(context.Context, []byte) (fsm.Result, int64, error)) *leader {
+func startLeader(t *testing.T, withStream bool, propose func(context.Context, []byte) (fsm.Result, int64, error), configure ...func(*http.Server)) *leader {
 	t.Helper()
 	l := &leader{propose: propose}
 	l.streams = NewStreamServer(l, 1<<10, zerolog.Nop(), nil)
@@ -74,7 +74,11 @@ func startLeader(t *testing.T, withStream bool, propose func(context.Context, []
 		l.posts.Add(1)
 		w.Write(mustJSON(t, ReadIndexResult{Index: l.index.Add(1)}))
 	})
-	l.srv = httptest.NewServer(mux)
+	l.srv = httptest.NewUnstartedServer(mux)
+	for _, f := range configure {
+		f(l.srv.Config)
+	}
+	l.srv.Start()
 	t.Cleanup(func() {
 		l.streams.Close()
 		l.srv.Close()
@@ -199,6 +203,51 @@ func TestLeaderWithoutStreamIsReachedOverHTTP(t *testing.T) {
 	}
 	if u, p := l.upgrades.Load(), l.posts.Load(); u != 1 || p != 6 {
 		t.Errorf("got %d upgrade attempts and %d plain requests, want 1 and 6", u, p)
+	}
+}
+
+func TestForwardingOverHTTPHoldsBoundedConnections(t *testing.T) {
+	var open, most atomic.Int64
+	release := make(chan struct{})
+	countConns := func(srv *http.Server) {
+		srv.ConnState = func(_ net.Conn, s http.ConnState) {
+			switch s {
+			case http.StateNew:
+				if n := open.Add(1); n > most.Load() {
+					most.Store(n)
+				}
+			case http.StateClosed, http.StateHijacked:
+				open.Add(-1)
+			}
+		}
+	}
+	l := startLeader(t, false, func(ctx context.Context, cmd []byte) (fsm.Result, int64, error) {
+		<-release
+		return fsm.Result{Path: string(cmd)}, 1, nil
+	}, countConns)
+	c := newClient(t)
+	const calls = 5 * maxConnsToLeader
+	var wg sync.WaitGroup
+	for i := range calls {
+		wg.Go(func() {
+			if _, _, err := c.Propose(context.Background(), l.addr(), fmt.Appendf(nil, "/%d", i)); err != nil {
+				t.Errorf("propose %d: %v", i, err)
+			}
+		})
+	}
+	// Every connection the follower may open is taken, and held.
+	deadline := time.Now().Add(10 * time.Second)
+	for l.posts.Load() < maxConnsToLeader && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	// The stream attempt took a connection of its own, then closed it.
+	if n := most.Load(); n > maxConnsToLeader+1 {
+		t.Errorf("%d proposals in flight opened %d connections to the leader at once, want at most %d", calls, n, maxConnsToLeader+1)
+	}
+	if p := l.posts.Load(); p != calls {
+		t.Errorf("the leader got %d proposals, want %d", p, calls)
 	}
 }
 
