@@ -38,7 +38,6 @@ type ClientLimits struct {
 	swept   time.Time
 
 	open      atomic.Int64
-	openGauge prometheus.Gauge
 	throttled *prometheus.CounterVec
 }
 
@@ -50,17 +49,16 @@ func NewClientLimits(maxConns, perSec int, reg prometheus.Registerer) *ClientLim
 		perSec:   max(perSec, 0),
 		conns:    map[netip.Addr]int{},
 		buckets:  map[netip.Addr]*rate.Limiter{},
-		openGauge: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "canopy_http_connections",
-			Help: "Open connections to the API, WebSockets and forwarding streams included.",
-		}),
 		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "canopy_throttled_total",
 			Help: "Requests and WebSocket frames refused 429 Throttled, by the client limit they were over (connections or rate).",
 		}, []string{"limit"}),
 	}
 	if reg != nil {
-		reg.MustRegister(l.openGauge, l.throttled)
+		reg.MustRegister(l.throttled, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "canopy_http_connections",
+			Help: "Open connections to the API, WebSockets and forwarding streams included.",
+		}, func() float64 { return float64(l.open.Load()) }))
 	}
 	return l
 }
@@ -149,7 +147,6 @@ func (l *ClientLimits) Open() int64 {
 // addr's limit.
 func (l *ClientLimits) opened(addr netip.Addr) (over bool) {
 	l.open.Add(1)
-	l.openGauge.Inc()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.conns[addr]++
@@ -158,7 +155,6 @@ func (l *ClientLimits) opened(addr netip.Addr) (over bool) {
 
 func (l *ClientLimits) closed(addr netip.Addr) {
 	l.open.Add(-1)
-	l.openGauge.Dec()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.conns[addr]--; l.conns[addr] <= 0 {

@@ -259,4 +259,7 @@ func TestStatusCountsOpenConnections(t *testing.T) {
 	conns[1].Close()
 	conns[2].Close()
 	testnode.Eventually(t, 10*time.Second, "1 connection in /v1/status", func() bool { return alive() == 1 })
+	if _, metrics := conns[0].do(t, "GET", "/metrics", ""); !strings.Contains(string(metrics), "\ncanopy_http_connections 1\n") {
+		t.Error("canopy_http_connections is not 1 in the metrics")
+	}
 }
