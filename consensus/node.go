@@ -165,7 +165,8 @@ func Open(c Config) (*Node, error) {
 func (n *Node) openRaft() error {
 	cfg := n.cfg
 	hlog := newHCLogger(n.log, cfg.LogOutput)
-	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db")})
+	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db"),
+		BoltOptions: boltOptions()})
 	if err != nil {
 		return fmt.Errorf("open raft log: %w", err)
 	}
