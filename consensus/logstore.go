@@ -1,7 +1,11 @@
 package consensus
 
 import (
+	"time"
+
 	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
 	"go.etcd.io/bbolt"
 )
 
@@ -14,21 +18,49 @@ func boltOptions() *bbolt.Options {
 	return &bbolt.Options{NoFreelistSync: true, FreelistType: bbolt.FreelistMapType}
 }
 
-// chunkedDeletes deletes a prefix of the log (raft's compaction after a
+// logStore is the raft log as raft sees it: raft-boltdb, with each write
+// timed (a commit waits for it, and it is where a slow disk shows, as
+// etcd's WAL fsync duration and ZooKeeper's fsync warning show it) and
+// compactions cut into transactions.
+type logStore struct {
+	raft.LogStore
+	seconds prometheus.Observer
+	log     zerolog.Logger
+	slow    time.Duration // a write at least this long is logged as a warning
+}
+
+// slowLogWrite is ZooKeeper's fsync.warningthresholdms.
+const slowLogWrite = time.Second
+
+func newLogStore(store raft.LogStore, m *metrics, log zerolog.Logger) *logStore {
+	return &logStore{LogStore: store, seconds: m.logStoreSeconds, log: log, slow: slowLogWrite}
+}
+
+func (s *logStore) StoreLog(l *raft.Log) error {
+	return s.StoreLogs([]*raft.Log{l})
+}
+
+func (s *logStore) StoreLogs(logs []*raft.Log) error {
+	start := time.Now()
+	err := s.LogStore.StoreLogs(logs)
+	took := time.Since(start)
+	s.seconds.Observe(took.Seconds())
+	if took >= s.slow && len(logs) > 0 {
+		s.log.Warn().Dur("took", took).Int("entries", len(logs)).Uint64("first_index", logs[0].Index).
+			Msg("writing to the raft log was slow; every write waits for it: check the disk under --data-dir")
+	}
+	return err
+}
+
+// DeleteRange deletes a prefix of the log (raft's compaction after a
 // snapshot) in transactions of deleteChunk entries rather than one.
 // raft-boltdb holds bolt's only write transaction for a whole DeleteRange:
 // at 5,000 writes/s a snapshot's 300,000 entries held it for 0.65 s, and
 // no write could be stored meanwhile. Between chunks, StoreLogs gets its
 // turn. Deleting from the lowest index up leaves the log contiguous if the
 // node stops midway. Any other range (a follower's conflicting suffix, a
-// few entries) goes in one transaction, as before.
-type chunkedDeletes struct {
-	raft.LogStore
-}
-
-const deleteChunk = 4096
-
-func (s chunkedDeletes) DeleteRange(min, max uint64) error {
+// few entries) goes in one transaction.
+func (s *logStore) DeleteRange(min, max uint64) error {
 	first, err := s.FirstIndex()
 	if err != nil {
 		return err
@@ -50,3 +82,5 @@ func (s chunkedDeletes) DeleteRange(min, max uint64) error {
 		lo = hi + 1
 	}
 }
+
+const deleteChunk = 4096

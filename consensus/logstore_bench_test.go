@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/rs/zerolog"
 	"go.etcd.io/bbolt"
 )
 
@@ -50,7 +51,7 @@ func BenchmarkStoreLogsAfterCompaction(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				if err := (chunkedDeletes{store}).DeleteRange(1, next-kept); err != nil {
+				if err := newLogStore(store, newMetrics(nil), zerolog.Nop()).DeleteRange(1, next-kept); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -4,6 +4,7 @@ import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
 	proposeSeconds  prometheus.Histogram
+	logStoreSeconds prometheus.Histogram
 	applyBatch      prometheus.Histogram
 	events          prometheus.Counter
 	expired         prometheus.Counter
@@ -17,6 +18,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		proposeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "canopy_raft_propose_seconds",
 			Help:    "Time from proposing a command to its result: raft commit plus FSM apply.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}),
+		logStoreSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "canopy_raft_log_store_seconds",
+			Help:    "Time to write a batch of entries to the raft log on disk (fsyncs included); every commit waits for it.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 		}),
 		applyBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -41,7 +47,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.proposeSeconds, m.applyBatch, m.events, m.expired, m.reaped, m.verifyRounds, m.linearizedReads)
+		reg.MustRegister(m.proposeSeconds, m.logStoreSeconds, m.applyBatch, m.events, m.expired, m.reaped, m.verifyRounds, m.linearizedReads)
 	}
 	return m
 }

@@ -173,7 +173,7 @@ func (n *Node) openRaft() error {
 	n.store = store
 	// Recent entries stay in memory for replication to followers; a multi
 	// can be a megabyte, so the cache is kept modest.
-	logs, err := raft.NewLogCache(256, chunkedDeletes{store})
+	logs, err := raft.NewLogCache(256, newLogStore(store, n.metrics, n.log))
 	if err != nil {
 		return err
 	}

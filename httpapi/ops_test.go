@@ -84,6 +84,7 @@ func TestMetrics(t *testing.T) {
 		"canopy_http_request_duration_seconds_bucket",
 		"canopy_znodes 5",
 		"canopy_raft_propose_seconds",
+		"canopy_raft_log_store_seconds_count",
 	} {
 		if !bytes.Contains(r.body, []byte(want)) {
 			t.Errorf("/metrics lacks %q", want)
