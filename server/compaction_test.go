@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/canopy-coord/canopy/client"
 	"github.com/canopy-coord/canopy/internal/testnode"
 	"github.com/canopy-coord/canopy/server"
 )
@@ -26,13 +24,7 @@ func TestNodeRestartsWithItsTreeAfterALargeCompaction(t *testing.T) {
 		m.SnapshotThreshold, m.TrailingLogs, m.SnapshotInterval = 5000, 100, 200*time.Millisecond
 		dataDir = m.DataDir
 	})
-	c, err := client.New(client.Config{Servers: []string{nd.URL}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	c, ctx := newClient(t, nd, 60*time.Second)
 	const writes = 6000
 	if _, _, err := c.Create(ctx, "/d", nil, nil); err != nil {
 		t.Fatal(err)

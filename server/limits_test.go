@@ -22,6 +22,22 @@ import (
 	"github.com/canopy-coord/canopy/server"
 )
 
+// newClient is a Go client of nd, and a context for its calls; both end
+// with the test.
+func newClient(t *testing.T, nd *testnode.Node, timeout time.Duration) (*client.Client, context.Context) {
+	t.Helper()
+	c, err := client.New(client.Config{Servers: []string{nd.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(func() {
+		cancel()
+		c.Close()
+	})
+	return c, ctx
+}
+
 // rawConn is one keep-alive connection to a node, driven by hand so that
 // a test knows exactly how many it holds.
 type rawConn struct {
@@ -164,13 +180,7 @@ func TestRequestsOverTheClientRateAreAnswered429(t *testing.T) {
 	}
 
 	// The Go client waits as Retry-After says and gets every write done.
-	cl, err := client.New(client.Config{Servers: []string{nd.URL}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	cl, ctx := newClient(t, nd, 30*time.Second)
 	for i := range 3 * perSec {
 		if _, _, err := cl.Create(ctx, "/paced-"+strconv.Itoa(i), nil, nil); err != nil {
 			t.Fatalf("create %d through the client: %v", i, err)
