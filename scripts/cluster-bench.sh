@@ -11,13 +11,15 @@
 #
 #   scripts/cluster-bench.sh
 #   OPS=create CONNECTIONS=63 DURATION=20s scripts/cluster-bench.sh
+#   OPS=set CONNECTIONS=63 WARMUP=70s scripts/cluster-bench.sh   # steady state:
+#       measured after raft's first snapshot and log compaction (30-60 s in)
 #
 # Environment: OPS (default create,set,get,stale-get), CONNECTIONS
 # (default 15,63: multiples of 3, one third per node), DURATION (per cell,
-# default 10s, after a 2 s warm-up), CANOPY_BIN (default: built from this
+# default 10s), WARMUP (load before each cell, default 2s), CANOPY_BIN (default: built from this
 # tree). Exit status 1 when any request failed.
 set -euo pipefail
-OPS=${OPS:-create,set,get,stale-get}; CONNECTIONS=${CONNECTIONS:-15,63}; DURATION=${DURATION:-10s}
+OPS=${OPS:-create,set,get,stale-get}; CONNECTIONS=${CONNECTIONS:-15,63}; DURATION=${DURATION:-10s}; WARMUP=${WARMUP:-2s}
 command -v wrk >/dev/null || { echo "cluster-bench needs wrk: apt-get install -y wrk" >&2; exit 2; }
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -28,7 +30,7 @@ trap 'cluster_stop; rm -rf "$tmp"' EXIT INT TERM
 bin=${CANOPY_BIN:-}
 if [[ -z "$bin" ]]; then (cd "$repo" && go build -o "$tmp/canopy" ./cmd/canopy); bin=$tmp/canopy; fi
 
-echo "## $(date +%F): 3-node cluster, wrk, $DURATION per cell ($(nproc) cores, $(git -C "$repo" rev-parse --short HEAD))"
+echo "## $(date +%F): 3-node cluster, wrk, $DURATION per cell after $WARMUP of load ($(nproc) cores, $(git -C "$repo" rev-parse --short HEAD))"
 echo
 echo "| op | connections | ops/s | p50 ms | p99 ms | errors | CPU stolen |"
 echo "|---|--:|--:|--:|--:|--:|--:|"
@@ -40,7 +42,7 @@ for op in ${OPS//,/ }; do
 	bench_tree
 	for c in ${CONNECTIONS//,/ }; do
 		run=$((run+1))
-		wrk_load "$op" "$c" 2s "w$run" >/dev/null # warm-up
+		wrk_load "$op" "$c" "$WARMUP" "w$run" >/dev/null
 		before=$(head -1 /proc/stat)
 		line=$(wrk_load "$op" "$c" "$DURATION" "m$run")
 		after=$(head -1 /proc/stat)
