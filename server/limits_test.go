@@ -200,7 +200,7 @@ func TestWebSocketFramesCountAgainstTheClientRateButPingsDoNot(t *testing.T) {
 	}
 	defer ws.CloseNow()
 
-	const frames = 4 * perSec
+	const frames = 8 * perSec
 	for i := range frames {
 		op := "getData"
 		if i%2 == 1 {
