@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,7 +28,8 @@ import (
 // so that the client reads why instead of seeing a reset.
 //
 // The rate counts REST requests and WebSocket frames other than ping; the
-// health, readiness and metrics endpoints are never refused for it.
+// health, readiness and metrics endpoints and the UI's static files are
+// never refused for it.
 type ClientLimits struct {
 	maxConns int
 	perSec   int
@@ -90,11 +92,22 @@ func (l *ClientLimits) refuse(r *http.Request) (err *api.Error, closeConn bool) 
 		l.throttled.WithLabelValues("connections").Inc()
 		return api.Errorf(api.CodeThrottled, "", "too many connections from %s: at most %d", clientOf(r.RemoteAddr), l.maxConns), true
 	}
-	switch r.URL.Path {
-	case "/healthz", "/readyz", "/metrics":
+	if rateExempt(r.URL.Path) {
 		return nil, false
 	}
 	return l.Throttle(r.RemoteAddr), false
+}
+
+// rateExempt are the paths the rate never refuses: health, readiness and
+// metrics, which answer for the node, not for the client's use of it, and
+// the UI's files and the API description, static and embedded (a browser
+// opening the UI fetches a dozen at once).
+func rateExempt(path string) bool {
+	switch path {
+	case "/healthz", "/readyz", "/metrics", "/openapi.yaml", "/", "/ui":
+		return true
+	}
+	return strings.HasPrefix(path, "/ui/")
 }
 
 // Throttle takes one request of the client at remoteAddr (host:port)

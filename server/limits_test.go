@@ -164,8 +164,8 @@ func TestRequestsOverTheClientRateAreAnswered429(t *testing.T) {
 	if resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("a create over the rate: %d %s", resp.StatusCode, body)
 	}
-	// Health, readiness and metrics answer whatever the rate.
-	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+	// Health, readiness, metrics and the UI's files answer whatever the rate.
+	for _, path := range []string{"/healthz", "/readyz", "/metrics", "/ui/", "/ui/app.js", "/openapi.yaml"} {
 		if resp, body := c.do(t, "GET", path, ""); resp.StatusCode != http.StatusOK {
 			t.Errorf("GET %s over the rate: %d %s", path, resp.StatusCode, body)
 		}

@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -1007,4 +1008,42 @@ func TestUIFirstRenderAndWeight(t *testing.T) {
 	tb.load("#/big/c99998")
 	tb.waitJS(`document.querySelector('li[data-path="/big/c99998"][aria-selected=true]') !== null`, "the last-but-one child pinned in the tree")
 	tb.shot("big-100000")
+}
+
+// TestUIUnderTheClientRate: a node allows each client 3 requests a second.
+// Opening the page (tree, node, cluster, status, the WebSocket and its
+// watches) goes well over that; the page waits as Retry-After says, and
+// resends frames refused for the rate, instead of showing errors, and its
+// live view works.
+func TestUIUnderTheClientRate(t *testing.T) {
+	n := startNode(t, "--max-client-rate", "5")
+	n.must(201, "POST", "/v1/nodes/rated/a?parents", "hello")
+	tb := openTab(t, n, "#/rated/a")
+	tb.waitJS(`document.querySelector('#editor').value === 'hello'`, "the node's data in the editor")
+	tb.waitJS(`!!document.querySelector('li[data-path="/rated/a"]')`, "the tree down to /rated/a")
+
+	// A child created elsewhere (this test is the same client: it waits
+	// for the rate too) shows up live.
+	deadline := time.Now().Add(10 * time.Second)
+	for code, _ := n.do("POST", "/v1/nodes/rated/a/kid", ""); code != 201; code, _ = n.do("POST", "/v1/nodes/rated/a/kid", "") {
+		if code != 429 || time.Now().After(deadline) {
+			t.Fatalf("create /rated/a/kid: %d", code)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	tb.waitJS(`!!document.querySelector('li[data-path="/rated/a/kid"]')`, "the new child, live")
+	var shown []string
+	tb.js(`[...document.querySelectorAll('.alert.err')].map(e => e.dataset.text)`, &shown)
+	if len(shown) > 0 {
+		t.Errorf("the page showed errors: %q", shown)
+	}
+	var throttled float64
+	for _, line := range strings.Split(n.must(200, "GET", "/metrics", ""), "\n") {
+		if v, ok := strings.CutPrefix(line, `canopy_throttled_total{limit="rate"} `); ok {
+			throttled, _ = strconv.ParseFloat(v, 64)
+		}
+	}
+	if throttled == 0 {
+		t.Error("nothing was refused: the page did not go over the rate, and this test shows nothing")
+	}
 }

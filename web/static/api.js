@@ -45,6 +45,18 @@ function fromBody(body, status) {
   return new ApiError("HTTP" + status, `HTTP ${status}`, { status });
 }
 
+const THROTTLED_TRIES = 5;
+
+// retryAfterMs is a Retry-After in seconds, jittered up by a quarter so
+// that a page's requests refused together do not return together; at most
+// 10 s, 1 s when absent.
+function retryAfterMs(header) {
+  const s = Math.min(Math.max(Number(header) || 1, 0), 10);
+  return s * 1000 * (1 + Math.random() / 4);
+}
+
+export const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
 // request sends one REST call. query: object of name → value (true = bare
 // flag). body: string, Uint8Array or an object (sent as JSON). Answers
 // {status, body, zxid, headers}; non-2xx throws ApiError.
@@ -64,10 +76,16 @@ export async function request(method, url, { query, body, headers = {} } = {}) {
     else { init.body = JSON.stringify(body); init.headers["Content-Type"] = "application/json"; }
   }
   let res;
-  try {
-    res = await fetch(url + qs, init);
-  } catch (e) {
-    throw new ApiError("Network", e.message || "the request failed");
+  for (let attempt = 1; ; attempt++) {
+    try {
+      res = await fetch(url + qs, init);
+    } catch (e) {
+      throw new ApiError("Network", e.message || "the request failed");
+    }
+    // 429: refused before it was looked at (the server's limits on this
+    // client), so it is sent again once Retry-After has passed.
+    if (res.status !== 429 || attempt === THROTTLED_TRIES) break;
+    await pause(retryAfterMs(res.headers.get("Retry-After")));
   }
   const zxid = Number(res.headers.get("Canopy-Zxid") || 0);
   let parsed = null;

@@ -1,6 +1,6 @@
 // One WebSocket to /v1/watch (DESIGN §6): the page's watches, its session
 // keep-alive, and reconnection that resumes every watch with since_zxid.
-import { ApiError } from "./api.js";
+import { ApiError, pause } from "./api.js";
 
 const PING_MS = 10000;
 const RECENT = 4000; // events kept in the page for watches added later
@@ -106,8 +106,21 @@ export class Live {
     else p.resolve(f.result);
   }
 
-  // send one request frame; answers its result or throws ApiError.
-  send(frame) {
+  // send one request frame; answers its result or throws ApiError. A frame
+  // refused for the server's rate on this client (Throttled) was not acted
+  // on: it is sent again after a second or so, while the socket lasts.
+  async send(frame) {
+    for (;;) {
+      try {
+        return await this.sendOnce(frame);
+      } catch (err) {
+        if (err.code !== "Throttled") throw err;
+        await pause(500 + Math.random() * 500);
+      }
+    }
+  }
+
+  sendOnce(frame) {
     return new Promise((resolve, reject) => {
       if (!this.ws || this.ws.readyState !== WebSocket.OPEN) {
         reject(new ApiError("Network", "the live connection is not open"));
