@@ -156,6 +156,14 @@ func (n *node) base() string { return "http://" + n.http }
 
 func (n *node) start() {
 	n.t.Helper()
+	n.launch("/readyz")
+}
+
+// launch starts the node's process and waits until path answers 200:
+// /readyz for a node that serves, /healthz for one that cannot yet (a
+// cluster member without its quorum).
+func (n *node) launch(path string) {
+	n.t.Helper()
 	n.log = &bytes.Buffer{}
 	n.cmd = exec.Command(n.bin, append([]string{"serve", "--http", n.http, "--raft", n.raft, "--data-dir", n.dir, "--log-level", "warn"}, n.flags...)...)
 	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
@@ -167,7 +175,7 @@ func (n *node) start() {
 	go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(n.cmd, n.waited)
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		res, err := http.Get(n.base() + "/readyz")
+		res, err := http.Get(n.base() + path)
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == 200 {
@@ -181,7 +189,7 @@ func (n *node) start() {
 		}
 		if time.Now().After(deadline) {
 			n.stop()
-			n.t.Fatalf("canopy on %s not ready after 15 s:\n%s", n.http, n.log)
+			n.t.Fatalf("canopy on %s: %s not 200 after 15 s:\n%s", n.http, path, n.log)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -1045,5 +1053,32 @@ func TestUIUnderTheClientRate(t *testing.T) {
 	}
 	if throttled == 0 {
 		t.Error("nothing was refused: the page did not go over the rate, and this test shows nothing")
+	}
+}
+
+// TestUIWaitsForALeader: the page is opened on a node of a two-node
+// cluster whose other node is down, so there is no leader and every read
+// is answered 503 with Retry-After. When the other node starts, the page
+// shows the tree without an error: it read again after Retry-After, as
+// it does while a restarted node elects itself.
+func TestUIWaitsForALeader(t *testing.T) {
+	needBrowser(t)
+	bin := buildCanopy(t)
+	n1 := &node{t: t, bin: bin, dir: t.TempDir(), http: freePort(t), raft: freePort(t)}
+	n2 := &node{t: t, bin: bin, dir: t.TempDir(), http: freePort(t), raft: freePort(t)}
+	peers := "n1=" + n1.raft + ",n2=" + n2.raft
+	n1.flags = []string{"--id", "n1", "--peers", peers}
+	n2.flags = []string{"--id", "n2", "--peers", peers}
+	t.Cleanup(n1.stop)
+	t.Cleanup(n2.stop)
+	n1.launch("/healthz")
+	if code, body := n1.do("GET", "/v1/children/", ""); code != http.StatusServiceUnavailable {
+		t.Fatalf("a read without a leader: %d %s, want 503", code, body)
+	}
+	tb := openTab(t, n1, "")
+	n2.start()
+	tb.waitJS(`!!document.querySelector('li[data-path="/zookeeper"]')`, "the tree, once there is a leader")
+	if alerts := tb.text("#alerts"); alerts != "" {
+		t.Errorf("alerts while the cluster found its leader: %s", alerts)
 	}
 }

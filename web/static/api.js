@@ -45,7 +45,7 @@ function fromBody(body, status) {
   return new ApiError("HTTP" + status, `HTTP ${status}`, { status });
 }
 
-const THROTTLED_TRIES = 5;
+const RETRY_TRIES = 5;
 
 // retryAfterMs is a Retry-After in seconds, jittered up by a quarter so
 // that a page's requests refused together do not return together; at most
@@ -82,9 +82,12 @@ export async function request(method, url, { query, body, headers = {} } = {}) {
     } catch (e) {
       throw new ApiError("Network", e.message || "the request failed");
     }
-    // 429: refused before it was looked at (the server's limits on this
-    // client), so it is sent again once Retry-After has passed.
-    if (res.status !== 429 || attempt === THROTTLED_TRIES) break;
+    // Sent again once Retry-After has passed: a 429, refused before it was
+    // looked at (the server's limits on this client), and a read answered
+    // 503 (no leader yet, as while a node restarts), as the Go client does.
+    // A write answered 503 may have happened: the caller decides.
+    const again = res.status === 429 || (res.status === 503 && (method === "GET" || method === "HEAD"));
+    if (!again || attempt === RETRY_TRIES) break;
     await pause(retryAfterMs(res.headers.get("Retry-After")));
   }
   const zxid = Number(res.headers.get("Canopy-Zxid") || 0);
