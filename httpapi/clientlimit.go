@@ -157,17 +157,23 @@ func (l *ClientLimits) Open() int64 {
 }
 
 // opened counts a new connection of addr and says whether it is over
-// addr's limit.
+// addr's limit. Connections are counted by client only under a limit.
 func (l *ClientLimits) opened(addr netip.Addr) (over bool) {
 	l.open.Add(1)
+	if l.maxConns == 0 {
+		return false
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.conns[addr]++
-	return l.maxConns > 0 && l.conns[addr] > l.maxConns
+	return l.conns[addr] > l.maxConns
 }
 
 func (l *ClientLimits) closed(addr netip.Addr) {
 	l.open.Add(-1)
+	if l.maxConns == 0 {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.conns[addr]--; l.conns[addr] <= 0 {
