@@ -49,8 +49,8 @@ const RETRY_TRIES = 5;
 
 // retryAfterMs is a Retry-After in seconds, jittered up by a quarter so
 // that a page's requests refused together do not return together; at most
-// 10 s, 1 s when absent.
-function retryAfterMs(header) {
+// 10 s, 1 s when absent (a WebSocket frame carries none).
+export function retryAfterMs(header) {
   const s = Math.min(Math.max(Number(header) || 1, 0), 10);
   return s * 1000 * (1 + Math.random() / 4);
 }

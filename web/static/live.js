@@ -1,6 +1,6 @@
 // One WebSocket to /v1/watch (DESIGN §6): the page's watches, its session
 // keep-alive, and reconnection that resumes every watch with since_zxid.
-import { ApiError, pause } from "./api.js";
+import { ApiError, pause, retryAfterMs } from "./api.js";
 
 const PING_MS = 10000;
 const RECENT = 4000; // events kept in the page for watches added later
@@ -115,7 +115,7 @@ export class Live {
         return await this.sendOnce(frame);
       } catch (err) {
         if (err.code !== "Throttled") throw err;
-        await pause(500 + Math.random() * 500);
+        await pause(retryAfterMs());
       }
     }
   }
