@@ -45,8 +45,12 @@ func (n *Node) RestoreBackup(ctx context.Context, r io.Reader, size int64) error
 	// giving it the backup's applied index keeps every zxid in the backup
 	// below every zxid the cluster assigns afterwards.
 	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Index: uint64(applied), Size: size}
-	if err := n.raft.Restore(meta, br, 10*time.Minute); err != nil {
+	restore := func() error { return n.raft.Restore(meta, br, 10*time.Minute) }
+	if err := n.awaitCall(ctx, restore); err != nil {
+		var ae *api.Error
 		switch {
+		case errors.As(err, &ae):
+			return ae
 		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
 			errors.Is(err, raft.ErrRaftShutdown), errors.Is(err, raft.ErrEnqueueTimeout):
 			return raftError(err)

@@ -8,9 +8,10 @@ import (
 // batcher runs one call on behalf of many concurrent callers: a caller
 // joins the next round, which starts only after it joined (so a round's
 // answer is never older than the caller), and one goroutine runs rounds
-// until nobody waits. It ends by itself; the calls it makes fail when the
-// node shuts down, so it never outlives the node for long.
+// until nobody waits. It ends by itself; its calls run within parent (the
+// node's life), so none outlives the node's Close.
 type batcher[In, Out any] struct {
+	parent  context.Context
 	call    func(ctx context.Context, ins []In) (Out, error)
 	timeout error // what a caller whose context ends gets
 
@@ -26,8 +27,8 @@ type round[In, Out any] struct {
 	err  error
 }
 
-func newBatcher[In, Out any](call func(context.Context, []In) (Out, error), timeout error) *batcher[In, Out] {
-	return &batcher[In, Out]{call: call, timeout: timeout}
+func newBatcher[In, Out any](parent context.Context, call func(context.Context, []In) (Out, error), timeout error) *batcher[In, Out] {
+	return &batcher[In, Out]{parent: parent, call: call, timeout: timeout}
 }
 
 // join adds in to the next round and waits for its answer.
@@ -63,7 +64,7 @@ func (b *batcher[In, Out]) loop() {
 			return
 		}
 		b.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
+		ctx, cancel := context.WithTimeout(b.parent, DefaultTimeout)
 		r.out, r.err = b.call(ctx, r.ins)
 		cancel()
 		close(r.done)

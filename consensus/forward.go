@@ -52,8 +52,8 @@ func (n *Node) leaderAPI(ctx context.Context) (string, error) {
 		select {
 		case <-ctx.Done():
 			return "", errNoLeader
-		case <-n.stop:
-			return "", &api.Error{Code: api.CodeUnavailable, Message: "node is shutting down"}
+		case <-n.stopped.Done():
+			return "", errStopping
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

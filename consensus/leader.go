@@ -10,12 +10,11 @@ import (
 
 // watchLeadership runs the leader's duties while this node leads.
 func (n *Node) watchLeadership() {
-	defer n.wg.Done()
 	var current *leaderRun
 	defer func() { current.stop() }()
 	for {
 		select {
-		case <-n.stop:
+		case <-n.stopped.Done():
 			return
 		case leader := <-n.notifyCh:
 			current.stop()
@@ -34,7 +33,7 @@ type leaderRun struct {
 }
 
 func (n *Node) startLeading() *leaderRun {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(n.stopped)
 	run := &leaderRun{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(run.done)

@@ -27,6 +27,9 @@ type logStore struct {
 	seconds prometheus.Observer
 	log     zerolog.Logger
 	slow    time.Duration // a write at least this long is logged as a warning
+	// beforeWrite, when set (by tests), runs before each write: a slow
+	// disk on demand.
+	beforeWrite func()
 }
 
 // slowLogWrite is ZooKeeper's fsync.warningthresholdms.
@@ -41,6 +44,9 @@ func (s *logStore) StoreLog(l *raft.Log) error {
 }
 
 func (s *logStore) StoreLogs(logs []*raft.Log) error {
+	if s.beforeWrite != nil {
+		s.beforeWrite()
+	}
 	start := time.Now()
 	err := s.LogStore.StoreLogs(logs)
 	took := time.Since(start)

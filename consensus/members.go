@@ -14,18 +14,17 @@ import (
 // until the record is there and current: a leader does it directly, a
 // follower through the leader once it knows the leader's address.
 func (n *Node) registerSelf() {
-	defer n.wg.Done()
 	for {
 		want := fsm.Member{ID: n.cfg.ID, RaftAddr: n.RaftAddr(), HTTPAddr: n.cfg.HTTPAdvertise}
 		if got, ok := n.tree.Member(n.cfg.ID); ok && got == want {
 			select {
-			case <-n.stop:
+			case <-n.stopped.Done():
 				return
 			case <-time.After(time.Second): // check again: a restore may drop it
 			}
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		ctx, cancel := context.WithTimeout(n.stopped, 2*time.Second)
 		_, _, err := n.Propose(ctx, &fsm.Command{Op: fsm.OpSetMember, Path: want.ID, RaftAddr: want.RaftAddr, HTTPAddr: want.HTTPAddr})
 		cancel()
 		wait := 50 * time.Millisecond
@@ -33,7 +32,7 @@ func (n *Node) registerSelf() {
 			wait = 200 * time.Millisecond
 		}
 		select {
-		case <-n.stop:
+		case <-n.stopped.Done():
 			return
 		case <-time.After(wait):
 		}
@@ -59,7 +58,7 @@ func (n *Node) AddMember(ctx context.Context, m api.MemberRequest) error {
 	} else {
 		f = n.raft.AddNonvoter(raft.ServerID(m.ID), raft.ServerAddress(m.Raft), 0, DefaultTimeout)
 	}
-	if err := f.Error(); err != nil {
+	if err := n.await(ctx, f); err != nil {
 		return raftError(err)
 	}
 	_, _, err = n.proposeLocal(ctx, &fsm.Command{Op: fsm.OpSetMember, Path: m.ID, RaftAddr: m.Raft, HTTPAddr: m.HTTP, Time: time.Now().UnixMilli()})
@@ -91,7 +90,7 @@ func (n *Node) RemoveMember(ctx context.Context, id string) error {
 	if _, _, err := n.proposeLocal(ctx, &fsm.Command{Op: fsm.OpRemoveMember, Path: id, Time: time.Now().UnixMilli()}); err != nil {
 		return err
 	}
-	if err := n.raft.RemoveServer(raft.ServerID(id), 0, DefaultTimeout).Error(); err != nil {
+	if err := n.await(ctx, n.raft.RemoveServer(raft.ServerID(id), 0, DefaultTimeout)); err != nil {
 		return raftError(err)
 	}
 	return nil

@@ -57,6 +57,10 @@ type Config struct {
 	// LogOutput receives raft's own log lines (JSON); nil means stderr.
 	LogOutput  io.Writer
 	Registerer prometheus.Registerer
+
+	// beforeLogWrite, set by this package's tests, runs before each write
+	// to the raft log: a slow disk on demand.
+	beforeLogWrite func()
 }
 
 func (c *Config) withDefaults() Config {
@@ -120,9 +124,13 @@ type Node struct {
 	fresh    bool  // no raft state when opened
 	logEnd   int64 // the last index in this node's own log when it opened
 	notifyCh chan bool
-	stop     chan struct{}
-	wg       sync.WaitGroup
-	closed   sync.Once
+	// stopped ends when Close begins: every loop and every wait of the
+	// node's derives from it, so that nothing outlives Close.
+	stopped context.Context
+	stop    context.CancelFunc
+	wg      sync.WaitGroup
+	loops   sync.Map // name -> struct{}: the loops still running, for Close's log
+	closed  sync.Once
 }
 
 // Open starts a node: it opens or creates the data directory, restores the
@@ -139,8 +147,8 @@ func Open(c Config) (*Node, error) {
 		applied:  newAppliedIndex(),
 		metrics:  newMetrics(cfg.Registerer),
 		notifyCh: make(chan bool, 16),
-		stop:     make(chan struct{}),
 	}
+	n.stopped, n.stop = context.WithCancel(context.Background())
 	n.lease = newLeaseClock(cfg.ElectionTime)
 	n.fsm = &raftFSM{tree: n.tree, applied: n.applied, sink: cfg.Sink, metrics: n.metrics}
 	if cfg.Sink != nil {
@@ -150,15 +158,14 @@ func Open(c Config) (*Node, error) {
 		n.closeStores()
 		return nil, err
 	}
-	n.verify = newVerifier(n.raft, n.metrics)
-	n.readIndexes = newBatcher(func(ctx context.Context, _ []struct{}) (int64, error) {
+	n.verify = newVerifier(n)
+	n.readIndexes = newBatcher(n.stopped, func(ctx context.Context, _ []struct{}) (int64, error) {
 		return n.leaderReadIndex(ctx)
 	}, &api.Error{Code: api.CodeOperationTimeout, Message: "no read index from the leader in time"})
-	n.keepAlives = newBatcher(n.forwardKeepAlives,
+	n.keepAlives = newBatcher(n.stopped, n.forwardKeepAlives,
 		&api.Error{Code: api.CodeOperationTimeout, Message: "the keep-alive did not reach the leader in time"})
-	n.wg.Add(2)
-	go n.watchLeadership()
-	go n.registerSelf()
+	n.goLoop("leadership", n.watchLeadership)
+	n.goLoop("register-self", n.registerSelf)
 	return n, nil
 }
 
@@ -173,7 +180,9 @@ func (n *Node) openRaft() error {
 	n.store = store
 	// Recent entries stay in memory for replication to followers; a multi
 	// can be a megabyte, so the cache is kept modest.
-	logs, err := raft.NewLogCache(256, newLogStore(store, n.metrics, n.log))
+	ls := newLogStore(store, n.metrics, n.log)
+	ls.beforeWrite = cfg.beforeLogWrite
+	logs, err := raft.NewLogCache(256, ls)
 	if err != nil {
 		return err
 	}
@@ -227,23 +236,67 @@ func (n *Node) openRaft() error {
 				conf.Servers = append(conf.Servers, raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Raft), Suffrage: raft.Voter})
 			}
 		}
-		if err := n.raft.BootstrapCluster(conf).Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+		ctx, cancel := context.WithTimeout(n.stopped, DefaultTimeout)
+		defer cancel()
+		if err := n.await(ctx, n.raft.BootstrapCluster(conf)); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+			n.raft.Shutdown().Error() //nolint:errcheck // the bootstrap error is the one to report
 			return fmt.Errorf("bootstrap: %w", err)
 		}
 	}
 	return nil
 }
 
-// Close leaves raft and closes the stores. It is safe to call twice.
+// closeTimeout bounds each of Close's two waits: for raft to shut down,
+// and for the node's loops to end.
+const closeTimeout = 3 * time.Second
+
+// goLoop runs one of the node's loops; Close waits for it.
+func (n *Node) goLoop(name string, loop func()) {
+	n.wg.Add(1)
+	n.loops.Store(name, struct{}{})
+	go func() {
+		defer n.wg.Done()
+		defer n.loops.Delete(name)
+		loop()
+	}()
+}
+
+// Close leaves raft and closes the stores, in bounded time whatever is in
+// flight: it ends every wait of the node's (callers get Unavailable), shuts
+// raft down, and waits for the node's loops. A wait that passes its bound
+// is logged with what was still running, and Close returns anyway; the
+// stores are then left open, since raft may still be using them. It is
+// safe to call twice.
 func (n *Node) Close() error {
 	var err error
 	n.closed.Do(func() {
-		close(n.stop)
+		n.stop()
+		raftDown := true
 		if n.raft != nil {
-			err = n.raft.Shutdown().Error()
+			done := make(chan error, 1)
+			go func() { done <- n.raft.Shutdown().Error() }()
+			select {
+			case err = <-done:
+			case <-time.After(closeTimeout):
+				raftDown = false
+				err = fmt.Errorf("raft did not shut down within %v", closeTimeout)
+				n.log.Error().Dur("waited", closeTimeout).Msg("raft did not shut down in time; closing without it")
+			}
 		}
-		n.wg.Wait()
-		n.closeStores()
+		loopsDone := make(chan struct{})
+		go func() { n.wg.Wait(); close(loopsDone) }()
+		select {
+		case <-loopsDone:
+		case <-time.After(closeTimeout):
+			var running []string
+			n.loops.Range(func(k, _ any) bool { running = append(running, k.(string)); return true })
+			n.log.Error().Strs("running", running).Dur("waited", closeTimeout).Msg("node loops did not stop in time; closing without them")
+			err = errors.Join(err, fmt.Errorf("loops still running after %v: %v", closeTimeout, running))
+			return
+		}
+		if raftDown {
+			n.closeStores()
+		}
 	})
 	return err
 }
@@ -296,7 +349,7 @@ func (n *Node) Role() string { return n.raft.State().String() }
 func (n *Node) Applied() int64 { return n.applied.get() }
 
 // Snapshot forces a raft snapshot now (and the log truncation that follows).
-func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }
+func (n *Node) Snapshot() error { return n.await(n.stopped, n.raft.Snapshot()) }
 
 // openTransport listens for raft: plain TCP, or mutual TLS with PeerTLS.
 func (n *Node) openTransport(advertise net.Addr, logger hclog.Logger) (*raft.NetworkTransport, error) {

@@ -50,10 +50,10 @@ func (n *Node) proposeEncoded(ctx context.Context, data []byte) (fsm.Result, int
 		timeout = time.Until(dl)
 	}
 	start := time.Now()
-	// raft's timeout bounds only the wait to enqueue; once enqueued, the
-	// future resolves when the entry applies or leadership is lost.
+	// raft's timeout bounds only the wait to enqueue; the wait for the
+	// entry to apply is bounded by ctx and the node's life (see await).
 	f := n.raft.Apply(data, timeout)
-	if err := f.Error(); err != nil {
+	if err := n.await(ctx, f); err != nil {
 		return fsm.Result{}, 0, raftError(err)
 	}
 	n.metrics.proposeSeconds.Observe(time.Since(start).Seconds())
@@ -67,7 +67,10 @@ func (n *Node) proposeEncoded(ctx context.Context, data []byte) (fsm.Result, int
 // raftError turns raft's failures into the API's: all mean "no leader
 // reachable from here right now".
 func raftError(err error) error {
+	var ae *api.Error
 	switch {
+	case errors.As(err, &ae):
+		return ae
 	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
 		errors.Is(err, raft.ErrLeadershipTransferInProgress):
 		return &api.Error{Code: api.CodeUnavailable, Message: "no leader: " + err.Error()}

@@ -84,9 +84,19 @@ func (n *Node) Await(ctx context.Context, linearizable bool, minZxid int64) erro
 	return nil
 }
 
-// WaitApplied waits until the local tree has applied index.
+// WaitApplied waits until the local tree has applied index, within ctx and
+// the node's life.
 func (n *Node) WaitApplied(ctx context.Context, index int64) error {
+	if n.applied.get() >= index {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer context.AfterFunc(n.stopped, cancel)()
+	defer cancel()
 	if err := n.applied.wait(ctx, index); err != nil {
+		if n.stopped.Err() != nil {
+			return errStopping
+		}
 		return &api.Error{Code: api.CodeOperationTimeout, Message: "the node has not applied the requested zxid in time"}
 	}
 	return nil
@@ -100,11 +110,11 @@ type verifier struct {
 	rounds  *batcher[struct{}, struct{}]
 }
 
-func newVerifier(r *raft.Raft, m *metrics) *verifier {
-	v := &verifier{raft: r, metrics: m}
-	v.rounds = newBatcher(func(context.Context, []struct{}) (struct{}, error) {
+func newVerifier(n *Node) *verifier {
+	v := &verifier{raft: n.raft, metrics: n.metrics}
+	v.rounds = newBatcher(n.stopped, func(ctx context.Context, _ []struct{}) (struct{}, error) {
 		v.metrics.verifyRounds.Inc()
-		if err := v.raft.VerifyLeader().Error(); err != nil {
+		if err := n.await(ctx, v.raft.VerifyLeader()); err != nil {
 			return struct{}{}, raftError(err)
 		}
 		return struct{}{}, nil
