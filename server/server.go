@@ -260,7 +260,11 @@ func (m *Main) join(ctx context.Context, c *cluster.Client, httpAdvertise string
 // Log is the node's logger, for the caller's own lines.
 func (m *Main) Log() *zerolog.Logger { return &m.log }
 
-// Close stops serving (letting requests in flight finish) and closes the node.
+// shutdownGrace is how long Close lets requests in flight finish.
+const shutdownGrace = 2 * time.Second
+
+// Close stops serving (letting requests in flight finish, within
+// shutdownGrace) and closes the node: in a few seconds whatever the load.
 func (m *Main) Close() error {
 	var errs []error
 	if m.stopJoin != nil {
@@ -268,9 +272,18 @@ func (m *Main) Close() error {
 		<-m.joinDone
 	}
 	if m.server != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		// Requests in flight get a grace period to finish; past it their
+		// connections are closed, which ends their contexts, so that a
+		// long wait (a min_zxid read, a write whose leader is gone) cannot
+		// hold the process after SIGTERM.
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 		defer cancel()
-		errs = append(errs, m.server.Shutdown(ctx))
+		if err := m.server.Shutdown(ctx); errors.Is(err, context.DeadlineExceeded) {
+			m.log.Warn().Dur("grace", shutdownGrace).Msg("requests still in flight after the grace period; closing their connections")
+			errs = append(errs, m.server.Close())
+		} else {
+			errs = append(errs, err)
+		}
 		if err := <-m.served; !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, err)
 		}
