@@ -1,12 +1,15 @@
 package clustertest
 
 import (
+	"fmt"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 )
 
 func TestLeaderKillUnderWriteLoadLosesNoAcknowledgedWrite(t *testing.T) {
-	c := startCluster(t, 3)
+	c := startCluster(t, 3, "--enable-pprof")
 	old := c.leader(t)
 	mustCreate(t, old, "/load", "")
 	load := startWriteLoad(t, c, "/load", 6, 0)
@@ -58,6 +61,14 @@ func TestLeaderKillUnderWriteLoadLosesNoAcknowledgedWrite(t *testing.T) {
 		return n >= 200, ""
 	})
 	acked := load.end(t)
+	// Once the load has ended, no survivor may still hold a request of
+	// it: a write whose proposal met the failover must have been answered
+	// (hashicorp/raft does not answer every future; consensus bounds the
+	// wait), not left waiting for ever.
+	httpClient.CloseIdleConnections()
+	for _, s := range survivors {
+		waitNoRequestWaiting(t, s)
+	}
 
 	zxid := syncZxid(t, c.leader(t))
 	for _, s := range survivors {
@@ -66,4 +77,33 @@ func TestLeaderKillUnderWriteLoadLosesNoAcknowledgedWrite(t *testing.T) {
 	old.restart(t)
 	assertHasAll(t, old, "/load", acked, zxid)
 	c.waitSameTree(t, "/load", c.nodes...)
+}
+
+// waiting matches a goroutine that waits on raft or on the leader for a
+// caller: a proposal, a future, a read index, an apply.
+var waiting = regexp.MustCompile(`canopy/consensus\.\(\*Node\)\.(Propose|await|awaitCall|Linearize|WaitApplied|KeepAlive)\b|canopy/cluster\.\(\*stream\)\.call\b`)
+
+// waitNoRequestWaiting waits until none of nd's goroutines waits on behalf
+// of a request (nd must run with --enable-pprof and have no client).
+func waitNoRequestWaiting(t testing.TB, nd *node) {
+	t.Helper()
+	waitFor(t, 15*time.Second, nd.id+" holds no request still waiting on raft", func() (bool, string) {
+		r := get(nd, "/debug/pprof/goroutine?debug=2", requestTimeout)
+		if r.Status != 200 {
+			return false, r.String()
+		}
+		var stuck []string
+		total := 0
+		for _, g := range strings.Split(string(r.Body), "\n\n") {
+			total++
+			if waiting.MatchString(g) {
+				stuck = append(stuck, g)
+			}
+		}
+		if len(stuck) > 0 {
+			return false, fmt.Sprintf("%d of %d goroutines wait, the first:\n%s", len(stuck), total, stuck[0])
+		}
+		t.Logf("%s: %d goroutines after the load, none waiting for a request", nd.id, total)
+		return true, ""
+	})
 }
