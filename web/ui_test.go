@@ -346,16 +346,28 @@ func openTab(t *testing.T, n *node, hash string) *tab {
 	})
 	// In front, as a tab a person looks at: a background tab is "hidden",
 	// and Chromium then defers rendering work (and dialogs' close events).
-	tb.run(page.BringToFront(), chromedp.EmulateViewport(1280, 800), chromedp.Navigate(n.base()+"/ui/"+hash))
-	tb.waitJS(`document.querySelector('#conn').dataset.state === 'online'`, "the live indicator to be online")
+	url := n.base() + "/ui/" + hash
+	tb.run(page.BringToFront(), chromedp.EmulateViewport(1280, 800), chromedp.Navigate(url))
+	tb.waitLoaded(url)
 	return tb
 }
 
 // load opens /ui/ + hash as a fresh page load (via about:blank: a change
-// of the fragment alone would not load the page again).
+// of the fragment alone would not load the page again), and waits until
+// the new page is the one evaluated in and has loaded.
 func (tb *tab) load(hash string) {
 	tb.t.Helper()
-	tb.run(chromedp.Navigate("about:blank"), chromedp.Navigate(tb.n.base()+"/ui/"+hash))
+	url := tb.n.base() + "/ui/" + hash
+	tb.run(chromedp.Navigate("about:blank"), chromedp.Navigate(url))
+	tb.waitLoaded(url)
+}
+
+// waitLoaded waits until the page evaluated in is url's, fully loaded, and
+// live.
+func (tb *tab) waitLoaded(url string) {
+	tb.t.Helper()
+	doc, _, _ := strings.Cut(url, "#")
+	tb.waitJS(fmt.Sprintf(`location.href.split('#')[0] === %q && document.readyState === 'complete'`, doc), "the page "+url+" to load")
 	tb.waitJS(`document.querySelector('#conn').dataset.state === 'online'`, "the live indicator to be online")
 }
 
@@ -366,17 +378,49 @@ func (tb *tab) run(actions ...chromedp.Action) {
 	}
 }
 
+// contextGone reports an evaluation that found no JavaScript context to
+// run in: the page was being replaced (a navigation, a reload), and the
+// new page's context did not exist yet. The expression did not run, so it
+// is safe to evaluate again once the new page has one.
+func contextGone(err error) bool {
+	return err != nil && (strings.Contains(err.Error(), "Cannot find context with specified id") ||
+		strings.Contains(err.Error(), "Execution context was destroyed") ||
+		strings.Contains(err.Error(), "Inspected target navigated or closed"))
+}
+
+// evaluate runs an evaluation, again while the page's context is being
+// replaced, for up to 10 s. An evaluation that may have begun (its context
+// destroyed midway) is run again only when it is idempotent.
+func (tb *tab) evaluate(action chromedp.Action, idempotent bool) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := chromedp.Run(tb.ctx, action)
+		again := contextGone(err) && (idempotent || strings.Contains(err.Error(), "Cannot find context"))
+		if !again || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-tb.ctx.Done():
+			return err
+		case <-time.After(30 * time.Millisecond):
+		}
+	}
+}
+
 // js evaluates an expression (awaiting a promise) into res.
 func (tb *tab) js(expr string, res any) {
 	tb.t.Helper()
-	tb.run(chromedp.Evaluate(expr, res, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
+	err := tb.evaluate(chromedp.Evaluate(expr, res, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }), false)
+	if err != nil {
+		tb.t.Fatalf("browser: %v", err)
+	}
 }
 
 // waitJS waits up to 10 s for a JavaScript expression to be truthy.
 func (tb *tab) waitJS(expr, what string) {
 	tb.t.Helper()
 	var ok bool
-	err := chromedp.Run(tb.ctx, chromedp.Poll(expr, &ok, chromedp.WithPollingTimeout(10*time.Second), chromedp.WithPollingInterval(30*time.Millisecond)))
+	err := tb.evaluate(chromedp.Poll(expr, &ok, chromedp.WithPollingTimeout(10*time.Second), chromedp.WithPollingInterval(30*time.Millisecond)), true)
 	if err != nil || !ok {
 		var state string
 		_ = chromedp.Run(tb.ctx, chromedp.Evaluate(`document.querySelector('#conn').dataset.state + ' | ' + [...document.querySelectorAll('#alerts .alert')].map(a => a.textContent).join(' / ')`, &state))
