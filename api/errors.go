@@ -106,3 +106,40 @@ func CodeOf(err error) Code {
 type ErrorBody struct {
 	Error *Error `json:"error"`
 }
+
+// The named constructors of the errors every layer makes. Errorf remains
+// for the rest.
+
+// NoNode is a path with no node.
+func NoNode(path string) *Error { return Errorf(CodeNoNode, path, "node does not exist") }
+
+// BadArguments is a request the contract refuses for its shape.
+func BadArguments(path, format string, args ...any) *Error {
+	return Errorf(CodeBadArguments, path, format, args...)
+}
+
+// TooLarge is data, a body or a packet over its limit.
+func TooLarge(path, format string, args ...any) *Error {
+	return Errorf(CodeTooLarge, path, format, args...)
+}
+
+// Unavailable is a request that found no leader or quorum, or a node going
+// away: a write answered so may or may not have happened.
+func Unavailable(format string, args ...any) *Error {
+	return Errorf(CodeUnavailable, "", format, args...)
+}
+
+// OperationTimeout is a wait that ran out of time.
+func OperationTimeout(format string, args ...any) *Error {
+	return Errorf(CodeOperationTimeout, "", format, args...)
+}
+
+// SessionExpired is a session that is unknown, closed or expired.
+func SessionExpired(id ID) *Error {
+	return Errorf(CodeSessionExpired, "", "session %s is unknown, closed or expired", id)
+}
+
+// Throttled is a request over its client's limits.
+func Throttled(format string, args ...any) *Error {
+	return Errorf(CodeThrottled, "", format, args...)
+}

@@ -68,7 +68,7 @@ type MultiOp struct {
 	Ephemeral  bool   `json:"ephemeral,omitempty"`
 	Sequential bool   `json:"sequential,omitempty"`
 	Container  bool   `json:"container,omitempty"`
-	TTLms      int64  `json:"ttl_ms,omitempty"`
+	TTLms      *int64 `json:"ttl_ms,omitempty"`
 }
 
 // MultiRequest is the body of POST /v1/multi.

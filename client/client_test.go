@@ -451,7 +451,7 @@ func TestPersistentWatch(t *testing.T) {
 
 func TestWatchFromACompactedZxidFails(t *testing.T) {
 	t.Parallel()
-	nd := testnode.Start(t, func(m *server.Main) { m.WatchHistory = 5 })
+	nd := testnode.Start(t, func(m *server.Main) { m.Limits.WatchHistory = 5 })
 	c := newClient(t, nd.URL)
 	ctx := testCtx(t, 30*time.Second)
 	for i := 0; i < 20; i++ {

@@ -211,7 +211,10 @@ func CreateOp(path string, data []byte, opts *CreateOptions) Op {
 	setOpData(&op, data)
 	if opts != nil {
 		op.Ephemeral, op.Sequential, op.Container = opts.Ephemeral, opts.Sequential, opts.Container
-		op.TTLms = opts.TTL.Milliseconds()
+		if opts.TTL != 0 {
+			ttl := opts.TTL.Milliseconds()
+			op.TTLms = &ttl
+		}
 	}
 	return op
 }

@@ -90,10 +90,6 @@ func (n *Node) forwardKeepAlives(ctx context.Context, ids []api.ID) (map[api.ID]
 	return out, nil
 }
 
-func sessionExpiredError(id api.ID) error {
-	return &api.Error{Code: api.CodeSessionExpired, Message: "session " + id.String() + " is unknown, closed or expired"}
-}
-
 // LeaderPropose proposes an encoded command on behalf of a follower. It
 // never forwards again: a node that is not the leader says so.
 func (n *Node) LeaderPropose(ctx context.Context, data []byte) (fsm.Result, int64, error) {

@@ -125,7 +125,7 @@ func (n *Node) KeepAlive(ctx context.Context, id api.ID) (api.Session, error) {
 	}
 	if addr == "" {
 		if unknown := n.LeaderKeepAlive([]api.ID{id}); len(unknown) > 0 {
-			return api.Session{}, sessionExpiredError(id)
+			return api.Session{}, api.SessionExpired(id)
 		}
 	} else {
 		unknown, err := n.keepAlives.join(ctx, id)
@@ -133,7 +133,7 @@ func (n *Node) KeepAlive(ctx context.Context, id api.ID) (api.Session, error) {
 			return api.Session{}, err
 		}
 		if unknown[id] {
-			return api.Session{}, sessionExpiredError(id)
+			return api.Session{}, api.SessionExpired(id)
 		}
 	}
 	timeout := int64(0)

@@ -391,10 +391,6 @@ func reapable(n *node, now int64) bool {
 	return ttl > 0 && now-n.mtime > ttl
 }
 
-func noNode(p string) *api.Error {
-	return api.Errorf(api.CodeNoNode, p, "node does not exist")
-}
+func noNode(p string) *api.Error { return api.NoNode(p) }
 
-func sessionExpired(id api.ID) *api.Error {
-	return api.Errorf(api.CodeSessionExpired, "", "session %s is unknown, closed or expired", id)
-}
+func sessionExpired(id api.ID) *api.Error { return api.SessionExpired(id) }

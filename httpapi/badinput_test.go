@@ -28,9 +28,11 @@ const unknownSession = "0xdeadbeef"
 // invalidPaths are escaped node paths (after the route prefix and its
 // slash) that DESIGN §3 rejects, with the rule each breaks.
 var invalidPaths = []struct{ name, escaped string }{
-	{"encoded slash", "a%2Fb"},
-	{"encoded slash, lower case", "app/x%2fy"},
-	{"encoded slash alone", "app/%2F"},
+	// An encoded slash is a separator (DESIGN §4): these break the rules
+	// of segments, not of names.
+	{"encoded slash at the end", "app/%2F"},
+	{"encoded empty segment", "app%2F%2Fx"},
+	{"encoded empty segment, lower case", "app/x%2f%2fy"},
 	{"NUL", "a%00b"},
 	{"U+0001", "app/%01"},
 	{"U+001F", "%1F"},
@@ -90,7 +92,7 @@ func badCases(session string) []badCase {
 		}
 	}
 	// A sequential create validates the name with its suffix: these stay invalid.
-	for _, p := range []string{"a%2Fb/", "app/%00", "app//x", "app/%C3", "/x"} {
+	for _, p := range []string{"a%2F%2Fb/", "app/%00", "app//x", "app/%C3", "/x"} {
 		bad("POST", "/v1/nodes/"+p+"?sequential", "", nil)
 	}
 

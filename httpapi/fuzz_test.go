@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/canopy-coord/canopy/api"
-	"github.com/canopy-coord/canopy/fsm"
+	"github.com/canopy-coord/canopy/service"
 )
 
 // FuzzMultiBody posts arbitrary bytes to /v1/multi on a real node (one per
@@ -84,7 +84,7 @@ func FuzzNodePath(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	s := &Server{cfg: Defaults()}
+	s := &Server{svc: service.New(nil, service.Limits{})} // the limits alone: nodePath reads no node
 	f.Fuzz(func(t *testing.T, escaped string) {
 		u, err := url.ParseRequestURI(nodesPrefix + "/" + escaped)
 		if err != nil {
@@ -97,14 +97,14 @@ func FuzzNodePath(f *testing.F) {
 			}
 			return
 		}
-		if len(p) > s.cfg.MaxPathBytes {
-			t.Fatalf("nodePath(%q) accepted %d bytes", escaped, len(p))
-		}
-		if err := fsm.ValidatePath(p); err != nil {
+		if err := s.svc.CheckPath(p); err != nil {
 			if api.CodeOf(err) != api.CodeBadArguments {
-				t.Fatalf("ValidatePath(%q) = %v, want BadArguments", p, err)
+				t.Fatalf("CheckPath(%q) = %v, want BadArguments", p, err)
 			}
 			return
+		}
+		if len(p) > s.svc.Limits().MaxPathBytes {
+			t.Fatalf("CheckPath(%q) accepted %d bytes", escaped, len(p))
 		}
 		esc := escapePath(p)
 		u2, err := url.ParseRequestURI(nodesPrefix + esc)

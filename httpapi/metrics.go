@@ -25,7 +25,7 @@ type httpMetrics struct {
 	min, max time.Duration
 }
 
-func newHTTPMetrics(reg prometheus.Registerer, store Store) *httpMetrics {
+func newHTTPMetrics(reg prometheus.Registerer, store Node) *httpMetrics {
 	m := &httpMetrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "canopy_http_requests_total", Help: "HTTP requests by route, method and status code.",

@@ -68,7 +68,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 				s.log.Error().Str("request_id", requestIDOf(r)).Str("method", r.Method).
 					Str("url", r.URL.String()).Str("panic", fmt.Sprint(v)).Bytes("stack", debug.Stack()).
 					Msg("handler panic")
-				writeError(w, s.store.Applied(), api.Errorf(api.CodeSystemError, "", "internal error"))
+				writeError(w, s.svc.Applied(), api.Errorf(api.CodeSystemError, "", "internal error"))
 			}
 		}()
 		next.ServeHTTP(w, r)
@@ -80,7 +80,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		setZxid(w, s.store.Applied())
+		setZxid(w, s.svc.Applied())
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		s.metrics.inflight.Inc()
 		s.metrics.active.Add(1)
@@ -118,7 +118,7 @@ func (s *Server) throttle(next http.Handler) http.Handler {
 			if closeConn {
 				w.Header().Set("Connection", "close")
 			}
-			writeError(w, s.store.Applied(), err)
+			writeError(w, s.svc.Applied(), err)
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -133,12 +133,12 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if r.ContentLength > s.cfg.MaxBodyBytes {
-			writeError(w, s.store.Applied(), api.Errorf(api.CodeTooLarge, "",
-				"request body of %d bytes is over the limit of %d", r.ContentLength, s.cfg.MaxBodyBytes))
+		max := s.svc.Limits().MaxBodyBytes
+		if r.ContentLength > max {
+			writeError(w, s.svc.Applied(), api.TooLarge("", "request body of %d bytes is over the limit of %d", r.ContentLength, max))
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, max)
 		next.ServeHTTP(w, r)
 	})
 }
@@ -150,12 +150,12 @@ func (s *Server) sessionCheck(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := sessionHeader(r)
 		if err != nil {
-			writeError(w, s.store.Applied(), err)
+			writeError(w, s.svc.Applied(), err)
 			return
 		}
 		if id != 0 {
-			if _, err := s.store.KeepAlive(r.Context(), id); err != nil && api.CodeOf(err) == api.CodeSessionExpired {
-				writeError(w, s.store.Applied(), err)
+			if err := s.svc.Touch(r.Context(), id); err != nil {
+				writeError(w, s.svc.Applied(), err)
 				return
 			}
 		}

@@ -22,7 +22,9 @@ import (
 
 	canopy "github.com/canopy-coord/canopy"
 	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/cluster"
 	"github.com/canopy-coord/canopy/consensus"
+	"github.com/canopy-coord/canopy/service"
 )
 
 // TestMain runs more tests at once than there are CPUs, unless -parallel
@@ -81,8 +83,9 @@ func startNode(t testing.TB) *testNode {
 
 // newServer opens a real node and builds the API over it, without serving
 // it: the fuzz targets call ServeHTTP directly. reap is the node's
-// ReapInterval (0: its default of 1 s); opts adjust the API's Config.
-func newServer(t testing.TB, reap time.Duration, opts ...func(*Config)) (*consensus.Node, *Server) {
+// ReapInterval (0: its default of 1 s); opts adjust the API's Config and
+// the limits.
+func newServer(t testing.TB, reap time.Duration, opts ...func(*Config, *service.Limits)) (*consensus.Node, *Server) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	node, err := consensus.Open(consensus.Config{
@@ -102,17 +105,15 @@ func newServer(t testing.TB, reap time.Duration, opts ...func(*Config)) (*consen
 			t.Errorf("node close: %v", err)
 		}
 	})
-	cfg := Defaults()
-	cfg.OpenAPI = canopy.OpenAPI
-	cfg.UI = testUI
-	cfg.Version = "test"
-	cfg.Logger = zerolog.Nop()
-	cfg.Registerer = reg
-	cfg.Gatherer = reg
+	cfg := Config{OpenAPI: canopy.OpenAPI, UI: testUI, Version: "test", Logger: zerolog.Nop(), Registerer: reg, Gatherer: reg}
+	var limits service.Limits
 	for _, o := range opts {
-		o(&cfg)
+		o(&cfg, &limits)
 	}
-	return node, New(node, cfg)
+	svc := service.New(node, limits)
+	cfg.Stream = cluster.NewStreamServer(node, 2*int(svc.Limits().MaxBodyBytes), zerolog.Nop(), reg)
+	t.Cleanup(cfg.Stream.Close)
+	return node, New(svc, node, cfg)
 }
 
 // testUI stands in for the embedded web UI, so that the UI routes exist.

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -11,227 +10,178 @@ import (
 	"time"
 
 	"github.com/canopy-coord/canopy/api"
-	"github.com/canopy-coord/canopy/fsm"
+	"github.com/canopy-coord/canopy/service"
 )
 
 const nodesPrefix = "/v1/nodes"
 
 var readParams = []string{"consistency", "min_zxid", "timeout_ms"}
 
-func withReadParams(p ...string) []string { return append(p, readParams...) }
-
 func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	p, q, err := s.pathAndQuery(r, nodesPrefix, "ephemeral", "sequential", "container", "ttl_ms", "parents")
 	if err != nil {
-		writeError(w, s.store.Applied(), err)
+		writeError(w, s.svc.Applied(), err)
 		return
 	}
-	cmd := &fsm.Command{Op: fsm.OpCreate, Path: p, Version: fsm.AnyVersion}
-	if err := createFlags(q, cmd); err != nil {
-		writeError(w, s.store.Applied(), err)
-		return
+	req := service.CreateRequest{Path: p}
+	for name, on := range map[string]*bool{"ephemeral": &req.Ephemeral, "sequential": &req.Sequential,
+		"container": &req.Container, "parents": &req.Parents} {
+		if *on, err = q.flag(name); err != nil {
+			writeError(w, s.svc.Applied(), err)
+			return
+		}
 	}
-	if cmd.Session, err = sessionHeader(r); err == nil {
-		err = checkRequest(cmd)
-	}
-	if err == nil {
-		cmd.Data, err = s.readData(r, p)
+	if req.TTLms, err = q.optInt("ttl_ms"); err == nil {
+		if req.Session, err = sessionHeader(r); err == nil {
+			req.Data, err = s.readData(r, p)
+		}
 	}
 	if err != nil {
-		writeError(w, s.store.Applied(), err)
+		writeError(w, s.svc.Applied(), err)
 		return
 	}
-	res, zxid, ok := s.propose(w, r, cmd)
-	if !ok {
+	res, zxid, err := s.svc.Create(r.Context(), req)
+	if err != nil {
+		writeError(w, zxid, err)
 		return
 	}
 	w.Header().Set("Location", nodesPrefix+escapePath(res.Path))
-	writeJSON(w, http.StatusCreated, zxid, api.PathStat{Path: res.Path, Stat: *res.Stat})
-}
-
-// createFlags reads the node kind of a create from the query.
-func createFlags(q query, cmd *fsm.Command) error {
-	for name, f := range map[string]fsm.Flags{
-		"ephemeral": fsm.FlagEphemeral, "sequential": fsm.FlagSequential,
-		"container": fsm.FlagContainer, "parents": fsm.FlagParents,
-	} {
-		on, err := q.flag(name)
-		if err != nil {
-			return err
-		}
-		if on {
-			cmd.Flags |= f
-		}
-	}
-	ttl, err := q.int("ttl_ms", 0, 1, fsm.MaxTTL)
-	cmd.TTL = ttl
-	return err
-}
-
-// checkRequest refuses early what fsm would refuse, so that bad input
-// never costs a raft entry. (It returns a nil error, not a nil *api.Error
-// in an error, when all is well.)
-func checkRequest(cmd *fsm.Command) error {
-	if err := fsm.CheckRequest(cmd); err != nil {
-		return err
-	}
-	return nil
-}
-
-// propose commits cmd and renders any failure; ok is false when it did.
-func (s *Server) propose(w http.ResponseWriter, r *http.Request, cmd *fsm.Command) (fsm.Result, int64, bool) {
-	res, zxid, err := s.store.Propose(r.Context(), cmd)
-	if err != nil {
-		writeError(w, s.store.Applied(), err)
-		return res, zxid, false
-	}
-	if res.Err != nil {
-		writeError(w, zxid, res.Err)
-		return res, zxid, false
-	}
-	return res, zxid, true
+	writeJSON(w, http.StatusCreated, zxid, res)
 }
 
 func (s *Server) setData(w http.ResponseWriter, r *http.Request) {
 	p, q, err := s.pathAndQuery(r, nodesPrefix, "version")
 	if err != nil {
-		writeError(w, s.store.Applied(), err)
+		writeError(w, s.svc.Applied(), err)
 		return
 	}
-	cmd := &fsm.Command{Op: fsm.OpSetData, Path: p}
-	if cmd.Version, err = version(r, q, p); err == nil {
-		if err = fsm.ValidatePath(p); err == nil {
-			cmd.Data, err = s.readData(r, p)
-		}
+	req := service.SetDataRequest{Path: p}
+	if req.Version, err = version(r, q, p); err == nil {
+		req.Data, err = s.readData(r, p)
 	}
 	if err != nil {
-		writeError(w, s.store.Applied(), err)
+		writeError(w, s.svc.Applied(), err)
 		return
 	}
-	res, zxid, ok := s.propose(w, r, cmd)
-	if !ok {
+	res, zxid, err := s.svc.SetData(r.Context(), req)
+	if err != nil {
+		writeError(w, zxid, err)
 		return
 	}
 	w.Header().Set("ETag", etag(res.Stat.Version))
-	writeJSON(w, http.StatusOK, zxid, api.PathStat{Path: res.Path, Stat: *res.Stat})
+	writeJSON(w, http.StatusOK, zxid, res)
 }
 
 func (s *Server) deleteNode(w http.ResponseWriter, r *http.Request) {
 	p, q, err := s.pathAndQuery(r, nodesPrefix, "version", "recursive")
 	if err != nil {
-		writeError(w, s.store.Applied(), err)
+		writeError(w, s.svc.Applied(), err)
 		return
 	}
-	cmd := &fsm.Command{Op: fsm.OpDelete, Path: p}
-	recursive, err := q.flag("recursive")
-	if err == nil {
-		cmd.Version, err = version(r, q, p)
-	}
-	if err == nil {
-		err = fsm.ValidatePath(p)
+	req := service.DeleteRequest{Path: p}
+	if req.Recursive, err = q.flag("recursive"); err == nil {
+		req.Version, err = version(r, q, p)
 	}
 	if err != nil {
-		writeError(w, s.store.Applied(), err)
+		writeError(w, s.svc.Applied(), err)
 		return
 	}
-	if recursive {
-		cmd.Flags |= fsm.FlagRecursive
+	zxid, err := s.svc.Delete(r.Context(), req)
+	if err != nil {
+		writeError(w, zxid, err)
+		return
 	}
-	if _, zxid, ok := s.propose(w, r, cmd); ok {
-		setZxid(w, zxid)
-		w.WriteHeader(http.StatusNoContent)
-	}
+	setZxid(w, zxid)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) getData(w http.ResponseWriter, r *http.Request) {
-	p, q, err := s.readRequest(r, nodesPrefix, withReadParams("raw", "encoding")...)
+	p, q, c, err := s.readRequest(r, nodesPrefix, "raw", "encoding")
+	var raw, forceBase64 bool
+	if err == nil {
+		if raw, err = q.flag("raw"); err == nil {
+			if err = q.nonEmpty("encoding"); err == nil {
+				forceBase64, err = service.Encoding(q.get("encoding"))
+			}
+		}
+	}
 	if err != nil {
-		writeError(w, s.store.Applied(), err)
+		writeError(w, s.svc.Applied(), err)
 		return
 	}
-	raw, err := q.flag("raw")
-	enc := q.get("encoding")
-	if err == nil && q.has("encoding") && enc != "base64" && enc != "utf8" {
-		err = badArgs(p, "encoding must be base64 or utf8, got %q", enc)
-	}
-	if err != nil {
-		writeError(w, s.store.Applied(), err)
-		return
-	}
-	data, stat, zxid, err := s.store.Tree().Get(p)
+	node, zxid, err := s.svc.GetData(r.Context(), p, c, nil)
 	if err != nil {
 		writeError(w, zxid, err)
 		return
 	}
 	if raw {
-		setStatHeaders(w, stat)
+		setStatHeaders(w, node.Stat)
 		setZxid(w, zxid)
 		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		w.Header().Set("Content-Length", strconv.Itoa(len(node.Data)))
 		w.WriteHeader(http.StatusOK)
-		_, _ = io.WriteString(w, data)
+		_, _ = io.WriteString(w, node.Data)
 		return
 	}
-	w.Header().Set("ETag", etag(stat.Version))
-	writeJSON(w, http.StatusOK, zxid, api.NewNodeData(p, data, stat, enc == "base64"))
+	w.Header().Set("ETag", etag(node.Stat.Version))
+	writeJSON(w, http.StatusOK, zxid, api.NewNodeData(p, node.Data, node.Stat, forceBase64))
 }
 
 func (s *Server) headNode(w http.ResponseWriter, r *http.Request) {
-	p, _, err := s.readRequest(r, nodesPrefix, readParams...)
-	if err != nil {
-		setZxid(w, s.store.Applied())
-		w.WriteHeader(api.CodeOf(err).Status())
-		return
+	p, _, c, err := s.readRequest(r, nodesPrefix)
+	var res service.Exists
+	zxid := s.svc.Applied()
+	if err == nil {
+		res, zxid, err = s.svc.Exists(r.Context(), p, c, nil)
 	}
-	stat, zxid, err := s.store.Tree().Stat(p)
+	if err == nil && res.Stat == nil {
+		err = api.NoNode(p)
+	}
 	setZxid(w, zxid)
 	if err != nil {
 		w.WriteHeader(api.CodeOf(err).Status())
 		return
 	}
-	setStatHeaders(w, stat)
+	setStatHeaders(w, *res.Stat)
 	w.WriteHeader(http.StatusOK)
 }
 
 func (s *Server) exists(w http.ResponseWriter, r *http.Request) {
-	p, _, err := s.readRequest(r, "/v1/stat", readParams...)
+	p, _, c, err := s.readRequest(r, "/v1/stat")
 	if err != nil {
-		writeError(w, s.store.Applied(), err)
+		writeError(w, s.svc.Applied(), err)
 		return
 	}
-	stat, zxid, err := s.store.Tree().Stat(p)
+	res, zxid, err := s.svc.Exists(r.Context(), p, c, nil)
+	if err == nil && res.Stat == nil {
+		err = api.NoNode(p)
+	}
 	if err != nil {
 		writeError(w, zxid, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, zxid, api.PathStat{Path: p, Stat: stat})
+	writeJSON(w, http.StatusOK, zxid, api.PathStat{Path: p, Stat: *res.Stat})
 }
 
-// maxListing bounds one children page or subtree answer.
-const maxListing = 100000
-
 func (s *Server) children(w http.ResponseWriter, r *http.Request) {
-	p, q, err := s.readRequest(r, "/v1/children", withReadParams("limit", "after", "stat")...)
-	if err != nil {
-		writeError(w, s.store.Applied(), err)
-		return
-	}
-	limit, err := q.int("limit", 0, 1, maxListing)
-	var withStat bool
+	p, q, c, err := s.readRequest(r, "/v1/children", "limit", "after", "stat")
+	req := service.ChildrenRequest{Path: p, After: q.get("after")}
 	if err == nil {
-		withStat, err = q.flag("stat")
+		if req.Limit, err = q.intIn("limit", 0, 1, service.MaxListing); err == nil {
+			req.WithStat, err = q.flag("stat")
+		}
 	}
 	if err != nil {
-		writeError(w, s.store.Applied(), err)
+		writeError(w, s.svc.Applied(), err)
 		return
 	}
-	page, err := s.store.Tree().Children(p, q.get("after"), int(limit), withStat)
+	page, err := s.svc.Children(r.Context(), req, c, nil)
 	if err != nil {
 		writeError(w, page.Zxid, err)
 		return
 	}
 	body := api.Children{Path: p, Children: page.Names, Stat: page.Stat, Next: page.Next}
-	if withStat {
+	if req.WithStat {
 		kids := make([]api.ChildStat, len(page.Names))
 		for i, name := range page.Names {
 			kids[i] = api.ChildStat{Name: name, Stat: page.Stats[i]}
@@ -242,21 +192,18 @@ func (s *Server) children(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) tree(w http.ResponseWriter, r *http.Request) {
-	p, q, err := s.readRequest(r, "/v1/tree", withReadParams("depth", "limit")...)
-	if err != nil {
-		writeError(w, s.store.Applied(), err)
-		return
-	}
-	depth, err := q.int("depth", 1, 0, 1000)
-	var limit int64
+	p, q, c, err := s.readRequest(r, "/v1/tree", "depth", "limit")
+	req := service.DefaultTreeRequest(p)
 	if err == nil {
-		limit, err = q.int("limit", 10000, 1, maxListing)
+		if req.Depth, err = q.intIn("depth", req.Depth, 0, 1000); err == nil {
+			req.Limit, err = q.intIn("limit", req.Limit, 1, service.MaxListing)
+		}
 	}
 	if err != nil {
-		writeError(w, s.store.Applied(), err)
+		writeError(w, s.svc.Applied(), err)
 		return
 	}
-	root, zxid, err := s.store.Tree().Subtree(p, int(depth), int(limit))
+	root, zxid, err := s.svc.Subtree(r.Context(), req, c)
 	if err != nil {
 		writeError(w, zxid, err)
 		return
@@ -266,17 +213,14 @@ func (s *Server) tree(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) sync(w http.ResponseWriter, r *http.Request) {
 	p, _, err := s.pathAndQuery(r, "/v1/sync")
+	zxid := s.svc.Applied()
 	if err == nil {
-		err = fsm.ValidatePath(p)
-	}
-	if err == nil {
-		err = s.store.Linearize(r.Context())
+		zxid, err = s.svc.Sync(r.Context(), p)
 	}
 	if err != nil {
-		writeError(w, s.store.Applied(), err)
+		writeError(w, zxid, err)
 		return
 	}
-	zxid := s.store.Applied()
 	writeJSON(w, http.StatusOK, zxid, api.SyncResult{Zxid: zxid})
 }
 
@@ -290,54 +234,31 @@ func (s *Server) pathAndQuery(r *http.Request, prefix string, allowed ...string)
 	return p, q, err
 }
 
-// readRequest is pathAndQuery for reads: it also validates the path and
-// waits for the consistency the request asks for.
-func (s *Server) readRequest(r *http.Request, prefix string, allowed ...string) (string, query, error) {
-	p, q, err := s.pathAndQuery(r, prefix, allowed...)
-	if err == nil {
-		err = fsm.ValidatePath(p)
+// readRequest is pathAndQuery for reads: it also reads the consistency
+// parameters every read takes.
+func (s *Server) readRequest(r *http.Request, prefix string, allowed ...string) (string, query, service.Consistency, error) {
+	p, q, err := s.pathAndQuery(r, prefix, append(allowed, readParams...)...)
+	if err != nil {
+		return p, q, service.Consistency{}, err
 	}
-	if err == nil {
-		err = s.consistent(r, q)
-	}
-	return p, q, err
+	c, err := consistency(q)
+	return p, q, c, err
 }
 
-// consistent waits until the local tree may answer: linearizable by default,
-// at once with consistency=stale, after zxid N with min_zxid=N.
-func (s *Server) consistent(r *http.Request, q query) error {
-	mode := q.get("consistency")
-	if q.has("consistency") && mode != "linearizable" && mode != "stale" {
-		return badArgs("", "consistency must be linearizable or stale, got %q", mode)
-	}
-	minZxid, err := q.int("min_zxid", 0, 0, 1<<62)
+// consistency reads ?consistency, ?min_zxid and ?timeout_ms.
+func consistency(q query) (service.Consistency, error) {
+	c := service.Consistency{Mode: q.get("consistency")}
+	err := q.nonEmpty("consistency")
 	if err != nil {
-		return err
+		return c, err
 	}
-	timeout, err := q.int("timeout_ms", 10000, 1, 600000)
-	if err != nil {
-		return err
+	if c.MinZxid, err = q.optInt("min_zxid"); err != nil {
+		return c, err
 	}
-	if mode == "linearizable" || (mode == "" && !q.has("min_zxid")) {
-		// A read never waits past the server's own deadline: 504, not a hang.
-		ctx, cancel := context.WithTimeout(r.Context(), readDeadline)
-		err := s.store.Await(ctx, true, 0)
-		cancel()
-		if err != nil {
-			return err
-		}
-	}
-	if minZxid <= s.store.Applied() {
-		return nil // a stale read, or min_zxid already applied: no timer needed
-	}
-	// timeout_ms bounds the wait for min_zxid alone.
-	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(timeout)*time.Millisecond)
-	defer cancel()
-	return s.store.Await(ctx, false, minZxid)
+	ms, err := q.intIn("timeout_ms", 0, 1, 600_000)
+	c.Timeout = time.Duration(ms) * time.Millisecond
+	return c, err
 }
-
-// readDeadline bounds the consistency wait of a read.
-const readDeadline = 10 * time.Second
 
 func etag(version int32) string { return `"` + strconv.Itoa(int(version)) + `"` }
 

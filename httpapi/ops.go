@@ -10,17 +10,17 @@ import (
 )
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.store.Applied(), map[string]string{"status": "ok"})
+	writeJSON(w, http.StatusOK, s.svc.Applied(), map[string]string{"status": "ok"})
 }
 
 // readyz answers 200 once this node can serve requests: it knows a leader,
 // and if it is the leader its state is current.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	if !s.store.Ready() {
-		writeError(w, s.store.Applied(), &api.Error{Code: api.CodeUnavailable, Message: "no leader yet"})
+	if !s.node.Ready() {
+		writeError(w, s.svc.Applied(), &api.Error{Code: api.CodeUnavailable, Message: "no leader yet"})
 		return
 	}
-	writeJSON(w, http.StatusOK, s.store.Applied(), map[string]string{"status": "ready"})
+	writeJSON(w, http.StatusOK, s.svc.Applied(), map[string]string{"status": "ready"})
 }
 
 // Status is the body of /v1/status, after ZooKeeper's mntr.
@@ -45,18 +45,18 @@ type Status struct {
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	if _, err := parseQuery(r); err != nil {
-		writeError(w, s.store.Applied(), err)
+		writeError(w, s.svc.Applied(), err)
 		return
 	}
-	c := s.store.Tree().Counts()
+	c := s.node.Tree().Counts()
 	lat := s.metrics.summary()
 	watches := 0
 	if s.cfg.WatchCount != nil {
 		watches = s.cfg.WatchCount()
 	}
 	st := Status{
-		ServerState:         strings.ToLower(s.store.Role()),
-		NodeID:              s.store.ID(),
+		ServerState:         strings.ToLower(s.node.Role()),
+		NodeID:              s.node.ID(),
 		Version:             s.cfg.Version,
 		Zxid:                c.Applied,
 		ZnodeCount:          c.Nodes,
@@ -87,7 +87,7 @@ func (s *Server) serveUI(w http.ResponseWriter, r *http.Request) {
 		name = "index.html"
 	}
 	if _, err := fs.Stat(s.cfg.UI, name); err != nil {
-		writeError(w, s.store.Applied(), api.Errorf(api.CodeNotFound, "", "no UI file %s", r.URL.Path))
+		writeError(w, s.svc.Applied(), api.Errorf(api.CodeNotFound, "", "no UI file %s", r.URL.Path))
 		return
 	}
 	http.StripPrefix("/ui/", http.FileServer(http.FS(s.cfg.UI))).ServeHTTP(w, r)

@@ -9,35 +9,33 @@ import (
 	"strings"
 
 	"github.com/canopy-coord/canopy/api"
-	"github.com/canopy-coord/canopy/fsm"
+	"github.com/canopy-coord/canopy/service"
 )
 
-// nodePath extracts the znode path that follows prefix in the request URL,
-// unescaping each segment on its own: an escaped "/" inside a name would
-// otherwise silently address another node.
+// nodePath extracts the znode path that follows prefix in the request URL.
+// Each segment is unescaped on its own, and an encoded "/" (%2F) is a
+// separator like "/" (DESIGN §4): no znode name holds a slash, and
+// clients generated from openapi.yaml encode the whole path as one
+// parameter. The path's rules, its length among them, are the
+// operation's to check.
 func (s *Server) nodePath(r *http.Request, prefix string) (string, error) {
 	rest := strings.TrimPrefix(r.URL.EscapedPath(), prefix)
 	if rest == "" || rest == "/" {
 		return "/", nil
 	}
-	segs := strings.Split(rest[1:], "/")
+	if int64(len(rest)) > 3*int64(s.svc.Limits().MaxPathBytes) {
+		return "", badArgs("", "path is over the limit of %d bytes", s.svc.Limits().MaxPathBytes)
+	}
 	var b strings.Builder
-	for _, seg := range segs {
+	for _, seg := range strings.Split(rest[1:], "/") {
 		name, err := url.PathUnescape(seg)
 		if err != nil {
 			return "", badArgs("", "path segment %q is not valid percent-encoding", seg)
 		}
-		if strings.Contains(name, "/") {
-			return "", badArgs("", "path segment %q contains an encoded /", seg)
-		}
 		b.WriteByte('/')
 		b.WriteString(name)
 	}
-	p := b.String()
-	if len(p) > s.cfg.MaxPathBytes {
-		return "", badArgs("", "path is %d bytes, over the limit of %d", len(p), s.cfg.MaxPathBytes)
-	}
-	return p, nil
+	return b.String(), nil
 }
 
 // query is a request's query string, limited to the parameters its route
@@ -91,20 +89,41 @@ func (q query) flag(k string) (bool, error) {
 	return false, badArgs("", "flag %q takes no value, true or false; got %q", k, q.get(k))
 }
 
-// int reads an integer parameter within [min, max]; def when absent.
-func (q query) int(k string, def, min, max int64) (int64, error) {
+// intIn reads an integer parameter within [min, max]; def when absent.
+func (q query) intIn(k string, def, min, max int) (int, error) {
 	if !q.has(k) {
 		return def, nil
 	}
-	v, err := strconv.ParseInt(q.get(k), 10, 64)
+	v, err := strconv.Atoi(q.get(k))
 	if err != nil || v < min || v > max {
 		return 0, badArgs("", "%s must be an integer from %d to %d, got %q", k, min, max, q.get(k))
 	}
 	return v, nil
 }
 
+// optInt reads an integer parameter, nil when absent; its range is the
+// operation's to check.
+func (q query) optInt(k string) (*int64, error) {
+	if !q.has(k) {
+		return nil, nil
+	}
+	v, err := strconv.ParseInt(q.get(k), 10, 64)
+	if err != nil {
+		return nil, badArgs("", "%s must be an integer, got %q", k, q.get(k))
+	}
+	return &v, nil
+}
+
+// nonEmpty refuses a parameter given with no value.
+func (q query) nonEmpty(k string) error {
+	if q.has(k) && q.get(k) == "" {
+		return badArgs("", "%s needs a value", k)
+	}
+	return nil
+}
+
 // version reads the precondition from ?version or If-Match ("N", N or *).
-func version(r *http.Request, q query, path string) (int32, error) {
+func version(r *http.Request, q query, path string) (*int64, error) {
 	fromQuery, fromHeader := q.has("version"), r.Header.Get("If-Match") != ""
 	raw := q.get("version")
 	if fromHeader {
@@ -114,28 +133,28 @@ func version(r *http.Request, q query, path string) (int32, error) {
 		}
 		h = strings.TrimPrefix(strings.TrimSuffix(h, `"`), `"`)
 		if fromQuery && h != raw {
-			return 0, badArgs(path, "?version=%s and If-Match: %s disagree", raw, r.Header.Get("If-Match"))
+			return nil, badArgs(path, "?version=%s and If-Match: %s disagree", raw, r.Header.Get("If-Match"))
 		}
 		raw = h
 	}
 	if !fromQuery && !fromHeader {
-		return fsm.AnyVersion, nil
+		return nil, nil
 	}
-	v, err := strconv.ParseInt(raw, 10, 32)
+	v, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil {
-		return 0, badArgs(path, "version must be a 32-bit integer, got %q", raw)
+		return nil, badArgs(path, "version must be a 32-bit integer, got %q", raw)
 	}
-	return int32(v), nil
+	return &v, nil
 }
 
 // readData reads a node's data from the body, refusing more than the limit.
 func (s *Server) readData(r *http.Request, path string) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r.Body, s.cfg.MaxDataBytes+1))
+	data, err := io.ReadAll(io.LimitReader(r.Body, s.svc.Limits().MaxDataBytes+1))
 	if err != nil {
 		return nil, bodyError(err, path)
 	}
-	if int64(len(data)) > s.cfg.MaxDataBytes {
-		return nil, api.Errorf(api.CodeTooLarge, path, "data is over the limit of %d bytes", s.cfg.MaxDataBytes)
+	if max := s.svc.Limits().MaxDataBytes; int64(len(data)) > max {
+		return nil, api.TooLarge(path, "data is over the limit of %d bytes", max)
 	}
 	return data, nil
 }
@@ -154,8 +173,8 @@ func sessionHeader(r *http.Request) (api.ID, error) {
 	if h == "" {
 		return 0, nil
 	}
-	id, err := api.ParseID(h)
-	if err != nil || id == 0 {
+	id, err := service.ParseSessionID(h)
+	if err != nil {
 		return 0, badArgs("", "malformed %s header: want a session id like 0x1f3a, got %q", headerSession, h)
 	}
 	return id, nil

@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 
@@ -10,7 +8,7 @@ import (
 )
 
 const (
-	headerZxid    = "Canopy-Zxid"
+	headerZxid    = api.HeaderZxid
 	headerSession = "Canopy-Session"
 	headerStat    = "Canopy-Stat"
 )
@@ -19,28 +17,11 @@ func setZxid(w http.ResponseWriter, zxid int64) {
 	w.Header().Set(headerZxid, strconv.FormatInt(zxid, 10))
 }
 
-// writeJSON renders v with status and the zxid the answer reflects.
 func writeJSON(w http.ResponseWriter, status int, zxid int64, v any) {
-	setZxid(w, zxid)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	_ = enc.Encode(v) // the client went away; nothing left to tell it
+	api.WriteJSON(w, status, zxid, v)
 }
 
-// writeError renders err as the contract's error body. Errors without an
-// API code are the server's own failures: 500 SystemError, never a panic.
-func writeError(w http.ResponseWriter, zxid int64, err error) {
-	var e *api.Error
-	if !errors.As(err, &e) {
-		e = &api.Error{Code: api.CodeSystemError, Message: err.Error()}
-	}
-	status := e.Code.Status()
-	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
-		w.Header().Set("Retry-After", "1")
-	}
-	writeJSON(w, status, zxid, api.ErrorBody{Error: e})
-}
+func writeError(w http.ResponseWriter, zxid int64, err error) { api.WriteError(w, zxid, err) }
 
 func badArgs(path, format string, args ...any) *api.Error {
 	return api.Errorf(api.CodeBadArguments, path, format, args...)

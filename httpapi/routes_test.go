@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/canopy-coord/canopy/service"
 	"github.com/go-chi/chi/v5"
 )
 
@@ -65,7 +66,9 @@ func TestEveryRouteIsInOpenAPI(t *testing.T) {
 	// Wired as cmd/canopy wires it: the UI, and the watch endpoints that
 	// wsnotify serves (stubs here: only their routes matter).
 	stub := func(w http.ResponseWriter, r *http.Request) {}
-	_, s := newServer(t, 0, func(c *Config) { c.Watch, c.Events, c.WatchCount = stub, stub, func() int { return 0 } })
+	_, s := newServer(t, 0, func(c *Config, _ *service.Limits) {
+		c.Watch, c.Events, c.WatchCount = stub, stub, func() int { return 0 }
+	})
 	served := chiRoutes(t, s)
 	documented := specRoutes(t)
 

@@ -12,18 +12,16 @@ import (
 
 	"github.com/canopy-coord/canopy/api"
 	"github.com/canopy-coord/canopy/cluster"
+	"github.com/canopy-coord/canopy/service"
 )
 
-// Config holds the API's limits (DESIGN §8) and what it serves besides.
+// Config holds what the API serves besides the operations. Its limits
+// are the service's (service.Limits), the one value every layer reads.
 type Config struct {
-	MaxDataBytes int64 // per node
-	MaxPathBytes int
-	MaxBodyBytes int64 // per request
-	MaxMultiOps  int
-	OpenAPI      []byte // served at /openapi.yaml
-	UI           fs.FS  // served at /ui/
-	Version      string
-	Pprof        bool // serve /debug/pprof/ (like etcd's --enable-pprof)
+	OpenAPI []byte // served at /openapi.yaml
+	UI      fs.FS  // served at /ui/
+	Version string
+	Pprof   bool // serve /debug/pprof/ (like etcd's --enable-pprof)
 	// Clients limits each client's connections and requests; nil is none.
 	Clients *ClientLimits
 	// Watch and Events serve GET /v1/watch (WebSocket) and GET /v1/events
@@ -31,70 +29,44 @@ type Config struct {
 	Watch      http.HandlerFunc
 	Events     http.HandlerFunc
 	WatchCount func() int
+	// Stream serves the leader's end of followers' forwarding streams
+	// (GET /v1/internal/stream): cluster.StreamServer, wired by server.
+	Stream     *cluster.StreamServer
 	Logger     zerolog.Logger
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
 }
 
-// Defaults are DESIGN §8's limits.
-func Defaults() Config {
-	return Config{
-		MaxDataBytes: 1 << 20,
-		MaxPathBytes: 4096,
-		MaxBodyBytes: 2 << 20,
-		MaxMultiOps:  1000,
-	}
-}
-
 // Server is the REST API of one node.
 type Server struct {
 	cfg     Config
-	store   Store
+	svc     *service.Service
+	node    Node
 	log     zerolog.Logger
 	metrics *httpMetrics
 	started time.Time
 	router  chi.Router
-	streams *cluster.StreamServer
 }
 
-// New builds the API over store.
-func New(store Store, cfg Config) *Server {
-	d := Defaults()
-	if cfg.MaxDataBytes <= 0 {
-		cfg.MaxDataBytes = d.MaxDataBytes
-	}
-	if cfg.MaxPathBytes <= 0 {
-		cfg.MaxPathBytes = d.MaxPathBytes
-	}
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = d.MaxBodyBytes
-	}
-	if cfg.MaxMultiOps <= 0 {
-		cfg.MaxMultiOps = d.MaxMultiOps
-	}
-	s := &Server{cfg: cfg, store: store, log: cfg.Logger, started: time.Now()}
-	s.metrics = newHTTPMetrics(cfg.Registerer, store)
-	// A forwarded command is its request's body and path in another
-	// encoding: twice the body limit leaves room for any of them.
-	s.streams = cluster.NewStreamServer(store, 2*int(cfg.MaxBodyBytes), cfg.Logger, cfg.Registerer)
+// New builds the API: the operations of svc, and node's role, readiness
+// and leader-side endpoints.
+func New(svc *service.Service, node Node, cfg Config) *Server {
+	s := &Server{cfg: cfg, svc: svc, node: node, log: cfg.Logger, started: time.Now()}
+	s.metrics = newHTTPMetrics(cfg.Registerer, node)
 	s.router = s.routes()
 	return s
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
 
-// Close ends the connections the HTTP server no longer tracks: followers'
-// forwarding streams. Register it with http.Server.RegisterOnShutdown.
-func (s *Server) Close() { s.streams.Close() }
-
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
 	r.Use(s.requestID, s.recoverer, s.observe, s.throttle, s.limitBody)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, s.store.Applied(), api.Errorf(api.CodeNotFound, "", "no route %s %s", r.Method, r.URL.Path))
+		writeError(w, s.svc.Applied(), api.Errorf(api.CodeNotFound, "", "no route %s %s", r.Method, r.URL.Path))
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, s.store.Applied(), api.Errorf(api.CodeMethodNotAllowed, "", "method %s is not allowed on %s", r.Method, r.URL.Path))
+		writeError(w, s.svc.Applied(), api.Errorf(api.CodeMethodNotAllowed, "", "method %s is not allowed on %s", r.Method, r.URL.Path))
 	})
 
 	r.Route("/v1", func(r chi.Router) {

@@ -8,26 +8,22 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/canopy-coord/canopy/api"
-	"github.com/canopy-coord/canopy/fsm"
+	"github.com/canopy-coord/canopy/service"
 )
 
 func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 	if _, err := parseQuery(r); err != nil {
-		writeError(w, s.store.Applied(), err)
+		writeError(w, s.svc.Applied(), err)
 		return
 	}
 	var req api.SessionRequest
 	if err := decodeOptionalJSON(r, &req); err != nil {
-		writeError(w, s.store.Applied(), err)
+		writeError(w, s.svc.Applied(), err)
 		return
 	}
-	if req.TimeoutMs < 0 {
-		writeError(w, s.store.Applied(), badArgs("", "timeout_ms must not be negative, got %d", req.TimeoutMs))
-		return
-	}
-	sess, zxid, err := s.store.CreateSession(r.Context(), req.TimeoutMs, nil)
+	sess, zxid, err := s.svc.OpenSession(r.Context(), req.TimeoutMs)
 	if err != nil {
-		writeError(w, s.store.Applied(), err)
+		writeError(w, zxid, err)
 		return
 	}
 	w.Header().Set("Location", "/v1/sessions/"+sess.ID.String())
@@ -48,87 +44,79 @@ func decodeOptionalJSON(r *http.Request, v any) error {
 
 func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
 	q, err := parseQuery(r, readParams...)
+	var c service.Consistency
 	if err == nil {
-		err = s.consistent(r, q)
+		c, err = consistency(q)
 	}
 	if err != nil {
-		writeError(w, s.store.Applied(), err)
+		writeError(w, s.svc.Applied(), err)
 		return
 	}
-	infos, zxid := s.store.Tree().Sessions()
-	out := api.SessionList{Sessions: make([]api.Session, len(infos))}
-	for i, info := range infos {
-		out.Sessions[i] = s.session(info)
+	list, zxid, err := s.svc.Sessions(r.Context(), c)
+	if err != nil {
+		writeError(w, zxid, err)
+		return
 	}
-	writeJSON(w, http.StatusOK, zxid, out)
+	writeJSON(w, http.StatusOK, zxid, api.SessionList{Sessions: list})
 }
 
-func (s *Server) session(info fsm.SessionInfo) api.Session {
-	sess := api.Session{ID: info.ID, TimeoutMs: info.TimeoutMs, Ephemerals: info.Ephemerals}
-	if left, ok := s.store.SessionRemaining(info.ID); ok {
-		ms := left.Milliseconds()
-		sess.ExpiresInMs = &ms
-	}
-	return sess
-}
-
-// sessionID reads the {id} of a session route (reads take the read
-// consistency parameters).
-func (s *Server) sessionID(w http.ResponseWriter, r *http.Request, read bool) (api.ID, bool) {
+// sessionRoute reads the {id} of a session route and, for a read, its
+// consistency parameters.
+func (s *Server) sessionRoute(r *http.Request, read bool) (api.ID, service.Consistency, error) {
 	var allowed []string
 	if read {
 		allowed = readParams
 	}
 	q, err := parseQuery(r, allowed...)
-	if err == nil && read {
-		err = s.consistent(r, q)
-	}
 	if err != nil {
-		writeError(w, s.store.Applied(), err)
-		return 0, false
+		return 0, service.Consistency{}, err
 	}
-	raw := chi.URLParam(r, "id")
-	id, err := api.ParseID(raw)
-	if err != nil || id == 0 {
-		writeError(w, s.store.Applied(), badArgs("", "malformed session id %q: want a hex id like 0x1f3a", raw))
-		return 0, false
+	c, err := consistency(q)
+	if err != nil {
+		return 0, c, err
 	}
-	return id, true
+	id, err := service.ParseSessionID(chi.URLParam(r, "id"))
+	return id, c, err
 }
 
 func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.sessionID(w, r, true)
-	if !ok {
+	id, c, err := s.sessionRoute(r, true)
+	if err != nil {
+		writeError(w, s.svc.Applied(), err)
 		return
 	}
-	info, zxid, err := s.store.Tree().Session(id)
+	sess, zxid, err := s.svc.Session(r.Context(), id, c)
 	if err != nil {
 		writeError(w, zxid, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, zxid, s.session(info))
+	writeJSON(w, http.StatusOK, zxid, sess)
 }
 
 func (s *Server) keepAlive(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.sessionID(w, r, false)
-	if !ok {
-		return
-	}
-	sess, err := s.store.KeepAlive(r.Context(), id)
+	id, _, err := s.sessionRoute(r, false)
 	if err != nil {
-		writeError(w, s.store.Applied(), err)
+		writeError(w, s.svc.Applied(), err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.store.Applied(), sess)
+	sess, err := s.svc.KeepAlive(r.Context(), id)
+	if err != nil {
+		writeError(w, s.svc.Applied(), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.svc.Applied(), sess)
 }
 
 func (s *Server) closeSession(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.sessionID(w, r, false)
-	if !ok {
+	id, _, err := s.sessionRoute(r, false)
+	zxid := s.svc.Applied()
+	if err == nil {
+		zxid, err = s.svc.CloseSession(r.Context(), id)
+	}
+	if err != nil {
+		writeError(w, zxid, err)
 		return
 	}
-	if _, zxid, ok := s.propose(w, r, &fsm.Command{Op: fsm.OpCloseSession, Session: id}); ok {
-		setZxid(w, zxid)
-		w.WriteHeader(http.StatusNoContent)
-	}
+	setZxid(w, zxid)
+	w.WriteHeader(http.StatusNoContent)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/canopy-coord/canopy/cluster"
 	"github.com/canopy-coord/canopy/consensus"
 	"github.com/canopy-coord/canopy/httpapi"
+	"github.com/canopy-coord/canopy/service"
 	"github.com/canopy-coord/canopy/web"
 	"github.com/canopy-coord/canopy/wsnotify"
 )
@@ -43,10 +44,8 @@ type Main struct {
 	SnapshotInterval  time.Duration
 	TrailingLogs      uint64
 	ReapInterval      time.Duration
-	Limits            httpapi.Config
-	WatchHistory      int
-	WatchQueue        int
-	MaxWatches        int
+	Limits            service.Limits
+	Pprof             bool
 	MaxClientConns    int
 	MaxClientRate     int
 	AllowedOrigins    string
@@ -73,7 +72,7 @@ func New(stderr io.Writer) *Main {
 		DataDir:  "./canopy-data",
 		ID:       "node1",
 		LogLevel: "info",
-		Limits:   httpapi.Defaults(),
+		Limits:   service.DefaultLimits(),
 		Version:  "dev",
 		stderr:   stderr,
 	}
@@ -104,10 +103,10 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.IntVar(&m.Limits.MaxPathBytes, "max-path-bytes", m.Limits.MaxPathBytes, "longest node path")
 	fs.Int64Var(&m.Limits.MaxBodyBytes, "max-body-bytes", m.Limits.MaxBodyBytes, "largest request body")
 	fs.IntVar(&m.Limits.MaxMultiOps, "max-multi-ops", m.Limits.MaxMultiOps, "most operations in one multi")
-	fs.BoolVar(&m.Limits.Pprof, "enable-pprof", false, "serve Go profiles at /debug/pprof/")
-	fs.IntVar(&m.WatchHistory, "watch-history", 100000, "events kept for since_zxid replay")
-	fs.IntVar(&m.WatchQueue, "watch-queue", 1024, "frames queued per connection before a slow one is closed (1008 resync)")
-	fs.IntVar(&m.MaxWatches, "max-watches", 100000, "most watches per connection")
+	fs.BoolVar(&m.Pprof, "enable-pprof", false, "serve Go profiles at /debug/pprof/")
+	fs.IntVar(&m.Limits.WatchHistory, "watch-history", m.Limits.WatchHistory, "events kept for since_zxid replay")
+	fs.IntVar(&m.Limits.WatchQueue, "watch-queue", m.Limits.WatchQueue, "frames queued per connection before a slow one is closed (1008 resync)")
+	fs.IntVar(&m.Limits.MaxWatches, "max-watches", m.Limits.MaxWatches, "most watches per connection")
 	fs.IntVar(&m.MaxClientConns, "max-client-conns", 0, "most open connections from one client IP address, like ZooKeeper's maxClientCnxns; more are answered 429 (0: no limit)")
 	fs.IntVar(&m.MaxClientRate, "max-client-rate", 0, "most requests and WebSocket frames a second from one client IP address; more are answered 429 (0: no limit)")
 	fs.StringVar(&m.AllowedOrigins, "allowed-origins", "", "comma-separated Origin host patterns allowed to open WebSockets besides the same origin")
@@ -177,8 +176,9 @@ func (m *Main) Run(ctx context.Context) error {
 	forwarder := cluster.NewClient(nil)
 	m.forwarder = forwarder
 	watchMetrics := wsnotify.NewMetrics(reg)
+	limits := m.Limits.WithDefaults()
 	hub := wsnotify.NewHub(wsnotify.HubConfig{
-		History: m.WatchHistory, QueueSize: m.WatchQueue, MaxWatches: m.MaxWatches, Metrics: watchMetrics,
+		History: limits.WatchHistory, QueueSize: limits.WatchQueue, MaxWatches: limits.MaxWatches, Metrics: watchMetrics,
 	})
 	m.node, err = consensus.Open(consensus.Config{
 		ID:                m.ID,
@@ -203,25 +203,30 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	watch := wsnotify.NewHandler(m.node, hub, wsnotify.Config{
-		ReadLimit:      m.Limits.MaxBodyBytes,
-		MaxDataBytes:   m.Limits.MaxDataBytes,
-		MaxMultiOps:    m.Limits.MaxMultiOps,
+	svc := service.New(m.node, limits)
+	watch := wsnotify.NewHandler(svc, hub, wsnotify.Config{
 		OriginPatterns: splitList(m.AllowedOrigins),
 		Logger:         m.log,
 		Metrics:        watchMetrics,
 		Throttle:       clients.Throttle,
 	})
-	cfg := m.Limits
-	cfg.Watch, cfg.Events, cfg.WatchCount = watch.ServeWS, watch.ServeSSE, hub.WatchCount
-	cfg.OpenAPI = canopy.OpenAPI
-	cfg.UI = web.Files()
-	cfg.Version = m.Version
-	cfg.Logger = m.log
-	cfg.Registerer = reg
-	cfg.Gatherer = reg
-	cfg.Clients = clients
-	handler := httpapi.New(m.node, cfg)
+	// A forwarded command is its request's body and path in another
+	// encoding: twice the body limit leaves room for any of them.
+	streams := cluster.NewStreamServer(m.node, 2*int(limits.MaxBodyBytes), m.log, reg)
+	handler := httpapi.New(svc, m.node, httpapi.Config{
+		OpenAPI:    canopy.OpenAPI,
+		UI:         web.Files(),
+		Version:    m.Version,
+		Pprof:      m.Pprof,
+		Clients:    clients,
+		Watch:      watch.ServeWS,
+		Events:     watch.ServeSSE,
+		WatchCount: hub.WatchCount,
+		Stream:     streams,
+		Logger:     m.log,
+		Registerer: reg,
+		Gatherer:   reg,
+	})
 	m.server = &http.Server{
 		Handler:           handler,
 		ConnContext:       clients.ConnContext,
@@ -229,7 +234,9 @@ func (m *Main) Run(ctx context.Context) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          nil,
 	}
-	m.server.RegisterOnShutdown(handler.Close)
+	// The forwarding streams are hijacked connections the server no
+	// longer tracks: they end with it.
+	m.server.RegisterOnShutdown(streams.Close)
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.server.Serve(m.listener) }()
 	if m.Join != "" && m.node.Fresh() {

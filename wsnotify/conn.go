@@ -80,6 +80,10 @@ func (c *conn) reply(ctx context.Context, id json.RawMessage, result any, err er
 	if err != nil {
 		resp.Result = nil
 		resp.Error = asAPIError(err)
+		var mf *multiFailure
+		if errors.As(err, &mf) {
+			resp.Results = mf.results
+		}
 	}
 	c.h.hub.Respond(c.sub, encodeFrame(resp))
 }
@@ -148,7 +152,7 @@ func (c *conn) touch(ctx context.Context) {
 	if id == 0 {
 		return
 	}
-	if _, err := c.h.store.KeepAlive(ctx, id); api.CodeOf(err) == api.CodeSessionExpired {
+	if err := c.h.svc.Touch(ctx, id); err != nil {
 		c.session.Store(0)
 		c.timeout.Store(0)
 		c.reply(ctx, nil, nil, err)

@@ -1,7 +1,6 @@
 package wsnotify
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"path"
@@ -12,24 +11,11 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/canopy-coord/canopy/api"
-	"github.com/canopy-coord/canopy/fsm"
+	"github.com/canopy-coord/canopy/service"
 )
 
-// Store is what the watch endpoints need of the replicated state.
-type Store interface {
-	Tree() *fsm.Tree
-	Propose(ctx context.Context, cmd *fsm.Command) (fsm.Result, int64, error)
-	Await(ctx context.Context, linearizable bool, minZxid int64) error
-	Linearize(ctx context.Context) error
-	Applied() int64
-	KeepAlive(ctx context.Context, id api.ID) (api.Session, error)
-}
-
-// Config holds the endpoints' limits.
+// Config holds the endpoints' settings; their limits are the service's.
 type Config struct {
-	ReadLimit      int64         // largest client frame; larger closes with 1009
-	MaxDataBytes   int64         // largest node data
-	MaxMultiOps    int           // most ops in one multi
 	OriginPatterns []string      // extra allowed Origin hosts; same origin is always allowed
 	IdlePing       time.Duration // ping interval of a socket with no session
 	WriteTimeout   time.Duration // a frame not written within it closes the socket
@@ -42,22 +28,13 @@ type Config struct {
 
 // Handler serves GET /v1/watch (WebSocket) and GET /v1/events (SSE).
 type Handler struct {
-	store Store
-	hub   *Hub
-	cfg   Config
+	svc *service.Service
+	hub *Hub
+	cfg Config
 }
 
-// NewHandler serves the hub's events and the store's operations.
-func NewHandler(store Store, hub *Hub, cfg Config) *Handler {
-	if cfg.ReadLimit <= 0 {
-		cfg.ReadLimit = 2 << 20
-	}
-	if cfg.MaxDataBytes <= 0 {
-		cfg.MaxDataBytes = 1 << 20
-	}
-	if cfg.MaxMultiOps <= 0 {
-		cfg.MaxMultiOps = 1000
-	}
+// NewHandler serves the hub's events and the service's operations.
+func NewHandler(svc *service.Service, hub *Hub, cfg Config) *Handler {
 	if cfg.IdlePing <= 0 {
 		cfg.IdlePing = 20 * time.Second
 	}
@@ -67,13 +44,13 @@ func NewHandler(store Store, hub *Hub, cfg Config) *Handler {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(nil)
 	}
-	return &Handler{store: store, hub: hub, cfg: cfg}
+	return &Handler{svc: svc, hub: hub, cfg: cfg}
 }
 
 // ServeWS upgrades the request and serves the connection until it closes.
 func (h *Handler) ServeWS(w http.ResponseWriter, r *http.Request) {
 	if err := h.checkHandshake(r); err != nil {
-		writeError(w, h.store.Applied(), err)
+		api.WriteError(w, h.svc.Applied(), err)
 		return
 	}
 	// The Origin was checked above, with the API's error body on refusal.
@@ -81,7 +58,7 @@ func (h *Handler) ServeWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Accept has answered
 	}
-	ws.SetReadLimit(h.cfg.ReadLimit)
+	ws.SetReadLimit(h.svc.Limits().MaxBodyBytes)
 	c := &conn{h: h, ws: ws, sub: h.hub.NewSubscriber(), remote: r.RemoteAddr, log: h.cfg.Logger.With().Str("remote", r.RemoteAddr).Logger()}
 	c.serve(r.Context())
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/service"
 )
 
 // Kind is the kind of a watch.
@@ -133,14 +134,15 @@ type HubConfig struct {
 
 // NewHub returns an empty hub.
 func NewHub(cfg HubConfig) *Hub {
+	d := service.DefaultLimits()
 	if cfg.History <= 0 {
-		cfg.History = 100000
+		cfg.History = d.WatchHistory
 	}
 	if cfg.QueueSize <= 0 {
-		cfg.QueueSize = 1024
+		cfg.QueueSize = d.WatchQueue
 	}
 	if cfg.MaxWatches <= 0 {
-		cfg.MaxWatches = 100000
+		cfg.MaxWatches = d.MaxWatches
 	}
 	h := &Hub{history: make([]*Delivery, cfg.History), queueSize: cfg.QueueSize, maxWatch: cfg.MaxWatches,
 		subs: make(map[*Subscriber]struct{})}

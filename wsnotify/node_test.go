@@ -23,6 +23,7 @@ import (
 
 	"github.com/canopy-coord/canopy/api"
 	"github.com/canopy-coord/canopy/consensus"
+	"github.com/canopy-coord/canopy/service"
 )
 
 // TestMain runs more tests at once than there are CPUs, unless -parallel
@@ -59,6 +60,7 @@ type testNode struct {
 type nodeOptions struct {
 	hub    HubConfig
 	cfg    Config
+	limits service.Limits
 	listen func(net.Listener) net.Listener // wraps the HTTP listener
 }
 
@@ -66,6 +68,9 @@ type nodeOption func(*nodeOptions)
 
 func withHub(f func(*HubConfig)) nodeOption { return func(o *nodeOptions) { f(&o.hub) } }
 func withConfig(f func(*Config)) nodeOption { return func(o *nodeOptions) { f(&o.cfg) } }
+func withLimits(f func(*service.Limits)) nodeOption {
+	return func(o *nodeOptions) { f(&o.limits) }
+}
 
 // startNode opens a raft node on t.TempDir() and 127.0.0.1:0 with the hub
 // as its event sink, serves GET /v1/watch and GET /v1/events over it, and
@@ -97,7 +102,7 @@ func startNode(t testing.TB, opts ...nodeOption) *testNode {
 	o.cfg.Metrics = metrics
 	o.cfg.Logger = zerolog.Nop()
 	tn := &testNode{t: t, node: node, hub: hub, metrics: metrics, reg: reg}
-	tn.handler = NewHandler(node, hub, o.cfg)
+	tn.handler = NewHandler(service.New(node, o.limits), hub, o.cfg)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/watch", tn.track(tn.handler.ServeWS))
@@ -383,9 +388,14 @@ func (c *wsClient) response(id string, within time.Duration) (frame, int) {
 // call sends r and waits for its response.
 func (c *wsClient) call(r req) frame {
 	c.t.Helper()
-	f, _ := c.response(strconv.FormatInt(c.start(r), 10), 10*time.Second)
+	f, _ := c.response(strconv.FormatInt(c.start(r), 10), callWait)
 	return f
 }
+
+// callWait is how long a test waits for an answer: the server answers
+// every frame within its own 10 s bound (an error then), and the rest is
+// slack for a loaded machine under the race detector.
+const callWait = 20 * time.Second
 
 // ok sends r, fails the test on an error response, and decodes the result
 // into out (when not nil).
@@ -438,7 +448,7 @@ func (c *wsClient) delete(path string) {
 // zxid it starts after.
 func (c *wsClient) addWatch(path, mode string) int64 {
 	c.t.Helper()
-	var res WatchResult
+	var res api.WatchResult
 	c.ok(req{"op": "addWatch", "path": path, "mode": mode}, &res)
 	return res.Zxid
 }

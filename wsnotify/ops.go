@@ -3,10 +3,10 @@ package wsnotify
 import (
 	"context"
 	"encoding/json"
-	"time"
 
 	"github.com/canopy-coord/canopy/api"
 	"github.com/canopy-coord/canopy/fsm"
+	"github.com/canopy-coord/canopy/service"
 )
 
 // handle answers one frame. It returns the request id, and the result or
@@ -17,7 +17,7 @@ func (c *conn) handle(ctx context.Context, data []byte) (json.RawMessage, any, e
 		c.h.cfg.Metrics.frames.WithLabelValues("invalid", string(api.CodeBadArguments)).Inc()
 		return peekID(data), nil, api.Errorf(api.CodeBadArguments, "", "bad frame: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, frameTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.h.svc.Limits().RequestTimeout)
 	defer cancel()
 	result, err := c.dispatch(ctx, &req)
 	code := "ok"
@@ -40,11 +40,6 @@ func (c *conn) throttle(op string) *api.Error {
 	}
 	return c.h.cfg.Throttle(c.remote)
 }
-
-// frameTimeout bounds the handling of one frame (a read waiting for its
-// min_zxid, a write waiting for its commit), as the REST API bounds a
-// request: the answer is then OperationTimeout or Unavailable, not a hang.
-const frameTimeout = 10 * time.Second
 
 // peekID recovers the id of a frame that did not decode, when it can.
 func peekID(data []byte) json.RawMessage {
@@ -90,68 +85,59 @@ func (c *conn) dispatch(ctx context.Context, req *request) (any, error) {
 }
 
 func (c *conn) ping(ctx context.Context, req *request) (any, error) {
-	return map[string]int64{"zxid": c.h.store.Applied()}, nil
+	return map[string]int64{"zxid": c.h.svc.Applied()}, nil
+}
+
+// consistency is a read frame's consistency fields.
+func consistency(req *request) service.Consistency {
+	return service.Consistency{Mode: req.Consistency, MinZxid: req.MinZxid}
 }
 
 // read serves getData, exists and getChildren, and with "watch": true
-// registers the one-shot watch against the state it read.
+// registers the one-shot watch against the state it read: the read and
+// its watch happen with the tree held still, so no change can fall between
+// them; the answer is queued first, and every later event after it.
 func (c *conn) read(ctx context.Context, req *request) (any, error) {
-	if err := fsm.ValidatePath(req.Path); err != nil {
-		return nil, err
-	}
-	if req.Consistency != "" && req.Consistency != "linearizable" && req.Consistency != "stale" {
-		return nil, api.Errorf(api.CodeBadArguments, req.Path, "consistency must be linearizable or stale, got %q", req.Consistency)
-	}
-	if req.Encoding != "" && req.Encoding != "utf8" && req.Encoding != "base64" {
-		return nil, api.Errorf(api.CodeBadArguments, req.Path, "encoding must be utf8 or base64, got %q", req.Encoding)
-	}
-	linearizable := req.Consistency == "linearizable" || (req.Consistency == "" && req.MinZxid == 0)
-	if err := c.h.store.Await(ctx, linearizable, req.MinZxid); err != nil {
-		return nil, err
-	}
-	// The read and its watch happen with the tree held still, so no change
-	// can fall between them: the answer is queued first, and every later
-	// event after it.
 	var result any
 	var err error
-	c.h.store.Tree().Read(func(tr fsm.Reader) {
-		var zxid int64
-		var kind Kind
-		result, zxid, kind, err = readOp(tr, req)
-		if err != nil || !req.Watch {
-			return
-		}
-		frame := encodeFrame(response{ID: req.ID, Result: result})
-		if err = c.h.hub.Watch(c.sub, kind, req.Path, zxid, frame); err == nil {
-			result = handled
-		}
-	})
-	return result, err
-}
-
-// readOp performs getData, exists or getChildren, and names the watch
-// kind a "watch": true would set.
-func readOp(tr fsm.Reader, req *request) (any, int64, Kind, error) {
 	switch req.Op {
 	case "getData":
-		data, stat, z, err := tr.Get(req.Path)
-		if err != nil {
-			return nil, z, 0, err // ZooKeeper sets no watch on a missing node here
+		var forceBase64 bool
+		if forceBase64, err = service.Encoding(req.Encoding); err != nil {
+			return nil, err
 		}
-		return api.NewNodeData(req.Path, data, stat, req.Encoding == "base64"), z, KindData, nil
+		frame := func(n service.Node) any { return api.NewNodeData(n.Path, n.Data, n.Stat, forceBase64) }
+		var n service.Node
+		n, _, err = c.h.svc.GetData(ctx, req.Path, consistency(req), watchOn(c, req, KindData, frame))
+		result = frame(n)
 	case "exists":
-		stat, z, err := tr.Stat(req.Path)
-		res := ExistsResult{Path: req.Path}
-		if err == nil {
-			res.Stat = &stat
-		}
-		return res, z, KindData, nil
+		frame := func(e service.Exists) any { return api.ExistsResult{Path: e.Path, Stat: e.Stat} }
+		var e service.Exists
+		e, _, err = c.h.svc.Exists(ctx, req.Path, consistency(req), watchOn(c, req, KindData, frame))
+		result = frame(e)
 	default: // getChildren
-		page, err := tr.Children(req.Path, "", 0, false)
-		if err != nil {
-			return nil, page.Zxid, 0, err
-		}
-		return ChildrenResult{Path: req.Path, Children: page.Names, Stat: page.Stat}, page.Zxid, KindChildren, nil
+		frame := func(p fsm.ChildPage) any { return api.ChildrenResult{Path: req.Path, Children: p.Names, Stat: p.Stat} }
+		var page fsm.ChildPage
+		page, err = c.h.svc.Children(ctx, service.ChildrenRequest{Path: req.Path}, consistency(req), watchOn(c, req, KindChildren, frame))
+		result = frame(page)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if req.Watch {
+		return handled, nil // the hub queued the answer with the watch
+	}
+	return result, nil
+}
+
+// watchOn registers a frame's one-shot watch of kind, with its answer, in
+// the read's critical section; nil when the frame asks for no watch.
+func watchOn[T any](c *conn, req *request, kind Kind, frame func(T) any) service.OnRead[T] {
+	if !req.Watch {
+		return nil
+	}
+	return func(res T, zxid int64) error {
+		return c.h.hub.Watch(c.sub, kind, req.Path, zxid, encodeFrame(response{ID: req.ID, Result: frame(res)}))
 	}
 }
 
@@ -160,27 +146,15 @@ var watchModes = map[string]Kind{"persistent": KindPersistent, "persistentRecurs
 // addWatch adds a persistent or recursive watch, replaying the held events
 // after since_zxid first.
 func (c *conn) addWatch(ctx context.Context, req *request) (any, error) {
-	if err := fsm.ValidatePath(req.Path); err != nil {
-		return nil, err
-	}
 	kind, ok := watchModes[req.Mode]
 	if !ok {
-		return nil, api.Errorf(api.CodeBadArguments, req.Path, `mode must be "persistent" or "persistentRecursive", got %q`, req.Mode)
+		return nil, api.BadArguments(req.Path, `mode must be "persistent" or "persistentRecursive", got %q`, req.Mode)
 	}
-	after := c.h.store.Applied()
-	if req.SinceZxid != nil {
-		if *req.SinceZxid < 0 {
-			return nil, api.Errorf(api.CodeBadArguments, req.Path, "since_zxid must not be negative")
-		}
-		after = *req.SinceZxid
-		// A since_zxid this node has not applied yet (the client saw it
-		// on another node): wait for it, or the watch would deliver
-		// events the client has already seen.
-		if err := c.h.store.Await(ctx, false, after); err != nil {
-			return nil, err
-		}
+	after, err := c.h.svc.WatchFrom(ctx, req.Path, req.SinceZxid)
+	if err != nil {
+		return nil, err
 	}
-	frame := encodeFrame(response{ID: req.ID, Result: WatchResult{Path: req.Path, Mode: req.Mode, Zxid: after}})
+	frame := encodeFrame(response{ID: req.ID, Result: api.WatchResult{Path: req.Path, Mode: req.Mode, Zxid: after}})
 	if err := c.h.hub.Watch(c.sub, kind, req.Path, after, frame); err != nil {
 		return nil, err
 	}
@@ -196,12 +170,12 @@ var removeKinds = map[string][]Kind{
 }
 
 func (c *conn) removeWatch(ctx context.Context, req *request) (any, error) {
-	if err := fsm.ValidatePath(req.Path); err != nil {
+	if err := c.h.svc.CheckPath(req.Path); err != nil {
 		return nil, err
 	}
 	kinds, ok := removeKinds[req.Kind]
 	if !ok {
-		return nil, api.Errorf(api.CodeBadArguments, req.Path, `kind must be data, children, any, persistent or persistentRecursive, got %q`, req.Kind)
+		return nil, api.BadArguments(req.Path, `kind must be data, children, any, persistent or persistentRecursive, got %q`, req.Kind)
 	}
 	if !c.h.hub.Unwatch(c.sub, req.Path, kinds...) {
 		return nil, api.Errorf(api.CodeNoWatcher, req.Path, "no %s watch on this path", req.Kind)
@@ -212,11 +186,11 @@ func (c *conn) removeWatch(ctx context.Context, req *request) (any, error) {
 // attach binds the socket to a session: from now on its traffic keeps the
 // session alive, and ephemerals created over it belong to the session.
 func (c *conn) attach(ctx context.Context, req *request) (any, error) {
-	id, err := api.ParseID(req.Session)
-	if err != nil || id == 0 {
-		return nil, api.Errorf(api.CodeBadArguments, "", "malformed session id %q: want a hex id like 0x1f3a", req.Session)
+	id, err := service.ParseSessionID(req.Session)
+	if err != nil {
+		return nil, err
 	}
-	sess, err := c.h.store.KeepAlive(ctx, id)
+	sess, err := c.h.svc.KeepAlive(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -226,73 +200,67 @@ func (c *conn) attach(ctx context.Context, req *request) (any, error) {
 	case c.attached <- struct{}{}:
 	default:
 	}
-	return AttachResult{Session: id, TimeoutMs: sess.TimeoutMs}, nil
+	return api.AttachResult{Session: id, TimeoutMs: sess.TimeoutMs}, nil
 }
 
-var writeOps = map[string]string{"create": "create", "setData": "set", "delete": "delete"}
-
+// write serves create, setData and delete.
 func (c *conn) write(ctx context.Context, req *request) (any, error) {
-	cmd, bad := fsm.CommandFromOp(api.MultiOp{
-		Op: writeOps[req.Op], Path: req.Path, Data: req.Data, Encoding: req.Encoding, Version: req.Version,
-		Ephemeral: req.Ephemeral, Sequential: req.Sequential, Container: req.Container, TTLms: req.TTLms,
-	}, api.ID(c.session.Load()), c.h.cfg.MaxDataBytes)
-	if bad != nil {
-		return nil, bad
+	if req.Parents && req.Op != "create" || req.Recursive && req.Op != "delete" {
+		return nil, api.BadArguments(req.Path, "parents applies to create, recursive to delete")
 	}
-	switch {
-	case req.Parents && req.Op == "create":
-		cmd.Flags |= fsm.FlagParents
-	case req.Recursive && req.Op == "delete":
-		cmd.Flags |= fsm.FlagRecursive
-	case req.Parents || req.Recursive:
-		return nil, api.Errorf(api.CodeBadArguments, req.Path, "parents applies to create, recursive to delete")
+	if req.Op != "create" && (req.Ephemeral || req.Sequential || req.Container || req.TTLms != nil) {
+		return nil, api.BadArguments(req.Path, "ephemeral, sequential, container and ttl_ms apply to create only")
 	}
-	res, _, err := c.h.store.Propose(ctx, &cmd)
+	if req.Op == "delete" {
+		_, err := c.h.svc.Delete(ctx, service.DeleteRequest{Path: req.Path, Version: req.Version, Recursive: req.Recursive})
+		if err != nil {
+			return nil, err
+		}
+		return map[string]string{"path": req.Path}, nil
+	}
+	data, err := service.DecodeData(req.Path, req.Data, req.Encoding)
 	if err != nil {
 		return nil, err
 	}
-	if res.Err != nil {
-		return nil, res.Err
+	var res api.PathStat
+	if req.Op == "create" {
+		res, _, err = c.h.svc.Create(ctx, service.CreateRequest{Path: req.Path, Data: data, Ephemeral: req.Ephemeral,
+			Sequential: req.Sequential, Container: req.Container, Parents: req.Parents, TTLms: req.TTLms,
+			Session: api.ID(c.session.Load())})
+	} else {
+		res, _, err = c.h.svc.SetData(ctx, service.SetDataRequest{Path: req.Path, Data: data, Version: req.Version})
 	}
-	if res.Stat == nil {
-		return map[string]string{"path": res.Path}, nil
+	if err != nil {
+		return nil, err
 	}
-	return api.PathStat{Path: res.Path, Stat: *res.Stat}, nil
+	return res, nil
 }
+
+// multiFailure is a multi that failed on one op: the error frame carries
+// ZooKeeper's per-op results, as the REST answer does.
+type multiFailure struct {
+	err     *api.Error
+	results []api.MultiResult
+}
+
+func (m *multiFailure) Error() string { return m.err.Error() }
+func (m *multiFailure) Unwrap() error { return m.err }
 
 func (c *conn) multi(ctx context.Context, req *request) (any, error) {
-	if len(req.Ops) == 0 {
-		return api.MultiResponse{Results: []api.MultiResult{}}, nil
-	}
-	if len(req.Ops) > c.h.cfg.MaxMultiOps {
-		return nil, api.Errorf(api.CodeBadArguments, "", "a multi holds at most %d ops, got %d", c.h.cfg.MaxMultiOps, len(req.Ops))
-	}
-	cmd := &fsm.Command{Op: fsm.OpMulti, Ops: make([]fsm.Command, len(req.Ops))}
-	for i, op := range req.Ops {
-		sub, bad := fsm.CommandFromOp(op, api.ID(c.session.Load()), c.h.cfg.MaxDataBytes)
-		if bad != nil {
-			idx := i
-			bad.Index = &idx
-			return nil, bad
-		}
-		cmd.Ops[i] = sub
-	}
-	res, _, err := c.h.store.Propose(ctx, cmd)
+	resp, _, err := c.h.svc.Multi(ctx, service.MultiRequest{Ops: req.Ops, Session: api.ID(c.session.Load())})
 	if err != nil {
+		if resp.Error != nil {
+			return nil, &multiFailure{err: resp.Error, results: resp.Results}
+		}
 		return nil, err
 	}
-	if res.Err != nil {
-		return nil, res.Err
-	}
-	return api.MultiResponse{Results: res.Multi}, nil
+	return resp, nil
 }
 
 func (c *conn) sync(ctx context.Context, req *request) (any, error) {
-	if err := fsm.ValidatePath(req.Path); err != nil {
+	zxid, err := c.h.svc.Sync(ctx, req.Path)
+	if err != nil {
 		return nil, err
 	}
-	if err := c.h.store.Linearize(ctx); err != nil {
-		return nil, err
-	}
-	return api.SyncResult{Zxid: c.h.store.Applied()}, nil
+	return api.SyncResult{Zxid: zxid}, nil
 }

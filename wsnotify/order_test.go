@@ -322,7 +322,7 @@ func TestWSResumeWithSinceZxidDeliversExactlyTheMissedEvents(t *testing.T) {
 	}
 	writer.create("/other", "") // not under the watch
 	b := connect(t, tn)
-	var wr WatchResult
+	var wr api.WatchResult
 	b.ok(req{"op": "addWatch", "path": "/res", "mode": "persistentRecursive", "since_zxid": last}, &wr)
 	if wr.Zxid != last || wr.Mode != "persistentRecursive" || wr.Path != "/res" {
 		t.Fatalf("addWatch result %+v, want zxid %d", wr, last)
@@ -365,7 +365,7 @@ func TestWSSinceZxidOlderThanTheHistoryIsCompacted(t *testing.T) {
 		t.Fatalf("oldest_zxid %d, hub horizon %d", *e.OldestZxid, h)
 	}
 	// Resuming from oldest_zxid works and replays what is held after it.
-	var wr WatchResult
+	var wr api.WatchResult
 	c.ok(req{"op": "addWatch", "path": "/cmp", "mode": "persistent", "since_zxid": *e.OldestZxid}, &wr)
 	c.wait(5*time.Second, func(log []frame) bool { return len(log) > 23 })
 	n := 0

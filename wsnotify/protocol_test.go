@@ -12,6 +12,7 @@ import (
 
 	"github.com/canopy-coord/canopy/api"
 	"github.com/canopy-coord/canopy/fsm"
+	"github.com/canopy-coord/canopy/service"
 )
 
 // The socket itself: bad input, limits, origins, sessions.
@@ -115,7 +116,7 @@ func TestWSPingAndSyncAnswerTheAppliedZxid(t *testing.T) {
 
 func TestWSFrameOverTheReadLimitClosesWith1009(t *testing.T) {
 	t.Parallel()
-	tn := startNode(t, withConfig(func(c *Config) { c.ReadLimit = 64 << 10 }))
+	tn := startNode(t, withLimits(func(l *service.Limits) { l.MaxBodyBytes = 64 << 10 }))
 	c := connect(t, tn)
 	// Just under the limit is fine.
 	c.create("/big", strings.Repeat("x", 60<<10))
@@ -218,7 +219,7 @@ func TestWSAttach(t *testing.T) {
 		t.Parallel()
 		s := newSession(t)
 		c := connect(t, tn)
-		var res AttachResult
+		var res api.AttachResult
 		c.ok(req{"op": "attach", "session": s.ID.String()}, &res)
 		if res.Session != s.ID || res.TimeoutMs != 2000 {
 			t.Fatalf("attach: %+v, want %s and 2000 ms", res, s.ID)

@@ -1,8 +1,6 @@
 package wsnotify
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -11,31 +9,27 @@ import (
 	"time"
 
 	"github.com/canopy-coord/canopy/api"
-	"github.com/canopy-coord/canopy/fsm"
 )
 
 // ServeSSE streams the events of a path (and with ?recursive, of its
 // subtree) as Server-Sent Events: `id: <zxid>/<k>` and `data: <event>`.
 // ?since_zxid=N, or a Last-Event-ID header, resumes without a gap.
 func (h *Handler) ServeSSE(w http.ResponseWriter, r *http.Request) {
-	path, kind, after, skip, err := h.sseRequest(r)
-	if err != nil {
-		writeError(w, h.store.Applied(), err)
-		return
+	path, kind, since, skip, err := h.sseRequest(r)
+	var after int64
+	if err == nil {
+		// Resuming on a node that has not applied the resume point yet
+		// (the stream was on another node) waits for it, as addWatch does.
+		after, err = h.svc.WatchFrom(r.Context(), path, since)
 	}
-	// Resuming on a node that has not applied the resume point yet (the
-	// stream was on another node): wait for it, as addWatch does.
-	ctx, cancel := context.WithTimeout(r.Context(), frameTimeout)
-	err = h.store.Await(ctx, false, after)
-	cancel()
 	if err != nil {
-		writeError(w, h.store.Applied(), err)
+		api.WriteError(w, h.svc.Applied(), err)
 		return
 	}
 	sub := h.hub.NewSubscriber()
 	defer h.hub.Close(sub)
 	if err := h.hub.Watch(sub, kind, path, after, nil); err != nil {
-		writeError(w, h.store.Applied(), err)
+		api.WriteError(w, h.svc.Applied(), err)
 		return
 	}
 	rc := http.NewResponseController(w)
@@ -88,23 +82,20 @@ type eventID struct {
 }
 
 // sseRequest reads path, recursive and since_zxid, or Last-Event-ID.
-func (h *Handler) sseRequest(r *http.Request) (path string, kind Kind, after int64, skip eventID, err error) {
+func (h *Handler) sseRequest(r *http.Request) (path string, kind Kind, since *int64, skip eventID, err error) {
 	skip = eventID{zxid: -1}
 	q, perr := url.ParseQuery(r.URL.RawQuery)
 	if perr != nil {
-		return "", 0, 0, skip, api.Errorf(api.CodeBadArguments, "", "malformed query string: %v", perr)
+		return "", 0, nil, skip, api.BadArguments("", "malformed query string: %v", perr)
 	}
 	for k := range q {
 		if k != "path" && k != "recursive" && k != "since_zxid" {
-			return "", 0, 0, skip, api.Errorf(api.CodeBadArguments, "", "unknown query parameter %q (this route takes: path, recursive, since_zxid)", k)
+			return "", 0, nil, skip, api.BadArguments("", "unknown query parameter %q (this route takes: path, recursive, since_zxid)", k)
 		}
 	}
 	path = q.Get("path")
 	if path == "" {
 		path = "/"
-	}
-	if err := fsm.ValidatePath(path); err != nil {
-		return "", 0, 0, skip, err
 	}
 	kind = KindPersistent
 	switch q.Get("recursive") {
@@ -114,32 +105,25 @@ func (h *Handler) sseRequest(r *http.Request) (path string, kind Kind, after int
 		}
 	case "false", "0":
 	default:
-		return "", 0, 0, skip, api.Errorf(api.CodeBadArguments, path, "flag \"recursive\" takes no value, true or false")
+		return "", 0, nil, skip, api.BadArguments(path, "flag \"recursive\" takes no value, true or false")
 	}
-	after = h.store.Applied()
 	if q.Has("since_zxid") {
-		after, err = strconv.ParseInt(q.Get("since_zxid"), 10, 64)
-		if err != nil || after < 0 {
-			return "", 0, 0, skip, api.Errorf(api.CodeBadArguments, path, "since_zxid must be a non-negative integer")
+		v, perr := strconv.ParseInt(q.Get("since_zxid"), 10, 64)
+		if perr != nil {
+			return "", 0, nil, skip, api.BadArguments(path, "since_zxid must be a non-negative integer")
 		}
+		since = &v
 	}
 	if last := r.Header.Get("Last-Event-ID"); last != "" {
 		z, k, ok := strings.Cut(last, "/")
 		zxid, zerr := strconv.ParseInt(z, 10, 64)
 		kk, kerr := strconv.Atoi(k)
 		if !ok || zerr != nil || kerr != nil || zxid < 1 || kk < 0 {
-			return "", 0, 0, skip, api.Errorf(api.CodeBadArguments, path, "Last-Event-ID must be <zxid>/<k>, got %q", last)
+			return "", 0, nil, skip, api.BadArguments(path, "Last-Event-ID must be <zxid>/<k>, got %q", last)
 		}
 		// Replay from the start of that zxid, skipping what was seen.
-		after, skip = zxid-1, eventID{zxid: zxid, k: kk}
+		from := zxid - 1
+		since, skip = &from, eventID{zxid: zxid, k: kk}
 	}
-	return path, kind, after, skip, nil
-}
-
-func writeError(w http.ResponseWriter, zxid int64, err error) {
-	e := asAPIError(err)
-	w.Header().Set("Canopy-Zxid", strconv.FormatInt(zxid, 10))
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(e.Code.Status())
-	json.NewEncoder(w).Encode(api.ErrorBody{Error: e})
+	return path, kind, since, skip, nil
 }

@@ -81,7 +81,7 @@ func TestWSTriggers(t *testing.T) {
 	})
 	run("exists watch on an existing node fires on setData and delete", func(t *testing.T, w, c *wsClient) {
 		c.create("/ex2", "")
-		var res ExistsResult
+		var res api.ExistsResult
 		w.ok(req{"op": "exists", "path": "/ex2", "watch": true}, &res)
 		if res.Stat == nil {
 			t.Fatal("exists on an existing node: stat null")
@@ -96,7 +96,7 @@ func TestWSTriggers(t *testing.T) {
 	run("getChildren watch fires once on a child created, with child and change", func(t *testing.T, w, c *wsClient) {
 		c.create("/gc1", "")
 		c.create("/gc1/a", "")
-		var res ChildrenResult
+		var res api.ChildrenResult
 		w.ok(req{"op": "getChildren", "path": "/gc1", "watch": true}, &res)
 		if len(res.Children) != 1 || res.Children[0] != "a" {
 			t.Fatalf("getChildren: %+v", res)

@@ -75,7 +75,7 @@ func TestWatchPrintsEveryEventUntilInterrupted(t *testing.T) {
 }
 
 func TestWatchOfACompactedHistoryFails(t *testing.T) {
-	nd := testnode.Start(t, func(m *server.Main) { m.WatchHistory = 2 })
+	nd := testnode.Start(t, func(m *server.Main) { m.Limits.WatchHistory = 2 })
 	for i := 0; i < 5; i++ {
 		canopyAt(t, nd.URL, "create", "/h"+strconv.Itoa(i)).ok(t)
 	}

@@ -103,9 +103,6 @@ func configure(log io.Writer, id, dataDir string, opts []Option) *server.Main {
 	m.SnapshotThreshold = 16384
 	m.TrailingLogs = 10240
 	m.ReapInterval = 200 * time.Millisecond
-	m.WatchHistory = 100000
-	m.WatchQueue = 1024
-	m.MaxWatches = 100000
 	for _, o := range opts {
 		o(m)
 	}
