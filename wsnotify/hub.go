@@ -113,8 +113,15 @@ type Hub struct {
 	tables     [kindCount]map[string]map[*Subscriber]struct{}
 	history    []*Delivery // a ring of the last len(history) events
 	head, size int
-	// horizon: every event with a zxid above it is in the history.
-	horizon   int64
+	// keep is how many events a replay is promised (--watch-history); the
+	// ring holds a grace beyond it, so that an oldest_zxid a Compacted
+	// answer named stays servable while the client comes back with it.
+	keep int
+	// horizon: every event with a zxid above it is in the ring.
+	horizon int64
+	// named holds the oldest_zxid values Compacted answers gave, still
+	// within the ring: a since_zxid equal to one is served.
+	named     map[int64]struct{}
 	lastZxid  int64
 	lastK     int
 	markSeq   uint64
@@ -144,8 +151,9 @@ func NewHub(cfg HubConfig) *Hub {
 	if cfg.MaxWatches <= 0 {
 		cfg.MaxWatches = d.MaxWatches
 	}
-	h := &Hub{history: make([]*Delivery, cfg.History), queueSize: cfg.QueueSize, maxWatch: cfg.MaxWatches,
-		subs: make(map[*Subscriber]struct{})}
+	h := &Hub{history: make([]*Delivery, cfg.History+historyGrace(cfg.History)), keep: cfg.History,
+		queueSize: cfg.QueueSize, maxWatch: cfg.MaxWatches,
+		subs: make(map[*Subscriber]struct{}), named: make(map[int64]struct{})}
 	for k := range h.tables {
 		h.tables[k] = make(map[string]map[*Subscriber]struct{})
 	}
@@ -195,6 +203,7 @@ func (h *Hub) Reset(applied int64) {
 	defer h.mu.Unlock()
 	h.head, h.size = 0, 0
 	h.horizon, h.lastZxid, h.lastK = applied, applied, 0
+	clear(h.named)
 	for s := range h.subs {
 		h.drop(s, "resync")
 	}
@@ -305,10 +314,8 @@ func (h *Hub) Watch(s *Subscriber, k Kind, path string, after int64, response []
 	if !s.isActive {
 		return &api.Error{Code: api.CodeUnavailable, Message: "the connection fell behind and is closing"}
 	}
-	if after < h.horizon {
-		oldest := h.horizon
-		return &api.Error{Code: api.CodeCompacted, Path: path, OldestZxid: &oldest,
-			Message: "events after that zxid are no longer held; resume from oldest_zxid or re-read the state"}
+	if err := h.checkReplay(path, after); err != nil {
+		return err
 	}
 	key := watchKey{k, path}
 	if _, ok := s.watches[key]; !ok && len(s.watches) >= h.maxWatch {
@@ -373,6 +380,43 @@ func (h *Hub) matchesAny(s *Subscriber, d *Delivery) bool {
 		}
 	}
 	return false
+}
+
+// historyGrace is how many events the ring holds beyond the promised
+// history: an eighth more, and at least 16.
+func historyGrace(keep int) int { return max(keep/8, 16) }
+
+// checkReplay refuses, Compacted, a replay from `after` that the promised
+// history no longer holds in full, naming the oldest zxid it does hold. A
+// client that comes back with that zxid is served, as long as the ring's
+// grace still holds its events, even if the history has moved on since.
+func (h *Hub) checkReplay(path string, after int64) error {
+	oldest := h.oldest()
+	if after >= oldest {
+		return nil
+	}
+	if _, ok := h.named[after]; ok && after >= h.horizon {
+		return nil
+	}
+	for z := range h.named {
+		if z < h.horizon {
+			delete(h.named, z)
+		}
+	}
+	h.named[oldest] = struct{}{}
+	return &api.Error{Code: api.CodeCompacted, Path: path, OldestZxid: &oldest,
+		Message: "events after that zxid are no longer held; resume from oldest_zxid or re-read the state"}
+}
+
+// oldest is the oldest zxid from which the promised history (the last
+// keep events) replays in full.
+func (h *Hub) oldest() int64 {
+	if h.size <= h.keep {
+		return h.horizon
+	}
+	// The newest event outside the promised window: every event with a
+	// zxid above it is held.
+	return h.at(h.size - h.keep - 1).Zxid
 }
 
 // since returns the held events with a zxid above after, oldest first.
@@ -480,9 +524,10 @@ func (h *Hub) WatchCount() int {
 	return n
 }
 
-// Horizon returns the oldest zxid from which a replay is complete.
+// Horizon returns the oldest zxid from which a replay is promised in full:
+// the oldest_zxid a Compacted answer names.
 func (h *Hub) Horizon() int64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.horizon
+	return h.oldest()
 }
