@@ -59,28 +59,36 @@ func (n *Node) leaderAPI(ctx context.Context) (string, error) {
 	}
 }
 
-func (n *Node) leaderReadIndex(ctx context.Context) (int64, error) {
+// onLeader is the one place that decides where a request runs: local
+// when this node leads, else remote with the leader's API address, once a
+// leader is known (within ctx and twice the election timeout).
+func onLeader[T any](ctx context.Context, n *Node, local func() (T, error), remote func(leader string) (T, error)) (T, error) {
+	var zero T
 	addr, err := n.leaderAPI(ctx)
-	if err != nil {
-		return 0, err
+	switch {
+	case err != nil:
+		return zero, err
+	case addr == "":
+		return local()
+	case n.cfg.Forwarder == nil:
+		return zero, api.Unavailable("%s", errNotForwardable)
 	}
-	if addr == "" {
-		return n.LeaderReadIndex(ctx)
-	}
-	return n.cfg.Forwarder.ReadIndex(ctx, addr)
+	return remote(addr)
+}
+
+func (n *Node) leaderReadIndex(ctx context.Context) (int64, error) {
+	return onLeader(ctx, n,
+		func() (int64, error) { return n.LeaderReadIndex(ctx) },
+		func(leader string) (int64, error) { return n.cfg.Forwarder.ReadIndex(ctx, leader) })
 }
 
 // forwardKeepAlives sends one batch of a follower's keep-alives to the
 // leader and returns the sessions it does not know.
 func (n *Node) forwardKeepAlives(ctx context.Context, ids []api.ID) (map[api.ID]bool, error) {
-	addr, err := n.leaderAPI(ctx)
+	unknown, err := onLeader(ctx, n,
+		func() ([]api.ID, error) { return n.LeaderKeepAlive(ids), nil },
+		func(leader string) ([]api.ID, error) { return n.cfg.Forwarder.KeepAlive(ctx, leader, ids) })
 	if err != nil {
-		return nil, err
-	}
-	var unknown []api.ID
-	if addr == "" {
-		unknown = n.LeaderKeepAlive(ids)
-	} else if unknown, err = n.cfg.Forwarder.KeepAlive(ctx, addr, ids); err != nil {
 		return nil, err
 	}
 	out := make(map[api.ID]bool, len(unknown))

@@ -45,13 +45,14 @@ func (n *Node) AddMember(ctx context.Context, m api.MemberRequest) error {
 	if m.ID == "" || m.Raft == "" {
 		return &api.Error{Code: api.CodeBadArguments, Message: "a member needs an id and a raft address"}
 	}
-	addr, err := n.leaderAPI(ctx)
-	if err != nil {
-		return err
-	}
-	if addr != "" {
-		return n.cfg.Forwarder.AddMember(ctx, addr, m)
-	}
+	_, err := onLeader(ctx, n,
+		func() (struct{}, error) { return struct{}{}, n.addMemberHere(ctx, m) },
+		func(leader string) (struct{}, error) { return struct{}{}, n.cfg.Forwarder.AddMember(ctx, leader, m) })
+	return err
+}
+
+// addMemberHere is AddMember on the leader.
+func (n *Node) addMemberHere(ctx context.Context, m api.MemberRequest) error {
 	var f raft.IndexFuture
 	if m.Voter {
 		f = n.raft.AddVoter(raft.ServerID(m.ID), raft.ServerAddress(m.Raft), 0, DefaultTimeout)
@@ -61,20 +62,23 @@ func (n *Node) AddMember(ctx context.Context, m api.MemberRequest) error {
 	if err := n.await(ctx, f); err != nil {
 		return raftError(err)
 	}
-	_, _, err = n.proposeLocal(ctx, &fsm.Command{Op: fsm.OpSetMember, Path: m.ID, RaftAddr: m.Raft, HTTPAddr: m.HTTP, Time: time.Now().UnixMilli()})
+	_, _, err := n.proposeLocal(ctx, &fsm.Command{Op: fsm.OpSetMember, Path: m.ID, RaftAddr: m.Raft, HTTPAddr: m.HTTP, Time: time.Now().UnixMilli()})
 	return err
 }
 
 // RemoveMember removes a node from the cluster, the leader included (it
 // steps down once its removal commits).
 func (n *Node) RemoveMember(ctx context.Context, id string) error {
-	addr, err := n.leaderAPI(ctx)
-	if err != nil {
-		return err
-	}
-	if addr != "" {
-		return n.cfg.Forwarder.RemoveMember(ctx, addr, id)
-	}
+	_, err := onLeader(ctx, n,
+		func() (struct{}, error) { return struct{}{}, n.removeMemberHere(ctx, id) },
+		func(leader string) (struct{}, error) {
+			return struct{}{}, n.cfg.Forwarder.RemoveMember(ctx, leader, id)
+		})
+	return err
+}
+
+// removeMemberHere is RemoveMember on the leader.
+func (n *Node) removeMemberHere(ctx context.Context, id string) error {
 	conf := n.raft.GetConfiguration()
 	if err := conf.Error(); err != nil {
 		return raftError(err)

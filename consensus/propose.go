@@ -24,17 +24,20 @@ func (n *Node) Propose(ctx context.Context, cmd *fsm.Command) (fsm.Result, int64
 	if cmd.Time == 0 {
 		cmd.Time = time.Now().UnixMilli()
 	}
-	addr, err := n.leaderAPI(ctx)
-	if err != nil {
-		return fsm.Result{}, 0, err
+	type proposed struct {
+		res  fsm.Result
+		zxid int64
 	}
-	if addr == "" {
-		return n.proposeLocal(ctx, cmd)
-	}
-	if n.cfg.Forwarder == nil {
-		return fsm.Result{}, 0, &api.Error{Code: api.CodeUnavailable, Message: errNotForwardable.Error()}
-	}
-	return n.cfg.Forwarder.Propose(ctx, addr, cmd.Encode(nil))
+	p, err := onLeader(ctx, n,
+		func() (proposed, error) {
+			res, zxid, err := n.proposeLocal(ctx, cmd)
+			return proposed{res, zxid}, err
+		},
+		func(leader string) (proposed, error) {
+			res, zxid, err := n.cfg.Forwarder.Propose(ctx, leader, cmd.Encode(nil))
+			return proposed{res, zxid}, err
+		})
+	return p.res, p.zxid, err
 }
 
 // proposeLocal proposes on this node, which must be the leader.
@@ -119,22 +122,17 @@ func newSessionID() api.ID {
 // reached the leader's clock: at once on the leader; from a follower, in
 // the next batch of keep-alives it sends.
 func (n *Node) KeepAlive(ctx context.Context, id api.ID) (api.Session, error) {
-	addr, err := n.leaderAPI(ctx)
+	known, err := onLeader(ctx, n,
+		func() (bool, error) { return len(n.LeaderKeepAlive([]api.ID{id})) == 0, nil },
+		func(string) (bool, error) {
+			unknown, err := n.keepAlives.join(ctx, id)
+			return !unknown[id], err
+		})
 	if err != nil {
 		return api.Session{}, err
 	}
-	if addr == "" {
-		if unknown := n.LeaderKeepAlive([]api.ID{id}); len(unknown) > 0 {
-			return api.Session{}, api.SessionExpired(id)
-		}
-	} else {
-		unknown, err := n.keepAlives.join(ctx, id)
-		if err != nil {
-			return api.Session{}, err
-		}
-		if unknown[id] {
-			return api.Session{}, api.SessionExpired(id)
-		}
+	if !known {
+		return api.Session{}, api.SessionExpired(id)
 	}
 	timeout := int64(0)
 	if info, _, err := n.tree.Session(id); err == nil {

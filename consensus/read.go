@@ -18,23 +18,22 @@ import (
 // by concurrent reads) and the data is then read locally: the leader never
 // serves the follower's data.
 func (n *Node) Linearize(ctx context.Context) error {
-	addr, err := n.leaderAPI(ctx)
-	if err != nil {
-		return err
-	}
-	var index int64
-	if addr == "" {
-		index, err = n.LeaderReadIndex(ctx)
-	} else {
-		index, err = n.readIndexes.join(ctx, struct{}{})
-	}
-	if err != nil {
-		return err
-	}
-	if addr == "" {
-		return n.WaitApplied(ctx, index)
-	}
-	return n.waitAppliedWhileLed(ctx, index)
+	_, err := onLeader(ctx, n,
+		func() (struct{}, error) {
+			index, err := n.LeaderReadIndex(ctx)
+			if err != nil {
+				return struct{}{}, err
+			}
+			return struct{}{}, n.WaitApplied(ctx, index)
+		},
+		func(string) (struct{}, error) {
+			index, err := n.readIndexes.join(ctx, struct{}{})
+			if err != nil {
+				return struct{}{}, err
+			}
+			return struct{}{}, n.waitAppliedWhileLed(ctx, index)
+		})
+	return err
 }
 
 // waitAppliedWhileLed is WaitApplied for a follower's linearizable read: a
