@@ -75,12 +75,21 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 	})
 }
 
-// observe sets the default Canopy-Zxid, then records the request's metrics
-// and writes the access log line (debug level).
+// stampZxid sets the default Canopy-Zxid, the applied zxid, which every
+// response carries; a handler sets its own where the answer reflects
+// another.
+func (s *Server) stampZxid(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setZxid(w, s.svc.Applied())
+		next.ServeHTTP(w, r)
+	})
+}
+
+// observe records the request's metrics and writes the access log line
+// (debug level).
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		setZxid(w, s.svc.Applied())
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		s.metrics.inflight.Inc()
 		s.metrics.active.Add(1)

@@ -61,14 +61,38 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.Se
 
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(s.requestID, s.recoverer, s.observe, s.throttle, s.limitBody)
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+	r.Use(s.requestID, s.recoverer, s.stampZxid)
+	r.NotFound(s.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.svc.Applied(), api.Errorf(api.CodeNotFound, "", "no route %s %s", r.Method, r.URL.Path))
-	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+	})).ServeHTTP)
+	r.MethodNotAllowed(s.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.svc.Applied(), api.Errorf(api.CodeMethodNotAllowed, "", "method %s is not allowed on %s", r.Method, r.URL.Path))
-	})
+	})).ServeHTTP)
 
+	// Long-lived connections (WebSocket, SSE, the forwarding stream) are
+	// not requests: their lifetimes would swamp the request latencies
+	// (and /v1/status's max_latency_ms); wsnotify and cluster count them
+	// as connections.
+	r.Group(func(r chi.Router) {
+		r.Use(s.throttle, s.sessionCheck)
+		if s.cfg.Watch != nil {
+			r.Get("/v1/watch", s.cfg.Watch)
+		}
+		if s.cfg.Events != nil {
+			r.Get("/v1/events", s.cfg.Events)
+		}
+		r.Get("/v1/internal/stream", s.internalStream)
+	})
+	r.Group(func(r chi.Router) {
+		r.Use(s.observe, s.throttle, s.limitBody)
+		s.requestRoutes(r)
+	})
+	return r
+}
+
+// requestRoutes are the routes of requests: each answered once, observed
+// (metrics, access log), body-limited.
+func (s *Server) requestRoutes(r chi.Router) {
 	r.Route("/v1", func(r chi.Router) {
 		r.Use(s.sessionCheck)
 		r.Route("/nodes", func(r chi.Router) {
@@ -105,15 +129,8 @@ func (s *Server) routes() chi.Router {
 		r.Post("/cluster/members", s.addMember)
 		r.Delete("/cluster/members/{id}", s.removeMember)
 		r.Post("/internal/propose", s.internalPropose)
-		r.Get("/internal/stream", s.internalStream)
 		r.Post("/internal/readindex", s.internalReadIndex)
 		r.Post("/internal/keepalive", s.internalKeepAlive)
-		if s.cfg.Watch != nil {
-			r.Get("/watch", s.cfg.Watch)
-		}
-		if s.cfg.Events != nil {
-			r.Get("/events", s.cfg.Events)
-		}
 	})
 
 	r.Get("/healthz", s.healthz)
@@ -132,5 +149,4 @@ func (s *Server) routes() chi.Router {
 			http.Redirect(w, r, "/ui/", http.StatusFound)
 		})
 	}
-	return r
 }

@@ -58,6 +58,7 @@ func (h *Handler) ServeWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Accept has answered
 	}
+	defer h.connection("websocket", r)()
 	ws.SetReadLimit(h.svc.Limits().MaxBodyBytes)
 	c := &conn{h: h, ws: ws, sub: h.hub.NewSubscriber(), remote: r.RemoteAddr, log: h.cfg.Logger.With().Str("remote", r.RemoteAddr).Logger()}
 	c.serve(r.Context())

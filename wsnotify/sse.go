@@ -26,6 +26,7 @@ func (h *Handler) ServeSSE(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, h.svc.Applied(), err)
 		return
 	}
+	defer h.connection("sse", r)()
 	sub := h.hub.NewSubscriber()
 	defer h.hub.Close(sub)
 	if err := h.hub.Watch(sub, kind, path, after, nil); err != nil {
