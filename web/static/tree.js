@@ -150,14 +150,25 @@ export class Tree {
     k.pages.push({ last: items.length ? items[items.length - 1].name : "", zx: res.zxid });
     k.next = next;
     // Rows shown before a reload keep their state (open, selected) when
-    // the new first page has them; one beyond it stays, pinned; the rest go.
+    // the new first page has them; one beyond it that holds state (open,
+    // or the selection or its way down) stays, pinned; the rest go, so a
+    // filter shows what matches it and nothing a wider one left behind.
     const now = new Set(k.names);
+    const holdsState = (c) => c.expanded || (this.selected && (this.selected === c.path || this.selected.startsWith(c.path + "/")));
+    const stays = (name, c) => !this.inRange(k, name) && (!k.filter || name.startsWith(k.filter)) && holdsState(c);
     for (const name of old) {
-      if (now.has(name)) continue;
+      if (now.has(name) || k.pinned.includes(name)) continue;
       const c = this.rows.get(join(r.path, name));
       if (!c) continue;
-      if (!this.inRange(k, name) && (!k.filter || name.startsWith(k.filter)) && !k.pinned.includes(name)) k.pinned.push(name);
-      else if (!k.pinned.includes(name)) this.drop(c);
+      if (stays(name, c)) k.pinned.push(name);
+      else this.drop(c);
+    }
+    if (reset) {
+      k.pinned = k.pinned.filter((name) => {
+        const c = this.rows.get(join(r.path, name));
+        if (c && !stays(name, c)) this.drop(c);
+        return !!c && stays(name, c);
+      });
     }
     if (readAt(r, res.zxid)) { r.stat = res.body.stat; this.paint(r); }
     this.renderGroup(r);
@@ -217,7 +228,11 @@ export class Tree {
         h("button", { type: "button", onclick: () => this.loadPage(r, false) }, `Show ${PAGE}${left}`)));
     } else if (!k.names.length && k.filter) items.push(note(`No child starts with “${k.filter}”`));
     for (const name of k.pinned) { const c = this.rows.get(join(r.path, name)); if (c) items.push(c.li); }
+    // Re-inserting a row takes the focus from it: a person typing into
+    // the filter while a page loads would type into nothing.
+    const focused = r.group.contains(document.activeElement) ? document.activeElement : null;
     r.group.replaceChildren(...items);
+    if (focused && focused.isConnected && document.activeElement !== focused) focused.focus({ preventScroll: true });
   }
 
   // --- live updates -------------------------------------------------------
