@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -184,7 +185,7 @@ func (l *link) health(ctx context.Context, conn *websocket.Conn) {
 		case <-t.C:
 		}
 		cctx, cancel := context.WithTimeout(ctx, healthInterval)
-		_, err := l.callOn(cctx, conn, map[string]any{"op": "exists", "path": "/"}, nil)
+		_, err := l.callOn(cctx, conn, api.Request{Op: "exists", Path: "/"}, nil)
 		cancel()
 		if errors.Is(err, context.DeadlineExceeded) && l.delivering.Load() ||
 			api.CodeOf(err) == api.CodeThrottled { // over this client's rate, but answering
@@ -200,7 +201,7 @@ func (l *link) health(ctx context.Context, conn *websocket.Conn) {
 // call sends one request on the current connection (waiting for one) and
 // returns its result. A read lost with its connection is sent again on the
 // next one.
-func (l *link) call(ctx context.Context, req map[string]any, ok func(json.RawMessage)) (json.RawMessage, error) {
+func (l *link) call(ctx context.Context, req api.Request, ok func(json.RawMessage)) (json.RawMessage, error) {
 	for {
 		l.mu.Lock()
 		conn, up := l.conn, l.up
@@ -239,7 +240,7 @@ var errLinkLost = errors.New("watch connection lost")
 // server's bucket for the client has refilled by its rate.
 const throttledFrameWait = time.Second
 
-func (l *link) callOn(ctx context.Context, conn *websocket.Conn, req map[string]any, ok func(json.RawMessage)) (json.RawMessage, error) {
+func (l *link) callOn(ctx context.Context, conn *websocket.Conn, req api.Request, ok func(json.RawMessage)) (json.RawMessage, error) {
 	l.mu.Lock()
 	if l.conn != conn {
 		l.mu.Unlock()
@@ -250,7 +251,7 @@ func (l *link) callOn(ctx context.Context, conn *websocket.Conn, req map[string]
 	p := &pending{answer: make(chan frame, 1), ok: ok}
 	l.pending[id] = p
 	l.mu.Unlock()
-	req["id"] = id
+	req.ID = json.RawMessage(strconv.FormatInt(id, 10))
 	data, err := json.Marshal(req)
 	if err != nil {
 		l.forget(id)

@@ -94,9 +94,10 @@ func (c *Client) readW(ctx context.Context, op, path string, kind func(json.RawM
 	}
 	w := c.watchConn()
 	ch := make(chan Event, 1)
-	req := map[string]any{"op": op, "path": path, "watch": true}
+	req := api.Request{Op: op, Path: path, Watch: true}
 	if c.stale {
-		req["min_zxid"] = max(c.seen.Load(), 1)
+		from := max(c.seen.Load(), 1)
+		req.MinZxid = &from
 	}
 	res, err := w.link.call(ctx, req, func(result json.RawMessage) {
 		w.mu.Lock()
@@ -141,9 +142,7 @@ func (c *Client) ExistsW(ctx context.Context, path string) (Stat, bool, <-chan E
 	if err != nil {
 		return Stat{}, false, nil, err
 	}
-	var out struct {
-		Stat *Stat `json:"stat"`
-	}
+	var out api.ExistsResult
 	if err := json.Unmarshal(res, &out); err != nil {
 		return Stat{}, false, nil, fmt.Errorf("canopy: undecodable exists answer: %v", err)
 	}
@@ -160,10 +159,7 @@ func (c *Client) ChildrenW(ctx context.Context, path string) ([]string, Stat, <-
 	if err != nil {
 		return nil, Stat{}, nil, err
 	}
-	var out struct {
-		Children []string `json:"children"`
-		Stat     Stat     `json:"stat"`
-	}
+	var out api.ChildrenResult
 	if err := json.Unmarshal(res, &out); err != nil {
 		return nil, Stat{}, nil, fmt.Errorf("canopy: undecodable getChildren answer: %v", err)
 	}
@@ -188,7 +184,7 @@ func (c *Client) RemoveWatches(ctx context.Context, path string, kind WatchKind)
 		return api.Errorf(api.CodeBadArguments, path, "RemoveWatches takes WatchData or WatchChildren, got %s", kind)
 	}
 	w := c.watchConn()
-	_, err := w.link.call(ctx, map[string]any{"op": "removeWatch", "path": path, "kind": kind.String()}, func(json.RawMessage) {
+	_, err := w.link.call(ctx, api.Request{Op: "removeWatch", Path: path, Kind: kind.String()}, func(json.RawMessage) {
 		w.remove(path, kind)
 	})
 	return err
@@ -343,9 +339,10 @@ func (w *Watcher) end(err error) {
 // connected (re)adds the watch from where delivery stopped.
 func (w *Watcher) connected(l *link) {
 	w.mu.Lock()
-	req := map[string]any{"op": "addWatch", "path": w.path, "mode": w.mode}
+	req := api.Request{Op: "addWatch", Path: w.path, Mode: w.mode}
 	if w.since > 0 {
-		req["since_zxid"] = w.since
+		since := w.since
+		req.SinceZxid = &since
 	}
 	first := !w.started
 	clear(w.skip)
@@ -354,9 +351,7 @@ func (w *Watcher) connected(l *link) {
 	}
 	w.mu.Unlock()
 	_, err := l.call(l.ctx, req, func(result json.RawMessage) {
-		var r struct {
-			Zxid int64 `json:"zxid"`
-		}
+		var r api.WatchResult
 		if json.Unmarshal(result, &r) == nil {
 			w.mu.Lock()
 			if r.Zxid > w.since {
