@@ -121,9 +121,44 @@ const requestTimeout = 12 * time.Second
 // mustCreate creates a persistent node through nd.
 func mustCreate(t testingT, nd *node, path, data string) {
 	t.Helper()
-	r := post(nd, "/v1/nodes"+path, []byte(data), requestTimeout)
-	if r.Status != http.StatusCreated {
-		t.Fatalf("create %s through %s: %s", path, nd.id, r)
+	if err := createRetrying(nd, path, data); err != nil {
+		t.Fatalf("%v", err)
+	}
+}
+
+// createRetrying creates a node through nd as a careful client does: an
+// answer of unknown outcome (503, 504, none: the leader stepped down, as it
+// may on a loaded machine while a member is down) is retried, and a
+// NodeExists after one means the earlier try took effect.
+func createRetrying(nd *node, path, data string) error {
+	return retryUnknown(func(retry bool) (bool, reply) {
+		r := post(nd, "/v1/nodes"+path, []byte(data), requestTimeout)
+		return r.Status == http.StatusCreated || retry && r.Status == http.StatusConflict, r
+	}, "create "+path+" through "+nd.id)
+}
+
+// setRetrying sets a node's data (any version) through nd, retrying an
+// answer of unknown outcome: the set is idempotent.
+func setRetrying(nd *node, path, data string) error {
+	return retryUnknown(func(bool) (bool, reply) {
+		r := call(nd, http.MethodPut, "/v1/nodes"+path, []byte(data), requestTimeout)
+		return r.Status == http.StatusOK, r
+	}, "set "+path+" through "+nd.id)
+}
+
+// retryUnknown runs a write until it succeeds, retrying (for up to 30 s)
+// while its answers leave the outcome unknown; any other answer fails it.
+func retryUnknown(write func(retry bool) (bool, reply), what string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for retry := false; ; retry = true {
+		ok, r := write(retry)
+		switch {
+		case ok:
+			return nil
+		case !r.unknown() || time.Now().After(deadline):
+			return fmt.Errorf("%s: %s", what, r)
+		}
+		time.Sleep(50 * time.Millisecond) // a new leader takes an election timeout or two
 	}
 }
 

@@ -58,12 +58,12 @@ func TestLaggingFollowerCatchesUpBySnapshotInstall(t *testing.T) {
 			for i := 0; i < 150; i++ {
 				nd := live[(w+i)%len(live)]
 				p := fmt.Sprintf("/snap/w%d-%03d", w, i)
-				if r := post(nd, "/v1/nodes"+p, []byte(p), requestTimeout); r.Status != http.StatusCreated {
-					errs <- fmt.Sprintf("create %s through %s: %s", p, nd.id, r)
+				if err := createRetrying(nd, p, p); err != nil {
+					errs <- err.Error()
 					return
 				}
-				if r := call(nd, http.MethodPut, "/v1/nodes"+p, []byte("again"), requestTimeout); r.Status != http.StatusOK {
-					errs <- fmt.Sprintf("set %s through %s: %s", p, nd.id, r)
+				if err := setRetrying(nd, p, "again"); err != nil {
+					errs <- err.Error()
 					return
 				}
 			}
