@@ -36,6 +36,9 @@ type dial struct {
 	err  error
 }
 
+// errClosing answers a call made while the node closes its forwarder.
+var errClosing = api.Unavailable("node is shutting down")
+
 // maxConnsToLeader bounds a follower's HTTP connections to one node.
 const maxConnsToLeader = 64
 
@@ -124,7 +127,7 @@ func (c *Client) stream(ctx context.Context, leader string) (*stream, error) {
 	case <-d.done:
 		return d.s, d.err
 	case <-ctx.Done():
-		return nil, &api.Error{Code: api.CodeUnavailable, Message: "no stream to the leader yet: " + ctx.Err().Error()}
+		return nil, api.Unavailable("no stream to the leader yet: %v", ctx.Err())
 	}
 }
 
@@ -148,7 +151,7 @@ func (c *Client) dialStream(leader string, d *dial) {
 		return
 	case c.closed:
 		s.w.stop()
-		d.err = &api.Error{Code: api.CodeUnavailable, Message: "node is shutting down"}
+		d.err = errClosing
 		return
 	}
 	d.s = s
@@ -165,7 +168,7 @@ func (c *Client) dialStream(leader string, d *dial) {
 // dial is needed. c.mu is held.
 func (c *Client) cachedStream(leader string) (s *stream, ok bool, err error) {
 	if c.closed {
-		return nil, true, &api.Error{Code: api.CodeUnavailable, Message: "node is shutting down"}
+		return nil, true, errClosing
 	}
 	if until, found := c.noStream[leader]; found {
 		if time.Now().Before(until) {
@@ -281,12 +284,12 @@ func (c *Client) callURL(ctx context.Context, method, url, contentType string, b
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return &api.Error{Code: api.CodeUnavailable, Message: "cannot reach the leader: " + err.Error()}
+		return api.Unavailable("cannot reach the leader: %v", err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return &api.Error{Code: api.CodeUnavailable, Message: "reading the leader's answer: " + err.Error()}
+		return api.Unavailable("reading the leader's answer: %v", err)
 	}
 	if resp.StatusCode/100 != 2 {
 		return answerError(resp.Status, data)

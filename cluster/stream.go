@@ -326,7 +326,7 @@ func dialStream(ctx context.Context, addr string, onBroken func(*stream)) (*stre
 	}
 	if !strings.EqualFold(resp.Header.Get("Upgrade"), StreamProtocol) {
 		conn.Close()
-		return nil, &api.Error{Code: api.CodeUnavailable, Message: "the leader upgraded to " + resp.Header.Get("Upgrade")}
+		return nil, api.Unavailable("the leader upgraded to %s", resp.Header.Get("Upgrade"))
 	}
 	conn.SetDeadline(time.Time{})
 	s := &stream{addr: addr, w: newFrameWriter(conn), pending: map[uint64]chan frame{}}
@@ -335,7 +335,7 @@ func dialStream(ctx context.Context, addr string, onBroken func(*stream)) (*stre
 }
 
 func unreachable(err error) error {
-	return &api.Error{Code: api.CodeUnavailable, Message: "cannot reach the leader: " + err.Error()}
+	return api.Unavailable("cannot reach the leader: %v", err)
 }
 
 func (s *stream) readLoop(r *bufio.Reader, onBroken func(*stream)) {
@@ -426,7 +426,7 @@ func (s *stream) call(ctx context.Context, kind frameKind, payload []byte, out a
 	b = appendFrame(b, frame{kind: kind, id: id, arg: uint32(min(timeout.Milliseconds()+1, 1<<31)), payload: payload})
 	if !s.w.send(ctx.Done(), b) {
 		s.forget(id)
-		return &api.Error{Code: api.CodeUnavailable, Message: "not sent: the stream to the leader is stalled or broken"}
+		return api.Unavailable("not sent: the stream to the leader is stalled or broken")
 	}
 	select {
 	case f := <-ch:
@@ -463,7 +463,7 @@ func lostAnswer(kind frameKind, why string) error {
 	if kind == framePropose {
 		why += "; the write may or may not have happened"
 	}
-	return &api.Error{Code: api.CodeUnavailable, Message: why}
+	return api.Unavailable("%s", why)
 }
 
 // answerError turns a non-2xx answer from the leader into its error.
@@ -472,5 +472,5 @@ func answerError(status string, data []byte) error {
 	if json.Unmarshal(data, &e) == nil && e.Error != nil {
 		return e.Error
 	}
-	return &api.Error{Code: api.CodeUnavailable, Message: fmt.Sprintf("the leader answered %s", status)}
+	return api.Unavailable("the leader answered %s", status)
 }

@@ -33,13 +33,13 @@ func (n *Node) RestoreBackup(ctx context.Context, r io.Reader, size int64) error
 				msg += " (" + m.HTTPAddr + ")"
 			}
 		}
-		return &api.Error{Code: api.CodeUnavailable, Message: msg}
+		return api.Unavailable("%s", msg)
 	}
 	br := bufio.NewReaderSize(r, 1<<16)
 	head, _ := br.Peek(32)
 	applied, err := fsm.SnapshotApplied(head)
 	if err != nil {
-		return &api.Error{Code: api.CodeBadArguments, Message: err.Error()}
+		return api.BadArguments("", "%v", err)
 	}
 	// raft puts the restored state at max(meta.Index, its last index) + 1:
 	// giving it the backup's applied index keeps every zxid in the backup
@@ -55,7 +55,7 @@ func (n *Node) RestoreBackup(ctx context.Context, r io.Reader, size int64) error
 			errors.Is(err, raft.ErrRaftShutdown), errors.Is(err, raft.ErrEnqueueTimeout):
 			return raftError(err)
 		}
-		return &api.Error{Code: api.CodeBadArguments, Message: "the backup could not be restored: " + err.Error()}
+		return api.BadArguments("", "the backup could not be restored: %v", err)
 	}
 	// raft ends a restore on a no-op entry the FSM never sees; commit a
 	// barrier so that the commit index names an entry the tree has applied.

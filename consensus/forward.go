@@ -27,7 +27,7 @@ type Forwarder interface {
 	RemoveMember(ctx context.Context, leaderHTTP string, id string) error
 }
 
-var errNoLeader = &api.Error{Code: api.CodeUnavailable, Message: "no leader: an election is in progress or this node cannot reach a quorum"}
+var errNoLeader = api.Unavailable("no leader: an election is in progress or this node cannot reach a quorum")
 
 // leaderAPI waits (within ctx and twice the election timeout) until a
 // leader is known, and returns its API address; "" when this node leads.
@@ -45,7 +45,7 @@ func (n *Node) leaderAPI(ctx context.Context) (string, error) {
 		}
 		if time.Now().After(deadline) {
 			if id != "" {
-				return "", &api.Error{Code: api.CodeUnavailable, Message: "the leader's API address is not known here yet"}
+				return "", api.Unavailable("the leader's API address is not known here yet")
 			}
 			return "", errNoLeader
 		}
@@ -104,10 +104,10 @@ func (n *Node) LeaderPropose(ctx context.Context, data []byte) (fsm.Result, int6
 	// Decoded only to be checked: an entry no FSM can read must never
 	// reach the log. The follower's bytes are proposed as they came.
 	if _, err := fsm.Decode(data); err != nil {
-		return fsm.Result{}, 0, &api.Error{Code: api.CodeBadArguments, Message: "undecodable forwarded command"}
+		return fsm.Result{}, 0, api.BadArguments("", "undecodable forwarded command")
 	}
 	if n.raft.State() != raft.Leader {
-		return fsm.Result{}, 0, &api.Error{Code: api.CodeUnavailable, Message: "this node is no longer the leader"}
+		return fsm.Result{}, 0, api.Unavailable("this node is no longer the leader")
 	}
 	return n.proposeEncoded(ctx, data)
 }
@@ -117,10 +117,10 @@ func (n *Node) LeaderPropose(ctx context.Context, data []byte) (fsm.Result, int6
 // it was read.
 func (n *Node) LeaderReadIndex(ctx context.Context) (int64, error) {
 	if n.raft.State() != raft.Leader {
-		return 0, &api.Error{Code: api.CodeUnavailable, Message: "this node is not the leader"}
+		return 0, api.Unavailable("this node is not the leader")
 	}
 	if !n.ready.Load() {
-		return 0, &api.Error{Code: api.CodeUnavailable, Message: "leader is not ready yet"}
+		return 0, api.Unavailable("leader is not ready yet")
 	}
 	index := int64(n.raft.CommitIndex())
 	n.metrics.linearizedReads.Inc()

@@ -14,7 +14,7 @@ var errGaveUp = &api.Error{Code: api.CodeUnavailable,
 	Message: "gave up waiting for raft; the write may or may not have happened, re-read before retrying"}
 
 // errStopping answers a caller whose wait the node's Close ended.
-var errStopping = &api.Error{Code: api.CodeUnavailable, Message: "node is shutting down"}
+var errStopping = api.Unavailable("node is shutting down")
 
 // await waits for a raft future, but never longer than ctx and the node's
 // life. hashicorp/raft does not promise to answer every future: one that

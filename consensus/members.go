@@ -43,7 +43,7 @@ func (n *Node) registerSelf() {
 // leader, and records its addresses.
 func (n *Node) AddMember(ctx context.Context, m api.MemberRequest) error {
 	if m.ID == "" || m.Raft == "" {
-		return &api.Error{Code: api.CodeBadArguments, Message: "a member needs an id and a raft address"}
+		return api.BadArguments("", "a member needs an id and a raft address")
 	}
 	_, err := onLeader(ctx, n,
 		func() (struct{}, error) { return struct{}{}, n.addMemberHere(ctx, m) },

@@ -76,13 +76,13 @@ func raftError(err error) error {
 		return ae
 	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
 		errors.Is(err, raft.ErrLeadershipTransferInProgress):
-		return &api.Error{Code: api.CodeUnavailable, Message: "no leader: " + err.Error()}
+		return api.Unavailable("no leader: %v", err)
 	case errors.Is(err, raft.ErrEnqueueTimeout):
-		return &api.Error{Code: api.CodeUnavailable, Message: "raft is overloaded: " + err.Error()}
+		return api.Unavailable("raft is overloaded: %v", err)
 	case errors.Is(err, raft.ErrRaftShutdown):
-		return &api.Error{Code: api.CodeUnavailable, Message: "node is shutting down"}
+		return errStopping
 	}
-	return &api.Error{Code: api.CodeUnavailable, Message: err.Error()}
+	return api.Unavailable("%v", err)
 }
 
 // CreateSession opens a session with a fresh id and the negotiated timeout.

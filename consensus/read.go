@@ -96,7 +96,7 @@ func (n *Node) WaitApplied(ctx context.Context, index int64) error {
 		if n.stopped.Err() != nil {
 			return errStopping
 		}
-		return &api.Error{Code: api.CodeOperationTimeout, Message: "the node has not applied the requested zxid in time"}
+		return api.OperationTimeout("the node has not applied the requested zxid in time")
 	}
 	return nil
 }
@@ -117,7 +117,7 @@ func newVerifier(n *Node) *verifier {
 			return struct{}{}, raftError(err)
 		}
 		return struct{}{}, nil
-	}, &api.Error{Code: api.CodeOperationTimeout, Message: "leadership check timed out"})
+	}, api.OperationTimeout("leadership check timed out"))
 	return v
 }
 

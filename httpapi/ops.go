@@ -17,7 +17,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 // and if it is the leader its state is current.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if !s.node.Ready() {
-		writeError(w, s.svc.Applied(), &api.Error{Code: api.CodeUnavailable, Message: "no leader yet"})
+		writeError(w, s.svc.Applied(), api.Unavailable("no leader yet"))
 		return
 	}
 	writeJSON(w, http.StatusOK, s.svc.Applied(), map[string]string{"status": "ready"})

@@ -312,7 +312,7 @@ func (h *Hub) Watch(s *Subscriber, k Kind, path string, after int64, response []
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !s.isActive {
-		return &api.Error{Code: api.CodeUnavailable, Message: "the connection fell behind and is closing"}
+		return api.Unavailable("the connection fell behind and is closing")
 	}
 	if err := h.checkReplay(path, after); err != nil {
 		return err
