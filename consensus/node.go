@@ -131,6 +131,7 @@ type Node struct {
 	wg      sync.WaitGroup
 	loops   sync.Map // name -> struct{}: the loops still running, for Close's log
 	closed  sync.Once
+	halt    halter // why the node stopped itself (logcheck.go)
 }
 
 // Open starts a node: it opens or creates the data directory, restores the
@@ -150,7 +151,7 @@ func Open(c Config) (*Node, error) {
 	}
 	n.stopped, n.stop = context.WithCancel(context.Background())
 	n.lease = newLeaseClock(cfg.ElectionTime)
-	n.fsm = &raftFSM{tree: n.tree, applied: n.applied, sink: cfg.Sink, metrics: n.metrics}
+	n.fsm = &raftFSM{tree: n.tree, applied: n.applied, sink: cfg.Sink, metrics: n.metrics, halt: n.stopOnUnreadable}
 	if cfg.Sink != nil {
 		n.tree.SetPublisher(cfg.Sink.Publish)
 	}
@@ -189,6 +190,9 @@ func (n *Node) openRaft() error {
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 2, hlog)
 	if err != nil {
 		return fmt.Errorf("open snapshot store: %w", err)
+	}
+	if err := checkLog(store, snaps); err != nil {
+		return err // an entry raft would replay that this version cannot read
 	}
 	var advertise net.Addr
 	if cfg.RaftAdvertise != "" {

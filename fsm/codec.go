@@ -1,68 +1,130 @@
 package fsm
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-
-	"github.com/canopy-coord/canopy/api"
 )
 
-// The encoding of a command: a version byte, then the fields in order, each
-// integer as a varint and each string or byte slice length-prefixed. It is
-// what goes into the raft log, so it must stay readable by every later
-// version: new fields are appended, never reordered.
-const codecVersion = 1
+// What goes into the raft log is a promise to every later version (STYLE
+// 13): each command kind has its own versioned payload, and every version
+// of every kind stays readable forever. An entry is
+//
+//	type     1 byte: 0x80 | Op
+//	version  1 byte: the version of that kind's payload, from 1
+//	payload  that version's fields, in order
+//
+// Integers are minimal varints (zigzag for signed ones), strings and byte
+// slices a uvarint length then the bytes, a list a uvarint count then its
+// items, Flags one byte. A kind carries only the fields Apply reads:
+//
+//	kind           v  fields
+//	create         1  time session identity path data flags ttl
+//	setData        1  time identity path data version
+//	delete         1  identity path version flags
+//	check          1  identity path version
+//	multi          1  time identity ops (each op a whole entry: type, version, payload)
+//	createSession  1  session timeout identity
+//	closeSession   1  session
+//	expireSession  1  session
+//	reap           1  time path
+//	barrier        1  -
+//	setMember      1  path raftAddr httpAddr
+//	removeMember   1  path
+//
+// (identity is carried for the ACL checks Apply will make; a multi's ops,
+// each a create, setData, delete or check, keep their own kind's payload,
+// so that a new version of a kind is a new version inside a multi too.)
+//
+// To change a kind's fields, never edit a version that was released: add
+// version N+1 (bump versions below; in codec_kinds.go, add its reader
+// beside the old ones and make the encoder write it), add a golden case
+// and write its file (go test ./fsm -run Golden -update), and keep every
+// older reader. Decode returns ErrUnknownVersion for a kind or a version
+// this binary does not know.
+//
+// A first byte of 0x01 is the legacy layout (codec_legacy.go), which all
+// kinds shared up to this one: read, and written only for a command that
+// none of the kinds' layouts can carry (see Encode), which is never
+// proposed: an op that is no kind, a multi holding one a multi refuses.
+
+// typeFlag marks a command type byte; the low 7 bits are the Op.
+const typeFlag = 0x80
 
 // maxNesting bounds multi inside multi; only one level is ever proposed.
 const maxNesting = 2
 
-// Encode appends the encoding of c to buf.
+// versions is, for each kind, the latest version of its payload: the one
+// Encode writes. Decode reads it and every earlier one (see payload).
+var versions = [...]byte{
+	OpCreate: 1, OpSetData: 1, OpDelete: 1, OpCheck: 1, OpMulti: 1,
+	OpCreateSession: 1, OpCloseSession: 1, OpExpireSession: 1, OpReap: 1,
+	OpBarrier: 1, OpSetMember: 1, OpRemoveMember: 1,
+}
+
+// latest is the payload version Encode writes for op; 0 for an op that is
+// not a kind.
+func latest(op Op) byte {
+	if int(op) >= len(versions) {
+		return 0
+	}
+	return versions[op]
+}
+
+// Encode appends the encoding of c to buf: the fields of c's kind, at its
+// latest version; the other fields are not written, and decode as zero.
+// A command Apply can only refuse, and whose refusal could read a field
+// its kind does not carry, is written in the legacy layout instead (see
+// codec_legacy.go): one with an op that is no kind, or a multi holding an
+// op a multi does not run.
 func (c *Command) Encode(buf []byte) []byte {
-	buf = append(buf, codecVersion)
-	return c.encode(buf)
+	if b, ok := c.appendTo(buf); ok {
+		return b
+	}
+	return appendLegacy(buf, c)
 }
 
-func (c *Command) encode(b []byte) []byte {
-	b = append(b, byte(c.Op))
-	b = binary.AppendVarint(b, c.Time)
-	b = binary.AppendUvarint(b, uint64(c.Session))
-	b = binary.AppendUvarint(b, uint64(len(c.Identity)))
-	for _, id := range c.Identity {
-		b = appendString(b, id)
+// runsInMulti reports whether op is one a multi runs, and so one whose
+// fields in a multi are its kind's: Apply refuses any other by its path,
+// and a setData or check with FlagParents or FlagRecursive, which those
+// kinds do not carry.
+func runsInMulti(op *Command) bool {
+	switch op.Op {
+	case OpCreate, OpDelete:
+		return true
+	case OpSetData, OpCheck:
+		return !op.has(FlagParents | FlagRecursive)
 	}
-	b = appendString(b, c.Path)
-	b = binary.AppendUvarint(b, uint64(len(c.Data)))
-	b = append(b, c.Data...)
-	b = binary.AppendVarint(b, int64(c.Version))
-	b = append(b, byte(c.Flags))
-	b = binary.AppendVarint(b, c.TTL)
-	b = binary.AppendVarint(b, c.Timeout)
-	b = binary.AppendUvarint(b, uint64(len(c.Ops)))
-	for i := range c.Ops {
-		b = c.Ops[i].encode(b)
-	}
-	b = appendString(b, c.RaftAddr)
-	return appendString(b, c.HTTPAddr)
-}
-
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
+	return false
 }
 
 // ErrCorrupt is returned for bytes that are not a command's encoding.
 var ErrCorrupt = errors.New("fsm: corrupt command encoding")
 
-// Decode reads a command encoded by Encode. It never panics, whatever the
-// input; bad input is ErrCorrupt.
+// ErrUnknownVersion is returned for an entry of a command type, or of a
+// payload version, that a later Canopy wrote and this one cannot read. It
+// is never ErrCorrupt.
+var ErrUnknownVersion = errors.New("fsm: unknown command version")
+
+// Decode reads a command encoded by Encode, by this version or any earlier
+// one. It never panics, whatever the input: bad input is ErrCorrupt, and an
+// entry from a later version is ErrUnknownVersion. One command has one
+// encoding: a command decoded from the per-kind layout encodes back to the
+// same bytes.
 func Decode(data []byte) (*Command, error) {
-	if len(data) == 0 || data[0] != codecVersion {
-		return nil, fmt.Errorf("%w: unknown version", ErrCorrupt)
+	if len(data) == 0 {
+		return nil, fmt.Errorf("%w: empty", ErrCorrupt)
 	}
-	d := decoder{b: data[1:]}
+	switch t := data[0]; {
+	case t == legacyFormat:
+		return decodeLegacy(data[1:])
+	case t == 0:
+		return nil, fmt.Errorf("%w: no command type", ErrCorrupt)
+	case t&typeFlag == 0:
+		return nil, fmt.Errorf("%w: entry format %d (this version reads 1 and typed commands)", ErrUnknownVersion, t)
+	}
+	d := decoder{b: data}
 	c := new(Command)
-	d.command(c, 0)
+	d.command(c)
 	if d.err != nil {
 		return nil, d.err
 	}
@@ -73,120 +135,44 @@ func Decode(data []byte) (*Command, error) {
 }
 
 type decoder struct {
-	b   []byte
-	err error
+	b     []byte
+	err   error
+	depth int // of the command being read: 0 at the top, 1 in a multi
 }
 
 func (d *decoder) fail(what string) {
+	d.failWith(fmt.Errorf("%w: %s", ErrCorrupt, what))
+}
+
+func (d *decoder) failWith(err error) {
 	if d.err == nil {
-		d.err = fmt.Errorf("%w: %s", ErrCorrupt, what)
+		d.err = err
 	}
 	d.b = nil
 }
 
-// Varints must be minimal: one command has exactly one encoding, so a
-// decoded entry always re-encodes to the bytes raft stored.
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 || n != varintLen(v) {
-		d.fail("bad varint")
-		return 0
+// command reads one entry in the per-kind layout: type, version, payload.
+func (d *decoder) command(c *Command) {
+	t := d.byte()
+	if d.err != nil {
+		return
 	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 || n != uvarintLen(v) {
-		d.fail("bad uvarint")
-		return 0
+	if t&typeFlag == 0 {
+		d.fail("not a command type")
+		return
 	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) byte() byte {
-	if len(d.b) < 1 {
-		d.fail("short")
-		return 0
+	c.Op = Op(t &^ typeFlag)
+	v := d.byte()
+	known := latest(c.Op)
+	switch {
+	case d.err != nil:
+	case known == 0:
+		d.failWith(fmt.Errorf("%w: command type %d", ErrUnknownVersion, c.Op))
+	case v == 0:
+		d.fail("payload version 0")
+	case v > known:
+		d.failWith(fmt.Errorf("%w: %s payload version %d (this version reads up to %d)", ErrUnknownVersion, c.Op, v, known))
+	default:
+		d.payload(c, v)
 	}
-	v := d.b[0]
-	d.b = d.b[1:]
-	return v
-}
-
-func (d *decoder) bytes() []byte {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.fail("length past the end")
-		return nil
-	}
-	v := d.b[:n:n]
-	d.b = d.b[n:]
-	return v
-}
-
-// count reads a length that announces items of at least one byte each, so
-// a forged count cannot make us allocate more than the input could hold.
-func (d *decoder) count() int {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.fail("count past the end")
-		return 0
-	}
-	return int(n)
-}
-
-func (d *decoder) command(c *Command, depth int) {
-	c.Op = Op(d.byte())
-	c.Time = d.varint()
-	c.Session = api.ID(d.uvarint())
-	if n := d.count(); n > 0 {
-		c.Identity = make([]string, n)
-		for i := range c.Identity {
-			c.Identity[i] = string(d.bytes())
-		}
-	}
-	c.Path = string(d.bytes())
-	if data := d.bytes(); len(data) > 0 {
-		c.Data = append([]byte(nil), data...)
-	}
-	v := d.varint()
-	if v < -1<<31 || v > 1<<31-1 {
-		d.fail("version out of range")
-	}
-	c.Version = int32(v)
-	c.Flags = Flags(d.byte())
-	c.TTL = d.varint()
-	c.Timeout = d.varint()
-	if n := d.count(); n > 0 {
-		if depth+1 >= maxNesting {
-			d.fail("multi nested too deep")
-			return
-		}
-		c.Ops = make([]Command, n)
-		for i := range c.Ops {
-			d.command(&c.Ops[i], depth+1)
-		}
-	}
-	c.RaftAddr = string(d.bytes())
-	c.HTTPAddr = string(d.bytes())
-}
-
-func uvarintLen(v uint64) int {
-	n := 1
-	for v >= 0x80 {
-		v >>= 7
-		n++
-	}
-	return n
-}
-
-func varintLen(v int64) int {
-	u := uint64(v) << 1
-	if v < 0 {
-		u = ^u
-	}
-	return uvarintLen(u)
 }

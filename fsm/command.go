@@ -4,7 +4,7 @@ import (
 	"github.com/canopy-coord/canopy/api"
 )
 
-// Op is a command's type: the first byte of its encoding.
+// Op is a command's type; its encoding starts with the byte 0x80|Op (codec.go).
 type Op uint8
 
 const (

@@ -77,15 +77,23 @@ func FuzzValidatePath(f *testing.F) {
 func FuzzDecode(f *testing.F) {
 	for _, c := range sampleCommands() {
 		f.Add(c.Encode(nil))
+		f.Add(legacyEncode(c, true))
+		f.Add(legacyEncode(c, false))
+	}
+	for _, data := range goldenEntries(f) {
+		f.Add(data)
 	}
 	f.Add([]byte{})
 	f.Add([]byte{1})
 	f.Add([]byte{1, 5, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 4, 0, 0, 0, 2, '/', 'a', 0, 1, 0, 0, 0, 0})
+	f.Add([]byte{0x85, 1, 0, 0, 2, 0x84, 1, 0, 2, '/', 'a', 1, 0x81, 2, 0})
+	f.Add([]byte{0x8d, 1})
+	f.Add([]byte{0x85, 1, 0, 0, 1, 0x8a, 1})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := fsm.Decode(data)
 		if err != nil {
-			if !errors.Is(err, fsm.ErrCorrupt) || c != nil {
-				t.Fatalf("Decode = %+v, %v; want nil and ErrCorrupt", c, err)
+			if errors.Is(err, fsm.ErrCorrupt) == errors.Is(err, fsm.ErrUnknownVersion) || c != nil {
+				t.Fatalf("Decode = %+v, %v; want nil and one of ErrCorrupt and ErrUnknownVersion", c, err)
 			}
 			return
 		}
@@ -97,8 +105,17 @@ func FuzzDecode(f *testing.F) {
 		if !reflect.DeepEqual(c, again) {
 			t.Fatalf("decode(encode(c)) != c:\n%+v\n%+v", again, c)
 		}
-		if !bytes.Equal(enc, data) {
+		if !reflect.DeepEqual(*c, carried(*c)) {
+			t.Fatalf("Decode(%x) = %+v, with fields its kind does not carry", data, *c)
+		}
+		// One command, one encoding: only a legacy entry may have
+		// another (it carries fields the command's kind does not, or it
+		// is of the shape without member fields).
+		if data[0] != 0x01 && !bytes.Equal(enc, data) {
 			t.Fatalf("Decode accepted %x, which re-encodes as %x", data, enc)
+		}
+		if enc[0] == 0x01 && !bytes.Equal(enc, legacyEncode(*c, true)) {
+			t.Fatalf("%+v encodes as %x, neither per kind nor in the legacy layout", *c, enc)
 		}
 	})
 }
