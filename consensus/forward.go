@@ -103,7 +103,11 @@ func (n *Node) forwardKeepAlives(ctx context.Context, ids []api.ID) (map[api.ID]
 func (n *Node) LeaderPropose(ctx context.Context, data []byte) (fsm.Result, int64, error) {
 	// Decoded only to be checked: an entry no FSM can read must never
 	// reach the log. The follower's bytes are proposed as they came.
-	if _, err := fsm.Decode(data); err != nil {
+	if _, err := fsm.Decode(data); errors.Is(err, fsm.ErrUnknownVersion) {
+		// A newer follower, mid-upgrade: the leader must not log what it
+		// cannot apply. Once the leader is upgraded too, it goes through.
+		return fsm.Result{}, 0, api.Unavailable("the leader runs an older Canopy that cannot read this command: %v", err)
+	} else if err != nil {
 		return fsm.Result{}, 0, api.BadArguments("", "undecodable forwarded command")
 	}
 	if n.raft.State() != raft.Leader {

@@ -250,6 +250,13 @@ func (m *Main) Run(ctx context.Context) error {
 	return nil
 }
 
+// Halted is closed when the node stopped itself (an entry of the raft log
+// this version cannot read, from a newer leader); Err then says why.
+func (m *Main) Halted() <-chan struct{} { return m.node.Halted() }
+
+// HaltErr is why the node stopped itself, once Halted is closed.
+func (m *Main) HaltErr() error { return m.node.HaltErr() }
+
 // HTTPURL is the base URL the API listens on.
 func (m *Main) HTTPURL() string { return "http://" + m.listener.Addr().String() }
 

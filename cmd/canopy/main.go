@@ -159,8 +159,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if os.Getenv("GOGC") == "" {
 		server.TuneGC(ctx) // pace the GC by the tree's size from now on
 	}
-	<-ctx.Done()
-	m.Log().Info().Msg("shutting down")
+	select {
+	case <-ctx.Done():
+		m.Log().Info().Msg("shutting down")
+	case <-m.Halted():
+		// The node stopped itself, with the reason logged; the process
+		// ends non-zero so that a service manager does not restart it
+		// into the same entry unnoticed.
+		m.Close()
+		return m.HaltErr()
+	}
 	if err := m.Close(); err != nil {
 		return &shutdownError{err}
 	}
