@@ -120,7 +120,9 @@ func Decode(data []byte) (*Command, error) {
 	case t == 0:
 		return nil, fmt.Errorf("%w: no command type", ErrCorrupt)
 	case t&typeFlag == 0:
-		return nil, fmt.Errorf("%w: entry format %d (this version reads 1 and typed commands)", ErrUnknownVersion, t)
+		// No layout but the legacy one starts so: a later version adds
+		// versions of kinds, never another entry format.
+		return nil, fmt.Errorf("%w: first byte %#x is neither a command type nor the legacy layout", ErrCorrupt, t)
 	}
 	d := decoder{b: data}
 	c := new(Command)
