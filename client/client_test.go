@@ -12,6 +12,7 @@ import (
 
 	"github.com/canopy-coord/canopy/api"
 	"github.com/canopy-coord/canopy/client"
+	"github.com/canopy-coord/canopy/internal/testkit"
 	"github.com/canopy-coord/canopy/internal/testnode"
 	"github.com/canopy-coord/canopy/server"
 )
@@ -141,13 +142,13 @@ func TestCreateModes(t *testing.T) {
 	check(t, second(c.Create(ctx, "/box", nil, &client.CreateOptions{Container: true})))
 	check(t, second(c.Create(ctx, "/box/x", nil, nil)))
 	check(t, c.Delete(ctx, "/box/x", client.AnyVersion))
-	testnode.Eventually(t, 10*time.Second, "container /box reaped", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "container /box reaped", func() bool {
 		_, ok, err := c.Exists(ctx, "/box")
 		return err == nil && !ok
 	})
 	// A TTL node goes after its TTL without change or children.
 	check(t, second(c.Create(ctx, "/ttl", nil, &client.CreateOptions{TTL: 300 * time.Millisecond})))
-	testnode.Eventually(t, 10*time.Second, "TTL node /ttl reaped", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "TTL node /ttl reaped", func() bool {
 		_, ok, err := c.Exists(ctx, "/ttl")
 		return err == nil && !ok
 	})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/canopy-coord/canopy/client"
+	"github.com/canopy-coord/canopy/internal/testkit"
 	"github.com/canopy-coord/canopy/internal/testnode"
 	"github.com/canopy-coord/canopy/server"
 )
@@ -51,7 +52,7 @@ func TestWatchesOutlastTheClientRate(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	})
-	testnode.Eventually(t, 5*time.Second, "the spender was never refused", func() bool { return refused.Load() > 0 })
+	testkit.WaitFor(t, 5*time.Second, "the spender was never refused", func() bool { return refused.Load() > 0 })
 	_, changed, err := c.GetW(ctx, "/rated")
 	if err != nil {
 		t.Fatalf("GetW while the rate is spent: %v", err)

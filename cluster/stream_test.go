@@ -21,6 +21,7 @@ import (
 
 	"github.com/canopy-coord/canopy/api"
 	"github.com/canopy-coord/canopy/fsm"
+	"github.com/canopy-coord/canopy/internal/testkit"
 )
 
 // leader is a stand-in for a leader's API on a real loopback socket: the
@@ -282,7 +283,7 @@ func TestBrokenStreamFailsWaitersAndIsRedialled(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("a proposal on a broken stream still waits after 5 s")
 	}
-	waitFor(t, func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the broken stream to leave the cache", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		_, ok, _ := c.cachedStream(l.addr())
@@ -361,17 +362,6 @@ func TestFrameRoundTrip(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5 s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestWaitForDialEndsWithTheCallersDeadline: a leader that accepts the
 // connection but never answers the upgrade holds its dial for seconds; a
 // caller waits for it no longer than its own deadline.
@@ -404,7 +394,7 @@ func TestWaitForDialEndsWithTheCallersDeadline(t *testing.T) {
 	c := newClient(t)
 	// A patient caller starts the dial...
 	go c.Propose(context.Background(), ln.Addr().String(), []byte("/patient"))
-	waitFor(t, func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the patient caller's dial", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return c.dialing[ln.Addr().String()] != nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/internal/testkit"
 )
 
 func TestClusterFormsAndServesWritesThroughEveryNode(t *testing.T) {
@@ -18,7 +19,7 @@ func TestClusterFormsAndServesWritesThroughEveryNode(t *testing.T) {
 	// can forward to any other.
 	for _, nd := range c.nodes {
 		var ci api.Cluster
-		waitFor(t, 10*time.Second, nd.id+" knows every member's API address", func() (bool, string) {
+		testkit.WaitExplained(t, 10*time.Second, nd.id+" knows every member's API address", func() (bool, string) {
 			var err error
 			if ci, err = info(nd); err != nil {
 				return false, err.Error()
@@ -196,7 +197,7 @@ func TestRestartedFollowerIsReadyOnlyWhenItCanServe(t *testing.T) {
 	keepAlive(t, c.leader(t), sess, 2*time.Second)
 
 	f.start(t)
-	waitFor(t, 30*time.Second, f.id+" ready after restart", func() (bool, string) {
+	testkit.WaitExplained(t, 30*time.Second, f.id+" ready after restart", func() (bool, string) {
 		r := get(f, "/readyz", time.Second)
 		return r.Status == http.StatusOK, r.String()
 	})

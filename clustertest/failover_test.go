@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/canopy-coord/canopy/internal/testkit"
 )
 
 func TestLeaderKillUnderWriteLoadLosesNoAcknowledgedWrite(t *testing.T) {
@@ -13,7 +15,7 @@ func TestLeaderKillUnderWriteLoadLosesNoAcknowledgedWrite(t *testing.T) {
 	old := c.leader(t)
 	mustCreate(t, old, "/load", "")
 	load := startWriteLoad(t, c, "/load", 6, 0)
-	waitFor(t, 20*time.Second, "writes acknowledged before the kill", func() (bool, string) {
+	testkit.WaitExplained(t, 20*time.Second, "writes acknowledged before the kill", func() (bool, string) {
 		n := load.ackedSince(time.Time{})
 		return n >= 300, time.Now().String()
 	})
@@ -26,7 +28,7 @@ func TestLeaderKillUnderWriteLoadLosesNoAcknowledgedWrite(t *testing.T) {
 	// polling), and as its own log dates it (the election itself).
 	var seenAfter time.Duration
 	var newLeader *node
-	waitFor(t, 10*time.Second, "a survivor reports a new leader", func() (bool, string) {
+	testkit.WaitExplained(t, 10*time.Second, "a survivor reports a new leader", func() (bool, string) {
 		for _, s := range survivors {
 			ci, err := info(s)
 			if err == nil && ci.Leader != nil && ci.Leader.ID != old.id {
@@ -37,7 +39,7 @@ func TestLeaderKillUnderWriteLoadLosesNoAcknowledgedWrite(t *testing.T) {
 		return false, "no new leader yet"
 	})
 	var elected time.Duration
-	waitFor(t, 5*time.Second, newLeader.id+" logs its election", func() (bool, string) {
+	testkit.WaitExplained(t, 5*time.Second, newLeader.id+" logs its election", func() (bool, string) {
 		times := newLeader.logTimes("entering leader state", killedAt)
 		if len(times) == 0 {
 			return false, "no 'entering leader state' after the kill"
@@ -56,7 +58,7 @@ func TestLeaderKillUnderWriteLoadLosesNoAcknowledgedWrite(t *testing.T) {
 	}
 
 	// Writes go on through the survivors, then the load ends.
-	waitFor(t, 20*time.Second, "writes acknowledged after the failover", func() (bool, string) {
+	testkit.WaitExplained(t, 20*time.Second, "writes acknowledged after the failover", func() (bool, string) {
 		n := load.ackedSince(killedAt.Add(seenAfter))
 		return n >= 200, ""
 	})
@@ -87,7 +89,7 @@ var waiting = regexp.MustCompile(`canopy/consensus\.\(\*Node\)\.(Propose|await|a
 // of a request (nd must run with --enable-pprof and have no client).
 func waitNoRequestWaiting(t testing.TB, nd *node) {
 	t.Helper()
-	waitFor(t, 15*time.Second, nd.id+" holds no request still waiting on raft", func() (bool, string) {
+	testkit.WaitExplained(t, 15*time.Second, nd.id+" holds no request still waiting on raft", func() (bool, string) {
 		r := get(nd, "/debug/pprof/goroutine?debug=2", requestTimeout)
 		if r.Status != 200 {
 			return false, r.String()

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,14 +16,15 @@ import (
 	"time"
 
 	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/internal/testkit"
 )
 
-// electionTimeout is every test node's --election-timeout. It is shorter
-// than the 500 ms default to keep failovers quick, but not much: the tests
-// run three or four nodes plus their clients on a 2-core CI machine, where a
-// busy node can miss a heartbeat for 100 ms or more, and a shorter timeout
-// would turn scheduling delays into spurious elections.
-const electionTimeout = 300 * time.Millisecond
+// electionTimeout is every test node's --election-timeout: the 500 ms
+// default. The tests run three or four nodes plus their clients on a
+// 2-core CI machine, where a busy node can miss a heartbeat for 100 ms or
+// more; at 300 ms (a leader lease of 120 ms) a run beside a CPU hog saw
+// leaders step down from such delays alone.
+const electionTimeout = 500 * time.Millisecond
 
 var canopyBin string
 
@@ -125,7 +124,7 @@ func startClusterWith(t testing.TB, n int, proxied bool, extra ...string) *clust
 // start it.
 func (c *cluster) newNode(t testing.TB, id string) *node {
 	t.Helper()
-	nd := &node{c: c, id: id, http: freePort(t), raft: freePort(t),
+	nd := &node{c: c, id: id, http: testkit.FreePort(t), raft: testkit.FreePort(t),
 		dataDir: filepath.Join(c.dataRoot, id), logPath: filepath.Join(c.logDir, id+".log")}
 	if c.proxied {
 		p, err := c.net.newProxy(id, nd.raft)
@@ -150,42 +149,6 @@ func (c *cluster) addNode(t testing.TB, id string, joinVia *node) *node {
 	nd.args = append(nd.args, "--join", joinVia.url(""))
 	nd.start(t)
 	return nd
-}
-
-// freePort returns a loopback address that is free now. It picks below the
-// kernel's ephemeral port range when it can: the tests open many client
-// connections, whose local ports come from that range and could take a
-// port between this check and the node's bind (or its restart).
-func freePort(t testing.TB) string {
-	t.Helper()
-	if lo := ephemeralLow(); lo > 12000 {
-		for i := 0; i < 100; i++ {
-			addr := fmt.Sprintf("127.0.0.1:%d", 10000+rand.IntN(lo-10000))
-			if l, err := net.Listen("tcp", addr); err == nil {
-				l.Close()
-				return addr
-			}
-		}
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// ephemeralLow is the first port of Linux's ephemeral range, 0 if unknown.
-func ephemeralLow() int {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err != nil {
-		return 0
-	}
-	var lo, hi int
-	if _, err := fmt.Sscan(string(b), &lo, &hi); err != nil {
-		return 0
-	}
-	return lo
 }
 
 // start runs the process; its output is appended to the node's log file.
@@ -286,7 +249,7 @@ func (nd *node) resume(t testing.TB) {
 func (nd *node) restart(t testing.TB) {
 	t.Helper()
 	nd.start(t)
-	waitFor(t, 30*time.Second, nd.id+" ready after restart", func() (bool, string) {
+	testkit.WaitExplained(t, 30*time.Second, nd.id+" ready after restart", func() (bool, string) {
 		r := get(nd, "/readyz", time.Second)
 		return r.Status == http.StatusOK, r.String()
 	})
@@ -390,7 +353,7 @@ func info(nd *node) (api.Cluster, error) {
 func (c *cluster) waitAgreed(t testing.TB, timeout time.Duration, nodes ...*node) *node {
 	t.Helper()
 	var leader *node
-	waitFor(t, timeout, "nodes agree on a leader", func() (bool, string) {
+	testkit.WaitExplained(t, timeout, "nodes agree on a leader", func() (bool, string) {
 		var lid string
 		var views []string
 		for _, nd := range nodes {
@@ -502,36 +465,12 @@ func (nd *node) logContains(s string) bool {
 	return err == nil && strings.Contains(string(b), s)
 }
 
-// waitFor polls cond until it holds or the timeout passes; cond's message
-// says what it last saw.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	if err := poll(timeout, cond); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-}
-
-// poll is waitFor's body, for callers that must not stop the test.
-func poll(timeout time.Duration, cond func() (bool, string)) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, msg := cond()
-		if ok {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not within %v; last: %s", timeout, msg)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // syncZxid asks nd for a linearizable sync and returns the zxid it names.
 func syncZxid(t testing.TB, nd *node) int64 {
 	t.Helper()
 	var out api.SyncResult
 	var last reply
-	waitFor(t, 20*time.Second, "sync on "+nd.id, func() (bool, string) {
+	testkit.WaitExplained(t, 20*time.Second, "sync on "+nd.id, func() (bool, string) {
 		last = post(nd, "/v1/sync/", nil, 5*time.Second)
 		return last.Status == http.StatusOK, last.String()
 	})
@@ -550,7 +489,7 @@ func (c *cluster) waitCaughtUp(t testing.TB, nd *node) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, nd.id+" catches up with "+leader.id, func() (bool, string) {
+	testkit.WaitExplained(t, 30*time.Second, nd.id+" catches up with "+leader.id, func() (bool, string) {
 		ci, err := info(nd)
 		if err != nil {
 			return false, err.Error()
@@ -566,7 +505,7 @@ func (c *cluster) waitSameTree(t testing.TB, root string, nodes ...*node) string
 	t.Helper()
 	zxid := syncZxid(t, c.leader(t))
 	var tree string
-	waitFor(t, 30*time.Second, "the same tree of "+root+" on "+ids(nodes), func() (bool, string) {
+	testkit.WaitExplained(t, 30*time.Second, "the same tree of "+root+" on "+ids(nodes), func() (bool, string) {
 		var first string
 		for i, nd := range nodes {
 			r := get(nd, fmt.Sprintf("/v1/tree%s?depth=1000&limit=100000&min_zxid=%d&timeout_ms=1000", root, zxid), 5*time.Second)

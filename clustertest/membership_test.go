@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/internal/testkit"
 )
 
 // members is nd's view of the membership: id -> voter.
@@ -26,7 +27,7 @@ func members(nd *node) (map[string]api.Member, error) {
 // voters.
 func waitMembers(t *testing.T, nodes []*node, want ...string) {
 	t.Helper()
-	waitFor(t, 20*time.Second, fmt.Sprintf("members %v on %s", want, ids(nodes)), func() (bool, string) {
+	testkit.WaitExplained(t, 20*time.Second, fmt.Sprintf("members %v on %s", want, ids(nodes)), func() (bool, string) {
 		for _, nd := range nodes {
 			got, err := members(nd)
 			if err != nil {
@@ -55,9 +56,16 @@ func TestMembershipChangesUnderLoad(t *testing.T) {
 	waitMembers(t, c.up(), "n1", "n2", "n3", "n4")
 	c.waitAgreed(t, 20*time.Second, c.up()...)
 	c.waitCaughtUp(t, n4)
-	if m, _ := members(c.leader(t)); m["n4"].HTTP != n4.http || m["n4"].Raft != n4.raftAdvertise() {
-		t.Errorf("n4's record on the leader: %+v, want http %s raft %s", m["n4"], n4.http, n4.raftAdvertise())
-	}
+	// The record follows the configuration change: by the join's own
+	// proposal, or (if a leader change cut that short) by n4's.
+	testkit.WaitExplained(t, 20*time.Second, "n4's record on the leader", func() (bool, string) {
+		m, err := members(c.leader(t))
+		if err != nil {
+			return false, err.Error()
+		}
+		return m["n4"].HTTP == n4.http && m["n4"].Raft == n4.raftAdvertise(),
+			fmt.Sprintf("%+v, want http %s raft %s", m["n4"], n4.http, n4.raftAdvertise())
+	})
 	// It serves: a write through it, a linearizable read of it elsewhere.
 	mustCreate(t, n4, "/mem/from-n4", "")
 	if r := get(c.nodes[0], "/v1/nodes/mem/from-n4", requestTimeout); r.Status != http.StatusOK {
@@ -87,7 +95,7 @@ func TestMembershipChangesUnderLoad(t *testing.T) {
 	}
 	waitMembers(t, rest, rest[0].id, rest[1].id)
 	old.terminate(t)
-	waitFor(t, 20*time.Second, "writes acknowledged after the leader's removal", func() (bool, string) {
+	testkit.WaitExplained(t, 20*time.Second, "writes acknowledged after the leader's removal", func() (bool, string) {
 		n := load.ackedSince(removedAt)
 		return n >= 50, fmt.Sprintf("%d acknowledged since (%d before)", n, before)
 	})

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/canopy-coord/canopy/internal/testkit"
 )
 
 // probe is one request sent to a partitioned node.
@@ -79,7 +81,7 @@ func TestPartitionedMinorityAnswersUnavailableAndCatchesUp(t *testing.T) {
 			// The victim finds itself without a leader; the majority has one
 			// (a new one when the leader was cut off).
 			var noticed time.Time
-			waitFor(t, 10*time.Second, victim.id+" reports no leader", func() (bool, string) {
+			testkit.WaitExplained(t, 10*time.Second, victim.id+" reports no leader", func() (bool, string) {
 				ci, err := info(victim)
 				if err != nil {
 					return false, err.Error()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/internal/testkit"
 )
 
 // keeper sends a session's keep-alives through one node every interval
@@ -67,10 +68,18 @@ func (k *keeper) end() time.Time {
 
 func newSession(t *testing.T, nd *node, timeout time.Duration) api.ID {
 	t.Helper()
-	r := post(nd, "/v1/sessions", []byte(fmt.Sprintf(`{"timeout_ms":%d}`, timeout.Milliseconds())), requestTimeout)
+	// An answer of unknown outcome is retried: at worst it leaves a
+	// session nobody uses, which expires.
+	var r reply
+	if err := retryUnknown(func(bool) (bool, reply) {
+		r = post(nd, "/v1/sessions", []byte(fmt.Sprintf(`{"timeout_ms":%d}`, timeout.Milliseconds())), requestTimeout)
+		return r.Status == http.StatusCreated, r
+	}, "create session through "+nd.id); err != nil {
+		t.Fatalf("%v", err)
+	}
 	var s api.Session
-	if r.Status != http.StatusCreated || r.decode(&s) != nil {
-		t.Fatalf("create session through %s: %s", nd.id, r)
+	if err := r.decode(&s); err != nil {
+		t.Fatalf("create session through %s: %v", nd.id, err)
 	}
 	if s.TimeoutMs != timeout.Milliseconds() {
 		t.Fatalf("session timeout %d ms, want %d", s.TimeoutMs, timeout.Milliseconds())
@@ -95,14 +104,14 @@ func TestSessionsSurviveLeaderKillAndDeadClientsExpire(t *testing.T) {
 	// The dead session's keep-alives run 0.8 s behind: the kill comes right
 	// after one of them, so the live one's next keep-alive falls into the
 	// election.
-	waitFor(t, 5*time.Second, "a live keep-alive", func() (bool, string) {
+	testkit.WaitExplained(t, 5*time.Second, "a live keep-alive", func() (bool, string) {
 		liveKeeper.mu.Lock()
 		defer liveKeeper.mu.Unlock()
 		return liveKeeper.ok > 0, ""
 	})
 	time.Sleep(800 * time.Millisecond) // a phase shift, not a wait for a condition
 	deadKeeper := keepAlive(t, via, dead, timeout/3)
-	waitFor(t, 3*timeout, "keep-alives reach the leader through the follower", func() (bool, string) {
+	testkit.WaitExplained(t, 3*timeout, "keep-alives reach the leader through the follower", func() (bool, string) {
 		for _, k := range []*keeper{liveKeeper, deadKeeper} {
 			k.mu.Lock()
 			ok, failed := k.ok, k.failed
@@ -118,7 +127,7 @@ func TestSessionsSurviveLeaderKillAndDeadClientsExpire(t *testing.T) {
 	deadKeeper.mu.Lock()
 	okBefore := deadKeeper.ok
 	deadKeeper.mu.Unlock()
-	waitFor(t, 2*time.Second, "the dead session's next keep-alive", func() (bool, string) {
+	testkit.WaitExplained(t, 2*time.Second, "the dead session's next keep-alive", func() (bool, string) {
 		deadKeeper.mu.Lock()
 		defer deadKeeper.mu.Unlock()
 		return deadKeeper.ok > okBefore, ""
@@ -137,7 +146,7 @@ func TestSessionsSurviveLeaderKillAndDeadClientsExpire(t *testing.T) {
 	// election (its fresh lease), plus slack for the lease clock's tick and
 	// this poll.
 	var expiredAt time.Time
-	waitFor(t, timeout+electionTimeout+10*time.Second, "the dead session expires", func() (bool, string) {
+	testkit.WaitExplained(t, timeout+electionTimeout+10*time.Second, "the dead session expires", func() (bool, string) {
 		r := get(via, "/v1/sessions/"+dead.String(), 2*time.Second)
 		if r.Status == http.StatusGone {
 			expiredAt = time.Now()
@@ -161,7 +170,7 @@ func TestSessionsSurviveLeaderKillAndDeadClientsExpire(t *testing.T) {
 	}
 
 	// The live session outlasts two of its timeouts after the kill.
-	waitFor(t, 2*timeout+5*time.Second, "two timeouts pass after the kill", func() (bool, string) {
+	testkit.WaitExplained(t, 2*timeout+5*time.Second, "two timeouts pass after the kill", func() (bool, string) {
 		return time.Since(killedAt) > 2*timeout, ""
 	})
 	liveKeeper.mu.Lock()
@@ -205,7 +214,7 @@ func TestSessionReadOnCutOffFollowerIsNotStale(t *testing.T) {
 	leader := c.leader(t)
 	f := c.others(leader)[0]
 	f.partition()
-	waitFor(t, 10*time.Second, f.id+" reports no leader", func() (bool, string) {
+	testkit.WaitExplained(t, 10*time.Second, f.id+" reports no leader", func() (bool, string) {
 		ci, err := info(f)
 		return err == nil && ci.Leader == nil, fmt.Sprint(err)
 	})

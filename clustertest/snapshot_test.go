@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/canopy-coord/canopy/internal/testkit"
 )
 
 // compactedTo is the highest index up to which nd's log says it removed
@@ -75,7 +77,7 @@ func TestLaggingFollowerCatchesUpBySnapshotInstall(t *testing.T) {
 		t.Fatal(e)
 	}
 	// The leader's log no longer holds the entry after the lagger's.
-	waitFor(t, 20*time.Second, leader.id+" compacts its log past "+lagger.id+"'s index", func() (bool, string) {
+	testkit.WaitExplained(t, 20*time.Second, leader.id+" compacts its log past "+lagger.id+"'s index", func() (bool, string) {
 		to := leader.compactedTo()
 		return to > uint64(before)+1, fmt.Sprintf("compacted to %d, %s is at %d", to, lagger.id, before)
 	})

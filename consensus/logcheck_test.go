@@ -21,6 +21,7 @@ import (
 
 	"github.com/canopy-coord/canopy/api"
 	"github.com/canopy-coord/canopy/fsm"
+	"github.com/canopy-coord/canopy/internal/testkit"
 )
 
 // openNodeConfig is openNode, also returning its config, to open the data
@@ -145,7 +146,7 @@ func TestOpenReadsOnlyTheEntriesAfterTheLatestSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatalf("an unreadable entry before the snapshot stopped the node: %v", err)
 	}
-	waitFor(t, 10*time.Second, "node ready", n2.Ready)
+	testkit.WaitFor(t, 10*time.Second, "node ready", n2.Ready)
 	if _, _, err := n2.Tree().Stat("/new"); err != nil {
 		t.Fatalf("/new after restart: %v", err)
 	}
@@ -290,7 +291,7 @@ func TestNodeStopsAtAnEntryFromANewerLeader(t *testing.T) {
 	if r, ok := f.Response().(*applyResponse); !ok || api.CodeOf(r.result.Err) != api.CodeUnavailable {
 		t.Errorf("the entry's response: %+v", f.Response())
 	}
-	waitFor(t, 10*time.Second, "raft to shut down", func() bool { return n.raft.State() == raft.Shutdown })
+	testkit.WaitFor(t, 10*time.Second, "raft to shut down", func() bool { return n.raft.State() == raft.Shutdown })
 	if err := n.Close(); err != nil { // waits for the close the halt started
 		t.Errorf("close: %v", err)
 	}

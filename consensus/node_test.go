@@ -11,6 +11,7 @@ import (
 
 	"github.com/canopy-coord/canopy/api"
 	"github.com/canopy-coord/canopy/fsm"
+	"github.com/canopy-coord/canopy/internal/testkit"
 )
 
 // openNode starts a real single-voter raft node in dir and waits until it
@@ -30,19 +31,8 @@ func openNode(t *testing.T, dir string, tweak ...func(*Config)) *Node {
 		t.Fatalf("open node: %v", err)
 	}
 	t.Cleanup(func() { n.Close() })
-	waitFor(t, 10*time.Second, "node ready", n.Ready)
+	testkit.WaitFor(t, 10*time.Second, "node ready", n.Ready)
 	return n
-}
-
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // never fails if cond becomes true at any time within d: a bounded
@@ -105,7 +95,7 @@ func TestRestartKeepsTreeSessionsAndSequence(t *testing.T) {
 	n.Close()
 
 	n2 := openNode(t, dir)
-	waitFor(t, 5*time.Second, "log replay", func() bool { return n2.Applied() >= wantApplied })
+	testkit.WaitFor(t, 5*time.Second, "log replay", func() bool { return n2.Applied() >= wantApplied })
 	data, stat, _, err := n2.Tree().Get("/app")
 	if err != nil || data != wantData || stat != wantStat {
 		t.Fatalf("after restart /app = %q %+v (%v); want %q %+v", data, stat, err, wantData, wantStat)
@@ -128,7 +118,7 @@ func TestSessionExpiresAfterItsTimeoutAndNotBefore(t *testing.T) {
 	}
 	created := time.Now()
 	propose(t, n, &fsm.Command{Op: fsm.OpCreate, Path: "/e", Flags: fsm.FlagEphemeral, Session: sess.ID, Version: fsm.AnyVersion})
-	waitFor(t, 10*time.Second, "session expiry", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "session expiry", func() bool {
 		_, _, err := n.Tree().Session(sess.ID)
 		return err != nil
 	})
@@ -168,7 +158,7 @@ func TestLeaderReapsEmptyContainersAndExpiredTTLNodes(t *testing.T) {
 	propose(t, n, create("/c/kid", ""))
 	propose(t, n, &fsm.Command{Op: fsm.OpDelete, Path: "/c/kid", Version: fsm.AnyVersion})
 	propose(t, n, &fsm.Command{Op: fsm.OpCreate, Path: "/ttl", TTL: 300, Version: fsm.AnyVersion})
-	waitFor(t, 10*time.Second, "reaping", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "reaping", func() bool {
 		_, _, errC := n.Tree().Stat("/c")
 		_, _, errT := n.Tree().Stat("/ttl")
 		return errC != nil && errT != nil
@@ -186,7 +176,7 @@ func TestConcurrentLinearizableReadsShareLeadershipChecks(t *testing.T) {
 	}
 	// Three voters: the reads share rounds.
 	nodes := openTLSCluster(t, nil, []string{"a", "b", "c"}, nil)
-	waitFor(t, 15*time.Second, "a leader", func() bool { return leaderOf(nodes) != nil })
+	testkit.WaitFor(t, 15*time.Second, "a leader", func() bool { return leaderOf(nodes) != nil })
 	rounds := concurrentReads(t, leaderOf(nodes), 200)
 	if rounds < 1 || rounds >= 200 {
 		t.Fatalf("%v leadership checks for 200 concurrent reads, want between 1 and 199", rounds)
@@ -241,7 +231,7 @@ func TestConcurrentProposalsAreBatched(t *testing.T) {
 func TestLeaderForgetsMemberRecordsOfNonMembers(t *testing.T) {
 	n := openNode(t, t.TempDir())
 	propose(t, n, &fsm.Command{Op: fsm.OpSetMember, Path: "ghost", RaftAddr: "127.0.0.1:1", HTTPAddr: "127.0.0.1:2"})
-	waitFor(t, 10*time.Second, "the ghost's record to go", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the ghost's record to go", func() bool {
 		_, ok := n.Tree().Member("ghost")
 		return !ok
 	})

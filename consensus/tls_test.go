@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/canopy-coord/canopy/fsm"
+	"github.com/canopy-coord/canopy/internal/testkit"
 )
 
 // testCA issues certificates for node ids.
@@ -128,13 +129,13 @@ func TestPeersOverMutualTLSReplicate(t *testing.T) {
 		certs[id] = ca.issue(t, id, ca)
 	}
 	nodes := openTLSCluster(t, ca, ids, certs)
-	waitFor(t, 15*time.Second, "a TLS leader", func() bool { return leaderOf(nodes) != nil })
+	testkit.WaitFor(t, 15*time.Second, "a TLS leader", func() bool { return leaderOf(nodes) != nil })
 	res, zxid, err := leaderOf(nodes).Propose(context.Background(), create("/over-tls", "x"))
 	if err != nil || res.Err != nil {
 		t.Fatalf("propose: %v %v", err, res.Err)
 	}
 	for id, n := range nodes {
-		waitFor(t, 10*time.Second, id+" applies the write", func() bool { return n.Applied() >= zxid })
+		testkit.WaitFor(t, 10*time.Second, id+" applies the write", func() bool { return n.Applied() >= zxid })
 		if _, _, err := n.Tree().Stat("/over-tls"); err != nil {
 			t.Fatalf("%s: %v", id, err)
 		}
@@ -156,7 +157,7 @@ func TestPeerTLSRefusesStrangersAndForeignCertificates(t *testing.T) {
 	good := map[string]*PeerTLS{"m1": ca.issue(t, "m1", ca)}
 	members := openTLSCluster(t, ca, []string{"m1"}, good)
 	m1 := members["m1"]
-	waitFor(t, 10*time.Second, "m1 leads", func() bool { return m1.Ready() })
+	testkit.WaitFor(t, 10*time.Second, "m1 leads", func() bool { return m1.Ready() })
 	term := m1.raft.CurrentTerm()
 	intruder, err := Open(Config{
 		ID: "intruder", DataDir: t.TempDir(), RaftBind: freeAddr(t), Bootstrap: true,

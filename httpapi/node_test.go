@@ -24,6 +24,8 @@ import (
 	"github.com/canopy-coord/canopy/api"
 	"github.com/canopy-coord/canopy/cluster"
 	"github.com/canopy-coord/canopy/consensus"
+	"github.com/canopy-coord/canopy/internal/testkit"
+	"github.com/canopy-coord/canopy/internal/testkit/raftnode"
 	"github.com/canopy-coord/canopy/service"
 )
 
@@ -75,7 +77,7 @@ func startNode(t testing.TB) *testNode {
 		}
 	})
 	c := newClient(t, "http://"+ln.Addr().String())
-	waitFor(t, 10*time.Second, "readyz 200", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "readyz 200", func() bool {
 		return c.do("GET", "/readyz", "", nil).status == http.StatusOK
 	})
 	return &testNode{node: node, server: srv, client: c}
@@ -83,26 +85,15 @@ func startNode(t testing.TB) *testNode {
 
 // newServer opens a real node and builds the API over it, without serving
 // it: the fuzz targets call ServeHTTP directly. reap is the node's
-// ReapInterval (0: its default of 1 s); opts adjust the API's Config and
-// the limits.
+// ReapInterval (0: raftnode's); opts adjust the API's Config and the
+// limits.
 func newServer(t testing.TB, reap time.Duration, opts ...func(*Config, *service.Limits)) (*consensus.Node, *Server) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	node, err := consensus.Open(consensus.Config{
-		DataDir:      t.TempDir(),
-		RaftBind:     "127.0.0.1:0",
-		Bootstrap:    true,
-		ElectionTime: 200 * time.Millisecond,
-		ReapInterval: reap,
-		Registerer:   reg,
-		Logger:       zerolog.Nop(),
-	})
-	if err != nil {
-		t.Fatalf("consensus.Open: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := node.Close(); err != nil {
-			t.Errorf("node close: %v", err)
+	node := raftnode.Open(t, func(c *consensus.Config) {
+		c.Registerer = reg
+		if reap != 0 {
+			c.ReapInterval = reap
 		}
 	})
 	cfg := Config{OpenAPI: canopy.OpenAPI, UI: testUI, Version: "test", Logger: zerolog.Nop(), Registerer: reg, Gatherer: reg}
@@ -118,18 +109,6 @@ func newServer(t testing.TB, reap time.Duration, opts ...func(*Config, *service.
 
 // testUI stands in for the embedded web UI, so that the UI routes exist.
 var testUI = fstest.MapFS{"index.html": {Data: []byte("<!doctype html><title>canopy</title>")}}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // client talks to one node and checks every response it gets against
 // openapi.yaml and the contract's invariants (Canopy-Zxid everywhere, JSON

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/internal/testkit"
 )
 
 func TestSessionCreateNegotiatesTimeout(t *testing.T) {
@@ -148,7 +149,7 @@ func TestSessionExpiresOnItsOwn(t *testing.T) {
 	n.expect(n.do("POST", "/v1/nodes/kept?ephemeral", "", hdr("Canopy-Session", kept.String())), http.StatusCreated)
 	touched := time.Now()
 
-	waitFor(t, 10*time.Second, "the idle session's ephemeral to go", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the idle session's ephemeral to go", func() bool {
 		n.expect(n.do("POST", "/v1/sessions/"+kept.String()+"/keepalive", "", nil), http.StatusOK)
 		return !n.exists("/idle")
 	})
@@ -164,7 +165,7 @@ func TestSessionExpiresOnItsOwn(t *testing.T) {
 	}
 
 	// Left alone, the other one goes too.
-	waitFor(t, 10*time.Second, "the kept session to expire once left alone", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the kept session to expire once left alone", func() bool {
 		return !n.exists("/kept")
 	})
 	r := n.expect(n.do("POST", "/v1/sessions/"+kept.String()+"/keepalive", "", nil), http.StatusGone)
@@ -189,8 +190,8 @@ func TestContainerAndTTLNodesAreReaped(t *testing.T) {
 	n.create("/ttlkid/k", "")
 	n.expect(n.do("DELETE", "/v1/nodes/c/child", "", nil), http.StatusNoContent)
 
-	waitFor(t, 10*time.Second, "the emptied container to be reaped", func() bool { return !n.exists("/c") })
-	waitFor(t, 10*time.Second, "the TTL node to be reaped", func() bool { return !n.exists("/ttl") })
+	testkit.WaitFor(t, 10*time.Second, "the emptied container to be reaped", func() bool { return !n.exists("/c") })
+	testkit.WaitFor(t, 10*time.Second, "the TTL node to be reaped", func() bool { return !n.exists("/ttl") })
 	for _, p := range []string{"/never", "/full", "/ttlkid", "/ttlkid/k"} {
 		if !n.exists(p) {
 			t.Errorf("%s was reaped", p)
@@ -198,5 +199,5 @@ func TestContainerAndTTLNodesAreReaped(t *testing.T) {
 	}
 	// Emptied, the TTL node goes too.
 	n.expect(n.do("DELETE", "/v1/nodes/ttlkid/k", "", nil), http.StatusNoContent)
-	waitFor(t, 10*time.Second, "the emptied TTL node to be reaped", func() bool { return !n.exists("/ttlkid") })
+	testkit.WaitFor(t, 10*time.Second, "the emptied TTL node to be reaped", func() bool { return !n.exists("/ttlkid") })
 }

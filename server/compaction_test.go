@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/canopy-coord/canopy/internal/testkit"
 	"github.com/canopy-coord/canopy/internal/testnode"
 	"github.com/canopy-coord/canopy/server"
 )
@@ -43,7 +44,7 @@ func TestNodeRestartsWithItsTreeAfterALargeCompaction(t *testing.T) {
 	wg.Wait()
 	// A snapshot past 5,000 entries, and with it a compaction of all but
 	// the last 100.
-	testnode.Eventually(t, 20*time.Second, "no snapshot taken", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "no snapshot taken", func() bool {
 		entries, _ := os.ReadDir(filepath.Join(dataDir, "snapshots"))
 		for _, e := range entries {
 			if !strings.HasSuffix(e.Name(), ".tmp") {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/canopy-coord/canopy/internal/testkit"
 	"github.com/canopy-coord/canopy/internal/testnode"
 )
 
@@ -57,7 +58,7 @@ func TestWatchConnectionsAreNotCountedAsRequests(t *testing.T) {
 		b, _ := io.ReadAll(r.Body)
 		return string(b)
 	}
-	testnode.Eventually(t, 10*time.Second, "both connections' lifetimes recorded", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "both connections' lifetimes recorded", func() bool {
 		m := metrics()
 		return strings.Contains(m, `canopy_watch_connection_duration_seconds_count{transport="sse"} 1`) &&
 			strings.Contains(m, `canopy_watch_connection_duration_seconds_count{transport="websocket"} 1`)

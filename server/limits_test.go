@@ -18,6 +18,7 @@ import (
 
 	"github.com/canopy-coord/canopy/api"
 	"github.com/canopy-coord/canopy/client"
+	"github.com/canopy-coord/canopy/internal/testkit"
 	"github.com/canopy-coord/canopy/internal/testnode"
 	"github.com/canopy-coord/canopy/server"
 )
@@ -87,7 +88,7 @@ func assertThrottled(t *testing.T, resp *http.Response, body []byte, reason stri
 func holdConn(t *testing.T, nd *testnode.Node) *rawConn {
 	t.Helper()
 	var held *rawConn
-	testnode.Eventually(t, 10*time.Second, "a connection within the limit", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "a connection within the limit", func() bool {
 		c := dial(t, nd)
 		if resp, _ := c.do(t, "GET", "/healthz", ""); resp.StatusCode == http.StatusOK {
 			held = c
@@ -127,7 +128,7 @@ func TestConnectionsOverTheClientLimitAreAnswered429AndClosed(t *testing.T) {
 	// A WebSocket counts while it is open.
 	a.Close()
 	var ws *websocket.Conn
-	testnode.Eventually(t, 10*time.Second, "a WebSocket within the limit", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "a WebSocket within the limit", func() bool {
 		var err error
 		ws, _, err = websocket.Dial(context.Background(), strings.Replace(nd.URL, "http", "ws", 1)+"/v1/watch", nil)
 		return err == nil
@@ -170,7 +171,7 @@ func TestRequestsOverTheClientRateAreAnswered429(t *testing.T) {
 			t.Errorf("GET %s over the rate: %d %s", path, resp.StatusCode, body)
 		}
 	}
-	testnode.Eventually(t, 5*time.Second, "the rate to allow a request again", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the rate to allow a request again", func() bool {
 		resp, _ := c.do(t, "GET", "/v1/nodes/refused", "")
 		return resp.StatusCode == http.StatusNotFound
 	})
@@ -265,10 +266,10 @@ func TestStatusCountsOpenConnections(t *testing.T) {
 		}
 		return *st.N
 	}
-	testnode.Eventually(t, 10*time.Second, "3 connections in /v1/status", func() bool { return alive() == 3 })
+	testkit.WaitFor(t, 10*time.Second, "3 connections in /v1/status", func() bool { return alive() == 3 })
 	conns[1].Close()
 	conns[2].Close()
-	testnode.Eventually(t, 10*time.Second, "1 connection in /v1/status", func() bool { return alive() == 1 })
+	testkit.WaitFor(t, 10*time.Second, "1 connection in /v1/status", func() bool { return alive() == 1 })
 	if _, metrics := conns[0].do(t, "GET", "/metrics", ""); !strings.Contains(string(metrics), "\ncanopy_http_connections 1\n") {
 		t.Error("canopy_http_connections is not 1 in the metrics")
 	}

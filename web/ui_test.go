@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -36,6 +35,8 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/canopy-coord/canopy/internal/testkit"
 )
 
 var (
@@ -132,21 +133,11 @@ type node struct {
 	waited   chan struct{}
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // startNode runs a fresh single-node cluster; it is killed when t ends.
 func startNode(t *testing.T, flags ...string) *node {
 	t.Helper()
 	needBrowser(t)
-	n := &node{t: t, bin: buildCanopy(t), dir: t.TempDir(), http: freePort(t), raft: freePort(t), flags: flags}
+	n := &node{t: t, bin: buildCanopy(t), dir: t.TempDir(), http: testkit.FreePort(t), raft: testkit.FreePort(t), flags: flags}
 	n.start()
 	t.Cleanup(n.stop)
 	return n
@@ -510,7 +501,7 @@ func shared(t *testing.T) *node {
 	needBrowser(t)
 	sharedOnce.Do(func() {
 		// Owned by the package, not by the first test: TestMain stops it.
-		n := &node{t: t, bin: buildCanopy(t), http: freePort(t), raft: freePort(t)}
+		n := &node{t: t, bin: buildCanopy(t), http: testkit.FreePort(t), raft: testkit.FreePort(t)}
 		dir, err := os.MkdirTemp(tmpRoot, "shared-node")
 		if err != nil {
 			t.Fatal(err)
@@ -969,7 +960,7 @@ func awayWrites(t *testing.T, tb *tab, n *node, fn func()) {
 	n.stop()
 	tb.waitJS(`document.querySelector('#conn').dataset.state === 'offline'`, "the indicator to go offline")
 	home := n.http
-	n.http = freePort(t)
+	n.http = testkit.FreePort(t)
 	n.start()
 	fn()
 	n.stop()
@@ -1113,8 +1104,8 @@ func TestUIUnderTheClientRate(t *testing.T) {
 func TestUIWaitsForALeader(t *testing.T) {
 	needBrowser(t)
 	bin := buildCanopy(t)
-	n1 := &node{t: t, bin: bin, dir: t.TempDir(), http: freePort(t), raft: freePort(t)}
-	n2 := &node{t: t, bin: bin, dir: t.TempDir(), http: freePort(t), raft: freePort(t)}
+	n1 := &node{t: t, bin: bin, dir: t.TempDir(), http: testkit.FreePort(t), raft: testkit.FreePort(t)}
+	n2 := &node{t: t, bin: bin, dir: t.TempDir(), http: testkit.FreePort(t), raft: testkit.FreePort(t)}
 	peers := "n1=" + n1.raft + ",n2=" + n2.raft
 	n1.flags = []string{"--id", "n1", "--peers", peers}
 	n2.flags = []string{"--id", "n2", "--peers", peers}

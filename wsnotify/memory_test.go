@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/internal/testkit"
 )
 
 // rssKB reads a field (VmRSS, VmHWM) of /proc/self/status, in KiB; 0 when
@@ -100,7 +103,7 @@ func TestThousandStalledClientsKeepTheHeapBounded(t *testing.T) {
 		t.Fatalf("dial: %v", err)
 	default:
 	}
-	waitFor(t, 20*time.Second, "1,000 watches", func() bool { return tn.hub.WatchCount() == clients })
+	testkit.WaitFor(t, 20*time.Second, "1,000 watches", func() bool { return tn.hub.WatchCount() == clients })
 
 	base := heapAfterGC()
 	baseRSS := rssKB("VmRSS")
@@ -134,7 +137,14 @@ func TestThousandStalledClientsKeepTheHeapBounded(t *testing.T) {
 	start := time.Now()
 	dropped := func() int { return int(tn.counter("canopy_watch_connections_dropped_total", "reason", "resync")) }
 	for dropped() < clients && events < maxEvents {
-		c.ok(req{"op": "multi", "ops": ops}, nil)
+		// Under the race detector on a loaded machine, 200 events for
+		// 1,000 connections can take longer than the server's 10 s bound
+		// for a frame: the answer is then Unavailable, and the multi most
+		// likely still applies (it was proposed), so it counts toward the
+		// bound on events like any other.
+		if f := c.call(req{"op": "multi", "ops": ops}); f.Error != nil && f.Error.Code != api.CodeUnavailable {
+			t.Fatalf("multi: %+v", *f.Error)
+		}
 		events += len(ops)
 	}
 	took := time.Since(start)

@@ -23,6 +23,8 @@ import (
 
 	"github.com/canopy-coord/canopy/api"
 	"github.com/canopy-coord/canopy/consensus"
+	"github.com/canopy-coord/canopy/internal/testkit"
+	"github.com/canopy-coord/canopy/internal/testkit/raftnode"
 	"github.com/canopy-coord/canopy/service"
 )
 
@@ -72,9 +74,9 @@ func withLimits(f func(*service.Limits)) nodeOption {
 	return func(o *nodeOptions) { f(&o.limits) }
 }
 
-// startNode opens a raft node on t.TempDir() and 127.0.0.1:0 with the hub
-// as its event sink, serves GET /v1/watch and GET /v1/events over it, and
-// waits until the node leads. Everything stops when the test ends.
+// startNode opens a raft node (raftnode.Open) with the hub as its event
+// sink, waits until it leads, and serves GET /v1/watch and GET /v1/events
+// over it. Everything stops when the test ends.
 func startNode(t testing.TB, opts ...nodeOption) *testNode {
 	t.Helper()
 	var o nodeOptions
@@ -85,20 +87,7 @@ func startNode(t testing.TB, opts ...nodeOption) *testNode {
 	metrics := NewMetrics(reg)
 	o.hub.Metrics = metrics
 	hub := NewHub(o.hub)
-	node, err := consensus.Open(consensus.Config{
-		DataDir:      t.TempDir(),
-		RaftBind:     "127.0.0.1:0",
-		Bootstrap:    true,
-		ElectionTime: 150 * time.Millisecond,
-		ReapInterval: 100 * time.Millisecond,
-		LeaseTick:    20 * time.Millisecond,
-		Sink:         hub,
-		Logger:       zerolog.Nop(),
-		Registerer:   reg,
-	})
-	if err != nil {
-		t.Fatalf("consensus.Open: %v", err)
-	}
+	node := raftnode.Open(t, func(c *consensus.Config) { c.Sink, c.Registerer = hub, reg })
 	o.cfg.Metrics = metrics
 	o.cfg.Logger = zerolog.Nop()
 	tn := &testNode{t: t, node: node, hub: hub, metrics: metrics, reg: reg}
@@ -109,7 +98,6 @@ func startNode(t testing.TB, opts ...nodeOption) *testNode {
 	mux.HandleFunc("GET /v1/events", tn.track(tn.handler.ServeSSE))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		node.Close()
 		t.Fatalf("listen: %v", err)
 	}
 	tn.addr = ln.Addr().String()
@@ -119,24 +107,18 @@ func startNode(t testing.TB, opts ...nodeOption) *testNode {
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	// Registered first, so it runs last: after every client has closed.
+	// Registered before any client, so it runs after every client has
+	// closed (and before raftnode closes the node).
 	t.Cleanup(func() {
 		hs.Close()
 		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 			t.Errorf("serve: %v", err)
 		}
-		deadline := time.Now().Add(10 * time.Second)
-		for tn.inflight.Load() > 0 && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
-		if n := tn.inflight.Load(); n > 0 {
-			t.Errorf("%d watch handlers still running 10 s after their clients closed", n)
-		}
-		if err := node.Close(); err != nil {
-			t.Errorf("node close: %v", err)
+		gone := func() (bool, string) { return tn.inflight.Load() == 0, "" }
+		if testkit.Poll(10*time.Second, gone) != nil {
+			t.Errorf("%d watch handlers still running 10 s after their clients closed", tn.inflight.Load())
 		}
 	})
-	waitFor(t, 10*time.Second, "node ready", node.Ready)
 	return tn
 }
 
@@ -189,18 +171,6 @@ func metricValue(t testing.TB, reg *prometheus.Registry, name string, labels ...
 		}
 	}
 	return 0
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // dial opens a raw WebSocket to the node; it is closed when the test ends.

@@ -17,6 +17,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/internal/testkit"
 )
 
 // Order, resume and backpressure over real sockets.
@@ -420,7 +421,7 @@ func TestWSSlowConsumerIsClosedWithResyncAndOthersAreServed(t *testing.T) {
 	}
 	healthy := connect(t, tn)
 	healthy.addWatch("/slow", "persistentRecursive")
-	waitFor(t, 5*time.Second, "both watches", func() bool { return tn.hub.WatchCount() == 2 })
+	testkit.WaitFor(t, 5*time.Second, "both watches", func() bool { return tn.hub.WatchCount() == 2 })
 
 	events := floodUntilDropped(t, tn, setup, long, "client")
 	t.Logf("the non-reading client was dropped after %d events", events)

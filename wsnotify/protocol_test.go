@@ -12,6 +12,7 @@ import (
 
 	"github.com/canopy-coord/canopy/api"
 	"github.com/canopy-coord/canopy/fsm"
+	"github.com/canopy-coord/canopy/internal/testkit"
 	"github.com/canopy-coord/canopy/service"
 )
 
@@ -277,7 +278,7 @@ func TestWSAttach(t *testing.T) {
 		if !alive(s.ID) {
 			t.Fatal("closing the socket closed the session")
 		}
-		waitFor(t, 6*time.Second, "the session to expire", func() bool { return !alive(s.ID) })
+		testkit.WaitFor(t, 6*time.Second, "the session to expire", func() bool { return !alive(s.ID) })
 		if took := time.Since(closed); took < 1500*time.Millisecond {
 			t.Fatalf("the session ended %v after the socket closed, before its 2 s timeout", took)
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/internal/testkit"
 )
 
 // sseMsg is one Server-Sent Events message, or one comment line.
@@ -294,7 +295,7 @@ func TestSSESlowClientGetsResyncAndTheStreamEnds(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	waitFor(t, 5*time.Second, "the stream's watch", func() bool { return tn.hub.WatchCount() == 1 })
+	testkit.WaitFor(t, 5*time.Second, "the stream's watch", func() bool { return tn.hub.WatchCount() == 1 })
 
 	events := floodUntilDropped(t, tn, c, long, "stream")
 	s := &sseStream{t: t, resp: resp, msgs: make(chan sseMsg, 100000)}

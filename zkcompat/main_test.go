@@ -11,12 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/canopy-coord/canopy/internal/testkit"
 )
 
 // Where Debian's zookeeper package puts ZooKeeper. The jar's manifest names
@@ -206,36 +207,25 @@ func findZooKeeper() (string, string) {
 	return java, ""
 }
 
-// freePort returns a free TCP port on 127.0.0.1 (never 2181).
-func freePort() (int, error) {
-	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if port != 2181 {
-			return port, nil
-		}
-	}
-}
-
 func startZooKeeper(java, dir string) (*proc, error) {
 	data := filepath.Join(dir, "data")
 	if err := os.MkdirAll(data, 0o755); err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	addr, err := testkit.PickFreePort()
 	if err != nil {
 		return nil, err
 	}
-	cfg := fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\nmaxClientCnxns=0\nadmin.enableServer=false\n", data, port)
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	cfg := fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%s\nclientPortAddress=127.0.0.1\nmaxClientCnxns=0\nadmin.enableServer=false\n", data, port)
 	cfgPath := filepath.Join(dir, "zoo.cfg")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		return nil, err
 	}
-	zkAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	zkAddr = addr
 	return startProc("zookeeper", filepath.Join(dir, "zookeeper.log"), dir,
 		java,
 		"-Dzookeeper.extendedTypesEnabled=true",
@@ -296,18 +286,17 @@ func connectZK(wait time.Duration) (*zk.Conn, error) {
 }
 
 func startCanopy(bin, dataDir, logPath string) (*proc, error) {
-	httpPort, err := freePort()
+	httpAddr, err := testkit.PickFreePort()
 	if err != nil {
 		return nil, err
 	}
-	raftPort, err := freePort()
+	raftAddr, err := testkit.PickFreePort()
 	if err != nil {
 		return nil, err
 	}
-	httpAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(httpPort))
 	p, err := startProc("canopy", logPath, filepath.Dir(dataDir), bin, "serve",
 		"--http", httpAddr,
-		"--raft", net.JoinHostPort("127.0.0.1", strconv.Itoa(raftPort)),
+		"--raft", raftAddr,
 		"--data-dir", dataDir,
 		"--log-level", "warn")
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/canopy-coord/canopy/client"
 	"github.com/canopy-coord/canopy/client/recipe"
+	"github.com/canopy-coord/canopy/internal/testkit"
 	"github.com/canopy-coord/canopy/internal/testnode"
 )
 
@@ -85,7 +86,7 @@ func TestLockOnAClusterSurvivesAKilledHolder(t *testing.T) {
 	ctx := testContext(t, 60*time.Second)
 	observer := newClient(t, servers...)
 	queued := func(n int) {
-		testnode.Eventually(t, 10*time.Second, fmt.Sprintf("%d contenders never queued", n), func() bool {
+		testkit.WaitFor(t, 10*time.Second, fmt.Sprintf("%d contenders never queued", n), func() bool {
 			kids, _, _ := observer.Children(ctx, path)
 			return len(kids) == n
 		})

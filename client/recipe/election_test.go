@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/canopy-coord/canopy/internal/testnode"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/canopy-coord/canopy/client"
 	"github.com/canopy-coord/canopy/client/recipe"
+	"github.com/canopy-coord/canopy/internal/testkit"
 )
 
 // term is one candidate's leadership as it saw it.
@@ -49,25 +49,25 @@ func TestElectionHandsOverWhenTheLeadersSessionExpires(t *testing.T) {
 			mu.Unlock()
 		})
 		// Line them up in order: c0 leads, then c1, then c2.
-		testnode.Eventually(t, 5*time.Second, "candidate never stood", func() bool {
+		testkit.WaitFor(t, 5*time.Second, "candidate never stood", func() bool {
 			c, _ := recipe.Candidates(ctx, observer, path)
 			return len(c) == i+1
 		})
 	}
 	leaderIs := func(want string) {
 		t.Helper()
-		testnode.Eventually(t, 5*time.Second, want+" never reported as leader", func() bool {
+		testkit.WaitFor(t, 5*time.Second, want+" never reported as leader", func() bool {
 			l, err := recipe.Leader(ctx, observer, path)
 			return err == nil && l.Name == want
 		})
 	}
 	leaderIs("c0")
-	testnode.Eventually(t, 5*time.Second, "c0 never learned it leads", elections[0].IsLeader)
+	testkit.WaitFor(t, 5*time.Second, "c0 never learned it leads", elections[0].IsLeader)
 
 	// c0's client goes away without a word: its session expires.
 	abandoned := time.Now()
 	clients[0].Close()
-	testnode.Eventually(t, minTimeout+5*time.Second, "c1 never led after c0's session expired", elections[1].IsLeader)
+	testkit.WaitFor(t, minTimeout+5*time.Second, "c1 never led after c0's session expired", elections[1].IsLeader)
 	if took := time.Since(abandoned); took > minTimeout+3*time.Second {
 		t.Errorf("the new leader took %v after the old one went, want about the session timeout %v", took, minTimeout)
 	}
@@ -75,7 +75,7 @@ func TestElectionHandsOverWhenTheLeadersSessionExpires(t *testing.T) {
 	if err := elections[1].Resign(ctx); err != nil {
 		t.Fatal(err)
 	}
-	testnode.Eventually(t, 5*time.Second, "c2 never led after c1 resigned", elections[2].IsLeader)
+	testkit.WaitFor(t, 5*time.Second, "c2 never led after c1 resigned", elections[2].IsLeader)
 	if err := elections[2].Resign(ctx); err != nil {
 		t.Fatal(err)
 	}

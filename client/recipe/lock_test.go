@@ -3,7 +3,6 @@ package recipe_test
 import (
 	"context"
 	"errors"
-	"github.com/canopy-coord/canopy/internal/testnode"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/canopy-coord/canopy/client"
 	"github.com/canopy-coord/canopy/client/recipe"
+	"github.com/canopy-coord/canopy/internal/testkit"
 )
 
 // holding is one acquisition as the holder saw it.
@@ -221,7 +221,7 @@ func TestLockLostWhenTheSessionIsLost(t *testing.T) {
 		token, err := next.Acquire(ctx)
 		got <- result{token, time.Now(), err}
 	}()
-	testnode.Eventually(t, 5*time.Second, "the second contender never queued", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the second contender never queued", func() bool {
 		kids, _, _ := observer.Children(ctx, path)
 		return len(kids) == 2
 	})
@@ -292,14 +292,14 @@ func TestRWLockReadersShareWritersExclude(t *testing.T) {
 	w := rw.WriteLock()
 	wGot := make(chan error, 1)
 	go func() { _, err := w.Acquire(ctx); wGot <- err }()
-	testnode.Eventually(t, 5*time.Second, "writer never queued", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "writer never queued", func() bool {
 		kids, _, _ := c.Children(ctx, path)
 		return len(kids) == 3
 	})
 	r3 := rw.ReadLock()
 	r3Got := make(chan error, 1)
 	go func() { _, err := r3.Acquire(ctx); r3Got <- err }()
-	testnode.Eventually(t, 5*time.Second, "late reader never queued", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "late reader never queued", func() bool {
 		kids, _, _ := c.Children(ctx, path)
 		return len(kids) == 4
 	})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/canopy-coord/canopy/api"
 	"github.com/canopy-coord/canopy/client"
+	"github.com/canopy-coord/canopy/internal/testkit"
 	"github.com/canopy-coord/canopy/internal/testnode"
 )
 
@@ -99,12 +100,6 @@ func exists(t *testing.T, c *client.Client, p string) bool {
 		t.Fatalf("exists %s: %v", p, err)
 	}
 	return ok
-}
-
-// waitFor polls cond until it holds, failing the test after the deadline.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	testnode.Eventually(t, 15*time.Second, "waiting for "+what, cond)
 }
 
 // syncBuffer is a buffer a running command writes while the test reads.
@@ -237,10 +232,10 @@ func TestCreateNodeKinds(t *testing.T) {
 	canopyAt(t, nd.URL, "create", "/box/item").ok(t)
 	canopyAt(t, nd.URL, "delete", "/box/item").ok(t)
 	// The server reaps an emptied container.
-	waitFor(t, "the emptied container to go", func() bool { return !exists(t, c, "/box") })
+	testkit.WaitFor(t, 15*time.Second, "the emptied container to go", func() bool { return !exists(t, c, "/box") })
 
 	canopyAt(t, nd.URL, "create", "-t", "300ms", "/ttl").ok(t)
-	waitFor(t, "the TTL node to expire", func() bool { return !exists(t, c, "/ttl") })
+	testkit.WaitFor(t, 15*time.Second, "the TTL node to expire", func() bool { return !exists(t, c, "/ttl") })
 	canopyAt(t, nd.URL, "create", "-t", "soon", "/ttl").fails(t, exitUsage)
 }
 
@@ -327,7 +322,7 @@ func TestErrorsSayWhatAndExitByKind(t *testing.T) {
 	canopyAt(t, nd.URL, "create", "-e", "--session", "0x1234", "/e").fails(t, exitSession)
 
 	// An unreachable cluster: the servers tried and the way to name others.
-	dead := "http://" + freePort(t)
+	dead := "http://" + testkit.FreePort(t)
 	r = canopyAt(t, dead, "get", "/p", "--timeout", "2s").fails(t, exitUnavailable)
 	if !strings.Contains(r.err, dead) || !strings.Contains(r.err, "CANOPY_SERVERS") {
 		t.Errorf("unreachable: stderr %q names neither the server nor CANOPY_SERVERS", r.err)
@@ -337,7 +332,7 @@ func TestErrorsSayWhatAndExitByKind(t *testing.T) {
 func TestServersFromFlagsAndEnvironment(t *testing.T) {
 	nd := testnode.Start(t)
 	canopyAt(t, nd.URL, "create", "/s", "here").ok(t)
-	dead := "http://" + freePort(t)
+	dead := "http://" + testkit.FreePort(t)
 	// A dead server first: the client moves on to the next.
 	for _, args := range [][]string{
 		{"get", "/s", "--server", dead + "," + nd.URL},
@@ -485,7 +480,7 @@ func TestBinaryExitCodes(t *testing.T) {
 		{[]string{"create", "/b"}, exitConflict},
 		{[]string{"set", "-v", "9", "/b", "x"}, exitBadVersion},
 		{[]string{"get"}, exitUsage},
-		{[]string{"get", "/b", "--server", "http://" + freePort(t), "--timeout", "2s"}, exitUnavailable},
+		{[]string{"get", "/b", "--server", "http://" + testkit.FreePort(t), "--timeout", "2s"}, exitUnavailable},
 	} {
 		_, stderr, code := canopyBin("", tc.args...)
 		if code != tc.code || !strings.HasPrefix(stderr, "canopy") {
@@ -537,7 +532,7 @@ func TestBinarySignals(t *testing.T) {
 	}
 
 	watch, out, errOut := start("watch", "-r", "--since", strconv.FormatInt(since, 10), "/sig")
-	waitFor(t, "the replayed events", func() bool { return len(lines(out.String())) == 2 })
+	testkit.WaitFor(t, 15*time.Second, "the replayed events", func() bool { return len(lines(out.String())) == 2 })
 	if got := lines(out.String()); !strings.HasPrefix(got[0], "NodeCreated /sig/a ") || !strings.HasPrefix(got[1], "NodeDataChanged /sig/a ") {
 		t.Errorf("watch --since printed %q", got)
 	}
@@ -546,7 +541,7 @@ func TestBinarySignals(t *testing.T) {
 	}
 
 	create, out, errOut := start("create", "-e", "/sig/eph")
-	waitFor(t, "the ephemeral node", func() bool { return out.String() == "created /sig/eph\n" })
+	testkit.WaitFor(t, 15*time.Second, "the ephemeral node", func() bool { return out.String() == "created /sig/eph\n" })
 	if code := interrupt(create); code != 0 {
 		t.Errorf("create -e after SIGINT: exit %d, stderr %q", code, errOut.String())
 	}

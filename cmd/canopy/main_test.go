@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/canopy-coord/canopy/internal/testkit"
 )
 
 var binary string
@@ -46,21 +47,11 @@ type proc struct {
 	log  string // the file of its stdout and stderr
 }
 
-func freePort(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // startProc runs `canopy serve` on free loopback ports over dataDir and
 // waits until it is ready.
 func startProc(t testing.TB, dataDir string, extra ...string) *proc {
 	t.Helper()
-	httpAddr, raftAddr := freePort(t), freePort(t)
+	httpAddr, raftAddr := testkit.FreePort(t), testkit.FreePort(t)
 	args := append([]string{"serve", "--http", httpAddr, "--raft", raftAddr,
 		"--data-dir", dataDir, "--log-level", "warn", "--election-timeout", "200ms"}, extra...)
 	cmd := exec.Command(binary, args...)

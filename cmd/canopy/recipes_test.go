@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/canopy-coord/canopy/client"
+	"github.com/canopy-coord/canopy/internal/testkit"
 	"github.com/canopy-coord/canopy/internal/testnode"
 )
 
@@ -106,7 +107,7 @@ func TestLockVerbSignalsTheCommandWhenTheSessionIsLost(t *testing.T) {
 			"sh", "-c", `trap 'echo TERM > "$1"; exit 143' TERM; touch "$0"; while :; do sleep 0.05; done`, ready, termed)
 		done <- err
 	}()
-	testnode.Eventually(t, 10*time.Second, "the command never started", func() bool { return fileExists(ready) })
+	testkit.WaitFor(t, 10*time.Second, "the command never started", func() bool { return fileExists(ready) })
 	nd.Stop() // the cluster is gone: the session cannot be kept alive
 	select {
 	case err := <-done:
@@ -133,7 +134,7 @@ func TestElectVerbRunsTheLeaderAndNamesIt(t *testing.T) {
 			"sh", "-c", `echo "$CANOPY_FENCING_TOKEN" > "$0"; while [ ! -e "$1" ]; do sleep 0.02; done`, leads, goOn)
 		first <- err
 	}()
-	testnode.Eventually(t, 10*time.Second, "alpha never led", func() bool { return fileExists(leads) })
+	testkit.WaitFor(t, 10*time.Second, "alpha never led", func() bool { return fileExists(leads) })
 	second := make(chan string, 1)
 	go func() {
 		out, _, err := runRecipeVerb(ctx, nd.URL, "elect", "/cli/elect", "beta", "--", "sh", "-c", `echo "beta $CANOPY_FENCING_TOKEN"`)
@@ -233,13 +234,13 @@ func TestGroupVerbs(t *testing.T) {
 			"sh", "-c", `touch "$0"; while [ -e "$0" ]; do sleep 0.02; done`, ran)
 		joined <- err
 	}()
-	testnode.Eventually(t, 10*time.Second, "members never listed", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "members never listed", func() bool {
 		out, _, _ := runRecipeVerb(ctx, nd.URL, "group", "ls", "/cli/group")
 		return out == "web-1\t10.0.0.1:80\nweb-2\t\n"
 	})
 	// web-2 is listed once it has joined, which is before its command
 	// starts: removing ran before the command made it would not end it.
-	testnode.Eventually(t, 10*time.Second, "web-2's command never started", func() bool { return fileExists(ran) })
+	testkit.WaitFor(t, 10*time.Second, "web-2's command never started", func() bool { return fileExists(ran) })
 	leave()
 	os.Remove(ran) // web-2's command ends
 	for range 2 {
@@ -378,7 +379,7 @@ func TestLockVerbExitsSevenWhenItsNodeIsDeleted(t *testing.T) {
 	ready, termed := filepath.Join(dir, "ready"), filepath.Join(dir, "termed")
 	_, errb, code := startRecipe(ctx, nd.URL, "lock", "/cli/deleted", "--",
 		"sh", "-c", `trap 'echo TERM > "$1"; exit 0' TERM; echo "$CANOPY_LOCK_NODE" > "$0.tmp"; mv "$0.tmp" "$0"; while :; do sleep 0.05; done`, ready, termed)
-	testnode.Eventually(t, 10*time.Second, "the command never started", func() bool { return fileExists(ready) })
+	testkit.WaitFor(t, 10*time.Second, "the command never started", func() bool { return fileExists(ready) })
 	node, _ := os.ReadFile(ready)
 	if err := newClient(t, nd.URL).Delete(ctx, strings.TrimSpace(string(node)), client.AnyVersion); err != nil {
 		t.Fatal(err)
@@ -399,7 +400,7 @@ func TestGroupJoinExitsSevenWhenItsSessionIsLost(t *testing.T) {
 	nd := testnode.Start(t)
 	ctx := ctxT(t)
 	_, errb, code := startRecipe(ctx, nd.URL, "group", "join", "--session-timeout", "2s", "/cli/lost", "web-1")
-	testnode.Eventually(t, 10*time.Second, "web-1 never joined", func() bool { return strings.Contains(errb.String(), "joined") })
+	testkit.WaitFor(t, 10*time.Second, "web-1 never joined", func() bool { return strings.Contains(errb.String(), "joined") })
 	nd.Stop()
 	if c := exitOf(t, code, "group join after its session was lost"); c != exitSession {
 		t.Errorf("group join after its session was lost: exit %d, want %d; stderr %q", c, exitSession, errb.String())
@@ -415,7 +416,7 @@ func TestLockVerbInterruptedEndsTheCommandAndReleases(t *testing.T) {
 	ctx, interrupt := context.WithCancel(ctxT(t))
 	ready := filepath.Join(t.TempDir(), "ready")
 	_, errb, code := startRecipe(ctx, nd.URL, "lock", "/cli/int", "--", "sh", "-c", `touch "$0"; while :; do sleep 0.05; done`, ready)
-	testnode.Eventually(t, 10*time.Second, "the command never started", func() bool { return fileExists(ready) })
+	testkit.WaitFor(t, 10*time.Second, "the command never started", func() bool { return fileExists(ready) })
 	interrupt()
 	if c := exitOf(t, code, "lock after an interrupt"); c != exitInterrupted {
 		t.Errorf("lock interrupted: exit %d, want %d; stderr %q", c, exitInterrupted, errb.String())
@@ -432,7 +433,7 @@ func TestWaitRunningOutIsExitEight(t *testing.T) {
 	dir := t.TempDir()
 	ready, goOn := filepath.Join(dir, "ready"), filepath.Join(dir, "go")
 	_, _, holder := startRecipe(ctx, nd.URL, "lock", "/cli/busy", "--", "sh", "-c", `touch "$0"; while [ ! -e "$1" ]; do sleep 0.02; done`, ready, goOn)
-	testnode.Eventually(t, 10*time.Second, "the holder never ran", func() bool { return fileExists(ready) })
+	testkit.WaitFor(t, 10*time.Second, "the holder never ran", func() bool { return fileExists(ready) })
 	r := recipeMain(ctx, nd.URL, "lock", "--wait", "200ms", "/cli/busy", "--", "true")
 	if r.code != exitWait || r.err != "canopy: lock /cli/busy: gave up waiting for the lock after 200ms (--wait)\n" {
 		t.Errorf("lock --wait of a held lock: exit %d, stderr %q; want %d", r.code, r.err, exitWait)
@@ -488,7 +489,7 @@ func TestRecipeVerbsJSON(t *testing.T) {
 	dir := t.TempDir()
 	leads, goOn := filepath.Join(dir, "leads"), filepath.Join(dir, "go")
 	_, _, alpha := startRecipe(ctx, nd.URL, "elect", "/cli/je", "alpha", "--", "sh", "-c", `touch "$0"; while [ ! -e "$1" ]; do sleep 0.02; done`, leads, goOn)
-	testnode.Eventually(t, 10*time.Second, "alpha never led", func() bool { return fileExists(leads) })
+	testkit.WaitFor(t, 10*time.Second, "alpha never led", func() bool { return fileExists(leads) })
 	var leader heldJSON
 	decodeJSON(t, recipeMain(ctx, nd.URL, "elect", "/cli/je", "-o", "json").ok(t).out, &leader)
 	if leader.Path != "/cli/je" || leader.Name != "alpha" || !strings.HasPrefix(leader.Node, "/cli/je/") || leader.Token <= 0 || leader.Session == 0 {
@@ -508,7 +509,7 @@ func TestRecipeVerbsJSON(t *testing.T) {
 		Members []groupMember `json:"members"`
 	}
 	var ls members
-	testnode.Eventually(t, 10*time.Second, "web-1 never listed", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "web-1 never listed", func() bool {
 		r := recipeMain(ctx, nd.URL, "group", "ls", "-o", "json", "/cli/jg")
 		return r.code == 0 && json.Unmarshal([]byte(r.out), &ls) == nil && len(ls.Members) == 1
 	})
@@ -517,7 +518,7 @@ func TestRecipeVerbsJSON(t *testing.T) {
 	}
 	// The record follows the join, so the member can be listed before it
 	// is printed: a script reading it waits for the line, as this does.
-	waitFor(t, "group join's record", func() bool { return strings.HasSuffix(joinOut.String(), "\n") })
+	testkit.WaitFor(t, 15*time.Second, "group join's record", func() bool { return strings.HasSuffix(joinOut.String(), "\n") })
 	var member heldJSON
 	decodeJSON(t, joinOut.String(), &member)
 	if member.Path != "/cli/jg" || member.Name != "web-1" || member.Node != "/cli/jg/web-1" || member.Session != ls.Members[0].Session {
@@ -567,7 +568,7 @@ func TestLockVerbSharedHoldersRunTogetherAndExcludeAnExclusiveOne(t *testing.T) 
 		}
 		held <- err
 	}()
-	testnode.Eventually(t, 10*time.Second, "the exclusive holder runs", func() bool { _, err := os.Stat(mark("writer-in")); return err == nil })
+	testkit.WaitFor(t, 10*time.Second, "the exclusive holder runs", func() bool { _, err := os.Stat(mark("writer-in")); return err == nil })
 	shared := make(chan error, 1)
 	go func() {
 		_, stderr, err := runRecipeVerb(ctx, nd.URL, "lock", "--shared", "/cli/rw", "--", "touch", mark("reader-in"))
@@ -577,7 +578,7 @@ func TestLockVerbSharedHoldersRunTogetherAndExcludeAnExclusiveOne(t *testing.T) 
 		shared <- err
 	}()
 	// The reader queues behind the writer: give it time to get in line.
-	testnode.Eventually(t, 10*time.Second, "the reader in line", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the reader in line", func() bool {
 		kids, _, _ := newClient(t, nd.URL).Children(ctx, "/cli/rw")
 		return len(kids) == 2
 	})
@@ -622,7 +623,7 @@ func TestBarrierEnterStartsTogetherAndLeavesTogether(t *testing.T) {
 	enter("fast", `touch `+mark("fast-in"))
 	enter("slow", `touch `+mark("slow-in")+`; sleep 0.3; touch `+mark("slow-done"))
 	// Two of three: nobody may start.
-	testnode.Eventually(t, 10*time.Second, "two participants joined", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "two participants joined", func() bool {
 		kids, _, _ := newClient(t, nd.URL).Children(ctx, "/cli/dbarrier")
 		return len(kids) == 2
 	})

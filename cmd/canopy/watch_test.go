@@ -5,8 +5,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/internal/testkit"
 	"github.com/canopy-coord/canopy/internal/testnode"
 	"github.com/canopy-coord/canopy/server"
 )
@@ -29,7 +31,7 @@ func TestWatchPrintsEveryEventUntilInterrupted(t *testing.T) {
 	text := background(t, nd.URL, "watch", "-r", "/w")
 	js := background(t, nd.URL, "watch", "-o", "json", "/w")
 	// Once live, a watch says so on stderr.
-	waitFor(t, "the watches to be live", func() bool {
+	testkit.WaitFor(t, 15*time.Second, "the watches to be live", func() bool {
 		return strings.HasPrefix(text.errOut.String(), "watching /w") && strings.HasPrefix(js.errOut.String(), "watching /w")
 	})
 
@@ -39,7 +41,7 @@ func TestWatchPrintsEveryEventUntilInterrupted(t *testing.T) {
 	canopyAt(t, nd.URL, "deleteall", "/w/a").ok(t)
 
 	want := []string{"NodeCreated /w/a", "NodeDataChanged /w/a", "NodeDataChanged /w", "NodeDeleted /w/a"}
-	waitFor(t, "four events in text", func() bool { return len(lines(text.out.String())) >= len(want) })
+	testkit.WaitFor(t, 15*time.Second, "four events in text", func() bool { return len(lines(text.out.String())) >= len(want) })
 	got := lines(text.out.String())
 	for i, w := range want {
 		if !strings.HasPrefix(got[i], w+" zxid=") {
@@ -48,7 +50,7 @@ func TestWatchPrintsEveryEventUntilInterrupted(t *testing.T) {
 	}
 	// The persistent watch of /w itself sees its children change, and its
 	// data: three events, as JSON objects with their zxids in order.
-	waitFor(t, "three events in JSON", func() bool { return len(lines(js.out.String())) >= 3 })
+	testkit.WaitFor(t, 15*time.Second, "three events in JSON", func() bool { return len(lines(js.out.String())) >= 3 })
 	var last int64
 	for i, line := range lines(js.out.String()) {
 		var ev api.Event
@@ -65,7 +67,7 @@ func TestWatchPrintsEveryEventUntilInterrupted(t *testing.T) {
 	}
 	// --since replays them from the server's history, the same.
 	replay := background(t, nd.URL, "watch", "-r", "--since", strconv.FormatInt(since, 10), "/w")
-	waitFor(t, "the replay", func() bool { return len(lines(replay.out.String())) >= len(want) })
+	testkit.WaitFor(t, 15*time.Second, "the replay", func() bool { return len(lines(replay.out.String())) >= len(want) })
 	if r := replay.stop(); r.out != strings.Join(got, "\n")+"\n" {
 		t.Errorf("watch --since %d printed\n%s\nwant\n%s", since, r.out, strings.Join(got, "\n"))
 	}
@@ -92,7 +94,7 @@ func TestGetAndLsWaitForOneEvent(t *testing.T) {
 
 	get := background(t, nd.URL, "get", "-w", "/g")
 	// The data is printed once the watch is set.
-	waitFor(t, "get -w to read", func() bool { return get.out.String() != "" })
+	testkit.WaitFor(t, 15*time.Second, "get -w to read", func() bool { return get.out.String() != "" })
 	canopyAt(t, nd.URL, "set", "/g", "after").ok(t)
 	r := get.wait()
 	if got := lines(r.out); r.code != 0 || len(got) != 2 || got[0] != "before" || !strings.HasPrefix(got[1], "NodeDataChanged /g zxid=") {
@@ -102,7 +104,7 @@ func TestGetAndLsWaitForOneEvent(t *testing.T) {
 	canopyAt(t, nd.URL, "create", "/g/first").ok(t)
 	ls := background(t, nd.URL, "ls", "-w", "/g")
 	// The listing is printed once the watch is set.
-	waitFor(t, "ls -w to list", func() bool { return ls.out.String() != "" })
+	testkit.WaitFor(t, 15*time.Second, "ls -w to list", func() bool { return ls.out.String() != "" })
 	canopyAt(t, nd.URL, "create", "/g/kid").ok(t)
 	if r := ls.wait(); r.code != 0 || len(lines(r.out)) != 2 || lines(r.out)[0] != "first" || !strings.HasPrefix(lines(r.out)[1], "NodeChildrenChanged /g added kid zxid=") {
 		t.Errorf("ls -w: exit %d, printed %q, stderr %q", r.code, r.out, r.err)
@@ -110,7 +112,7 @@ func TestGetAndLsWaitForOneEvent(t *testing.T) {
 
 	// Interrupted before its event: exit 130, as a shell reports it.
 	get = background(t, nd.URL, "get", "-w", "/g")
-	waitFor(t, "get -w to read", func() bool { return get.out.String() != "" })
+	testkit.WaitFor(t, 15*time.Second, "get -w to read", func() bool { return get.out.String() != "" })
 	if r := get.stop(); r.code != exitInterrupted || r.err != "canopy: interrupted\n" {
 		t.Errorf("get -w interrupted: exit %d, stderr %q", r.code, r.err)
 	}
@@ -121,7 +123,7 @@ func TestCreateEphemeralHoldsItsSessionUntilInterrupted(t *testing.T) {
 	c := newClient(t, nd.URL)
 	canopyAt(t, nd.URL, "create", "/locks").ok(t)
 	cr := background(t, nd.URL, "create", "-es", "/locks/lock-")
-	waitFor(t, "the ephemeral node", func() bool { return strings.HasSuffix(cr.out.String(), "\n") })
+	testkit.WaitFor(t, 15*time.Second, "the ephemeral node", func() bool { return strings.HasSuffix(cr.out.String(), "\n") })
 	p := strings.TrimSpace(strings.TrimPrefix(cr.out.String(), "created "))
 	if st := mustGet(t, c, p).Stat; st.EphemeralOwner == 0 {
 		t.Fatalf("%s is not ephemeral: %+v", p, st)
@@ -142,7 +144,7 @@ func TestSessionVerbs(t *testing.T) {
 	nd := testnode.Start(t)
 	c := newClient(t, nd.URL)
 	open := background(t, nd.URL, "session", "open", "--timeout", "2s")
-	waitFor(t, "the session id", func() bool { return strings.HasSuffix(open.out.String(), "\n") })
+	testkit.WaitFor(t, 15*time.Second, "the session id", func() bool { return strings.HasSuffix(open.out.String(), "\n") })
 	id := strings.TrimSpace(open.out.String())
 	if _, err := api.ParseID(id); err != nil {
 		t.Fatalf("session open printed %q", open.out.String())

@@ -12,6 +12,7 @@ import (
 
 	"github.com/canopy-coord/canopy/client"
 	"github.com/canopy-coord/canopy/client/recipe"
+	"github.com/canopy-coord/canopy/internal/testkit"
 	"github.com/canopy-coord/canopy/internal/testnode"
 )
 
@@ -55,7 +56,7 @@ func TestEveryTaskCompletesExactlyOnceAcrossWorkerAndMasterDeaths(t *testing.T) 
 		m := &Master{Client: c, Layout: lay, Name: name, SessionTimeout: timeout, Log: testLogger(t, "master", name)}
 		wg.Go(func() { m.Run(ctx) })
 		if name == "m1" {
-			testnode.Eventually(t, 10*time.Second, "m1 never led", func() bool {
+			testkit.WaitFor(t, 10*time.Second, "m1 never led", func() bool {
 				l, err := recipe.Leader(ctx, observer, lay.Election())
 				return err == nil && l.Name == "m1"
 			})
@@ -92,7 +93,7 @@ func TestEveryTaskCompletesExactlyOnceAcrossWorkerAndMasterDeaths(t *testing.T) 
 			}}
 		wg.Go(func() { w.RunIn(ctx, s) })
 	}
-	testnode.Eventually(t, 10*time.Second, "workers never joined", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "workers never joined", func() bool {
 		ms, _ := recipe.NewGroup(observer, lay.Workers()).Members(ctx)
 		return len(ms) == 3
 	})
@@ -102,7 +103,7 @@ func TestEveryTaskCompletesExactlyOnceAcrossWorkerAndMasterDeaths(t *testing.T) 
 			t.Fatal(err)
 		}
 	}
-	testnode.Eventually(t, 10*time.Second, "tasks never all assigned", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "tasks never all assigned", func() bool {
 		n := 0
 		for _, w := range []string{"w1", "w2", "w3"} {
 			kids, _, _ := observer.Children(ctx, lay.AssignOf(w))
@@ -115,7 +116,7 @@ func TestEveryTaskCompletesExactlyOnceAcrossWorkerAndMasterDeaths(t *testing.T) 
 		st, _ := Statuses(ctx, observer, lay)
 		return len(st)
 	}
-	testnode.Eventually(t, 20*time.Second, "no task finished", func() bool { return done() >= 6 })
+	testkit.WaitFor(t, 20*time.Second, "no task finished", func() bool { return done() >= 6 })
 
 	// w1 dies with work assigned; so does the leading master.
 	orphans, _, err := observer.Children(ctx, lay.AssignOf("w1"))
@@ -131,7 +132,7 @@ func TestEveryTaskCompletesExactlyOnceAcrossWorkerAndMasterDeaths(t *testing.T) 
 	masterClients["m1"].Close()
 	killed := time.Now()
 
-	testnode.Eventually(t, 30*time.Second, "not every task finished", func() bool { return done() == tasks })
+	testkit.WaitFor(t, 30*time.Second, "not every task finished", func() bool { return done() == tasks })
 	l, err := recipe.Leader(ctx, observer, lay.Election())
 	if err != nil || l.Name != "m2" {
 		t.Errorf("leader after m1 died: %+v, %v; want m2", l, err)

@@ -7,8 +7,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -16,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/canopy-coord/canopy/internal/testkit"
 	"github.com/canopy-coord/canopy/server"
 )
 
@@ -75,7 +74,7 @@ func StartCluster(t testing.TB, n int, opts ...Option) []*Node {
 	var peers []string
 	for i := range nodes {
 		nodes[i] = newNode(t, fmt.Sprintf("n%d", i+1), opts...)
-		nodes[i].m.RaftAddr = freePort(t)
+		nodes[i].m.RaftAddr = testkit.FreePort(t)
 		peers = append(peers, nodes[i].ID+"="+nodes[i].m.RaftAddr)
 	}
 	for _, nd := range nodes {
@@ -158,20 +157,18 @@ func (nd *Node) WaitReady(timeout time.Duration) {
 }
 
 func (nd *Node) waitReady(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
+	err := testkit.Poll(timeout, func() (bool, string) {
 		resp, err := http.Get(nd.URL + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
+		if err != nil {
+			return false, err.Error()
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("node %s not ready after %v (last: %v)", nd.ID, timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, resp.Status
+	})
+	if err != nil {
+		return fmt.Errorf("node %s not ready: %w", nd.ID, err)
 	}
+	return nil
 }
 
 // logSink sends a node's log lines to the test log when -v is given, and
@@ -181,32 +178,4 @@ func logSink(t testing.TB) io.Writer {
 		return os.Stderr
 	}
 	return io.Discard
-}
-
-// freePort picks a loopback port that is free now, away from the ephemeral
-// range where clients' own ports could take it first.
-func freePort(t testing.TB) string {
-	t.Helper()
-	for i := 0; i < 100; i++ {
-		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(10000))
-		if l, err := net.Listen("tcp", addr); err == nil {
-			l.Close()
-			return addr
-		}
-	}
-	t.Fatal("no free loopback port")
-	return ""
-}
-
-// Eventually polls cond every 10 ms until it holds, and fails t with what
-// once timeout has passed.
-func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
