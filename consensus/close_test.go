@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,20 +15,8 @@ import (
 
 	"github.com/canopy-coord/canopy/api"
 	"github.com/canopy-coord/canopy/fsm"
+	"github.com/canopy-coord/canopy/internal/testkit"
 )
-
-// closeRounds is how many times TestCloseEndsEveryWaitWhileProposing opens
-// and closes a node; CANOPY_CLOSE_ROUNDS raises it for a longer hunt.
-func closeRounds(t *testing.T) int {
-	if s := os.Getenv("CANOPY_CLOSE_ROUNDS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			t.Fatalf("CANOPY_CLOSE_ROUNDS: %v", err)
-		}
-		return n
-	}
-	return 200
-}
 
 // A node closed at any moment, from the first milliseconds after Open
 // (while it elects itself and registerSelf proposes) to well into a load,
@@ -46,7 +32,8 @@ func TestCloseEndsEveryWaitWhileProposing(t *testing.T) {
 		drainBound = 5 * time.Second
 	)
 	root := t.TempDir()
-	for round := range closeRounds(t) {
+	// CANOPY_CLOSE_ROUNDS raises the count for a longer hunt.
+	for round := range testkit.Rounds(t, "CANOPY_CLOSE_ROUNDS", 200) {
 		slowDisk := round%2 == 1
 		cfg := Config{
 			DataDir: filepath.Join(root, fmt.Sprint(round)), RaftBind: "127.0.0.1:0", Bootstrap: true,

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -163,17 +162,11 @@ func TestKillNineLosesNoAcknowledgedWrite(t *testing.T) {
 // way, so the race detector's run (which only instruments this test's own
 // loop) does a tenth of them; CANOPY_SIGTERM_ROUNDS sets any count.
 func sigtermRounds(t *testing.T) int {
-	if s := os.Getenv("CANOPY_SIGTERM_ROUNDS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			t.Fatalf("CANOPY_SIGTERM_ROUNDS: %v", err)
-		}
-		return n
-	}
+	def := 50
 	if raceEnabled {
-		return 5
+		def = 5
 	}
-	return 50
+	return testkit.Rounds(t, "CANOPY_SIGTERM_ROUNDS", def)
 }
 
 // A node under a write load exits 0 within 5 s of SIGTERM, every time:

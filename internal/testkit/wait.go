@@ -2,6 +2,8 @@ package testkit
 
 import (
 	"fmt"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -45,4 +47,19 @@ func Poll(within time.Duration, cond func() (bool, string)) error {
 		}
 		time.Sleep(pollEvery)
 	}
+}
+
+// Rounds is how many rounds a repeated test runs: def, or the count in the
+// environment variable env (for a longer hunt).
+func Rounds(t testing.TB, env string, def int) int {
+	t.Helper()
+	s := os.Getenv(env)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a count of rounds", env, s)
+	}
+	return n
 }
