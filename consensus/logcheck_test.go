@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -265,7 +264,7 @@ func TestApplyStopsAtAnEntryItCannotReadWithoutPanicking(t *testing.T) {
 
 func TestNodeStopsAtAnEntryFromANewerLeader(t *testing.T) {
 	dir := t.TempDir()
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	n, cfg := openNodeConfig(t, dir, func(c *Config) { c.Logger, c.LogOutput = zerolog.New(logs), discard{} })
 	propose(t, n, create("/a", ""))
 	select {
@@ -308,23 +307,6 @@ func TestNodeStopsAtAnEntryFromANewerLeader(t *testing.T) {
 	if _, err := reopen(cfg); !errors.As(err, &ue) || ue.Index != bad {
 		t.Fatalf("reopen = %v; want the entry %d named", err, bad)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestCheckLogNamesTheFirstUnreadableEntryAfterTheSnapshot(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,18 +28,10 @@ import (
 	"github.com/canopy-coord/canopy/service"
 )
 
-// TestMain runs more tests at once than there are CPUs, unless -parallel
-// says otherwise: they mostly wait, on raft's disk writes, session timeouts
-// and the reaper. Fuzzing keeps its default (-parallel is its worker count).
+// TestMain runs more tests at once than there are CPUs: they mostly wait.
 func TestMain(m *testing.M) {
 	flag.Parse()
-	explicit := false
-	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
-	if fuzz := flag.Lookup("test.fuzz"); !explicit && (fuzz == nil || fuzz.Value.String() == "") {
-		if err := flag.Set("test.parallel", strconv.Itoa(max(8, runtime.GOMAXPROCS(0)))); err != nil {
-			panic(err)
-		}
-	}
+	testkit.RaiseParallel()
 	os.Exit(m.Run())
 }
 

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,18 +27,10 @@ import (
 	"github.com/canopy-coord/canopy/service"
 )
 
-// TestMain runs more tests at once than there are CPUs, unless -parallel
-// says otherwise: most of them wait on raft's disk writes and on session
-// timeouts, not on the CPU.
+// TestMain runs more tests at once than there are CPUs: they mostly wait.
 func TestMain(m *testing.M) {
 	flag.Parse()
-	explicit := false
-	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
-	if !explicit {
-		if err := flag.Set("test.parallel", strconv.Itoa(max(8, runtime.GOMAXPROCS(0)))); err != nil {
-			panic(err)
-		}
-	}
+	testkit.RaiseParallel()
 	os.Exit(m.Run())
 }
 

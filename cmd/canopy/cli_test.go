@@ -102,30 +102,12 @@ func exists(t *testing.T, c *client.Client, p string) bool {
 	return ok
 }
 
-// syncBuffer is a buffer a running command writes while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // bg is a command line running in the background: one that waits
 // (watch, session open, create -e) until interrupted.
 type bg struct {
 	t           *testing.T
 	args        []string
-	out, errOut *syncBuffer
+	out, errOut *testkit.SyncBuffer
 	cancel      context.CancelFunc
 	done        chan int
 	once        sync.Once
@@ -136,7 +118,7 @@ type bg struct {
 func background(t *testing.T, url string, args ...string) *bg {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	b := &bg{t: t, args: args, out: &syncBuffer{}, errOut: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	b := &bg{t: t, args: args, out: &testkit.SyncBuffer{}, errOut: &testkit.SyncBuffer{}, cancel: cancel, done: make(chan int, 1)}
 	go func() { b.done <- runMain(ctx, append(args, "--server", url), strings.NewReader(""), b.out, b.errOut) }()
 	t.Cleanup(func() { b.stop() })
 	return b
@@ -504,9 +486,9 @@ func TestBinarySignals(t *testing.T) {
 	canopyAt(t, nd.URL, "create", "/sig/a", "1").ok(t)
 	canopyAt(t, nd.URL, "set", "/sig/a", "2").ok(t)
 
-	start := func(args ...string) (*exec.Cmd, *syncBuffer, *syncBuffer) {
+	start := func(args ...string) (*exec.Cmd, *testkit.SyncBuffer, *testkit.SyncBuffer) {
 		cmd := exec.Command(binary, append(args, "--server", nd.URL)...)
-		out, errOut := &syncBuffer{}, &syncBuffer{}
+		out, errOut := &testkit.SyncBuffer{}, &testkit.SyncBuffer{}
 		cmd.Stdout, cmd.Stderr = out, errOut
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

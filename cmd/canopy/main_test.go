@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -89,56 +88,71 @@ func (p *proc) kill() {
 	}
 }
 
-func TestKillNineLosesNoAcknowledgedWrite(t *testing.T) {
-	dir := t.TempDir()
-	p := startProc(t, dir)
-	client := &http.Client{Timeout: 5 * time.Second}
+// creates is a write load: workers each creating nodes in a closed loop
+// until stopped or until the node goes away, keeping what was acknowledged.
+type creates struct {
+	mu    sync.Mutex
+	acked []string
+	done  chan struct{}
+	wg    sync.WaitGroup
+}
 
-	var mu sync.Mutex
-	var acked []string
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
+func startCreates(url string, workers int) *creates {
+	c := &creates{done: make(chan struct{})}
+	client := &http.Client{Timeout: 10 * time.Second}
+	for w := range workers {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
 			for i := 0; ; i++ {
 				select {
-				case <-stop:
+				case <-c.done:
 					return
 				default:
 				}
 				path := fmt.Sprintf("/w%d-%d", w, i)
-				resp, err := client.Post(p.url+"/v1/nodes"+path, "application/octet-stream", strings.NewReader("x"))
+				resp, err := client.Post(url+"/v1/nodes"+path, "text/plain", strings.NewReader("x"))
 				if err != nil {
-					return // the process died under us: not acknowledged
+					return // the node has gone: not acknowledged, and the load is over
 				}
+				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 				if resp.StatusCode == http.StatusCreated {
-					mu.Lock()
-					acked = append(acked, path)
-					mu.Unlock()
+					c.mu.Lock()
+					c.acked = append(c.acked, path)
+					c.mu.Unlock()
 				}
 			}
-		}(w)
+		}()
 	}
+	return c
+}
+
+func (c *creates) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.acked)
+}
+
+// stop ends the load and returns the paths acknowledged.
+func (c *creates) stop() []string {
+	close(c.done)
+	c.wg.Wait()
+	return c.acked
+}
+
+func TestKillNineLosesNoAcknowledgedWrite(t *testing.T) {
+	dir := t.TempDir()
+	p := startProc(t, dir)
+	client := &http.Client{Timeout: 5 * time.Second}
+	load := startCreates(p.url, 8)
 	// Let the load run, then kill without warning.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		mu.Lock()
-		n := len(acked)
-		mu.Unlock()
-		if n >= 300 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	_ = testkit.Poll(10*time.Second, func() (bool, string) { return load.count() >= 300, "" }) // or as many as 10 s gave
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	<-p.done
-	close(stop)
-	wg.Wait()
+	acked := load.stop()
 	if len(acked) == 0 {
 		t.Fatal("no write was acknowledged before the kill")
 	}
@@ -174,44 +188,17 @@ func sigtermRounds(t *testing.T) int {
 // the node's Close is bounded whatever raft still holds.
 func TestSIGTERMUnderWriteLoadExitsPromptly(t *testing.T) {
 	const bound = 5 * time.Second
-	client := &http.Client{Timeout: 10 * time.Second}
 	var (
 		slowest                    time.Duration
 		slowestRound, slowestAcked = 0, int64(0)
 	)
 	for round := range sigtermRounds(t) {
 		p := startProc(t, t.TempDir())
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		var acked atomic.Int64
-		for w := range 16 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; ; i++ {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					resp, err := client.Post(fmt.Sprintf("%s/v1/nodes/w%d-%d", p.url, w, i), "text/plain", strings.NewReader("x"))
-					if err != nil {
-						return // the node has gone: the load for this round is over
-					}
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode == http.StatusCreated {
-						acked.Add(1)
-					}
-				}
-			}()
-		}
-		// SIGTERM at a moment spread over the first writes and a steady load.
-		deadline := time.Now().Add(10 * time.Second)
-		want := int64(round % 10 * 30)
-		for acked.Load() < want && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
-		}
+		load := startCreates(p.url, 16)
+		// SIGTERM at a moment spread over the first writes and a steady
+		// load (or as many as 10 s gave).
+		want := round % 10 * 30
+		_ = testkit.Poll(10*time.Second, func() (bool, string) { return load.count() >= want, "" })
 		sent := time.Now()
 		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
@@ -224,13 +211,12 @@ func TestSIGTERMUnderWriteLoadExitsPromptly(t *testing.T) {
 			}
 		case <-time.After(bound):
 			log, _ := os.ReadFile(p.log)
-			t.Fatalf("round %d: still running %v after SIGTERM (%d writes acknowledged); log:\n%s", round, bound, acked.Load(), log)
+			t.Fatalf("round %d: still running %v after SIGTERM (%d writes acknowledged); log:\n%s", round, bound, load.count(), log)
 		}
 		took := time.Since(sent)
-		close(stop)
-		wg.Wait()
+		acked := load.stop()
 		if took > slowest {
-			slowest, slowestRound, slowestAcked = took, round, acked.Load()
+			slowest, slowestRound, slowestAcked = took, round, int64(len(acked))
 		}
 	}
 	t.Logf("slowest exit: %v after SIGTERM, in round %d with %d writes acknowledged", slowest, slowestRound, slowestAcked)

@@ -23,7 +23,7 @@ import (
 // --server goes first, as a global flag: after the verb's words it could
 // fall after "--", into the command.
 func runRecipeVerb(ctx context.Context, server string, args ...string) (stdout, stderr string, err error) {
-	var out, errb syncBuffer
+	var out, errb testkit.SyncBuffer
 	args = append([]string{"--server", server}, args...)
 	err = run(ctx, args, &out, &errb)
 	return out.String(), errb.String(), err
@@ -32,7 +32,7 @@ func runRecipeVerb(ctx context.Context, server string, args ...string) (stdout, 
 // recipeMain is runRecipeVerb through runMain: what a shell sees, the
 // exit code included.
 func recipeMain(ctx context.Context, server string, args ...string) cliResult {
-	var out, errb syncBuffer
+	var out, errb testkit.SyncBuffer
 	code := runMain(ctx, append([]string{"--server", server}, args...), strings.NewReader(""), &out, &errb)
 	return cliResult{out: out.String(), err: errb.String(), code: code}
 }
@@ -255,8 +255,8 @@ func TestGroupVerbs(t *testing.T) {
 
 // startRecipe runs a command line through runMain in the background; the
 // test reads its output as it goes and its exit code from the channel.
-func startRecipe(ctx context.Context, server string, args ...string) (out, errb *syncBuffer, code <-chan int) {
-	out, errb = &syncBuffer{}, &syncBuffer{}
+func startRecipe(ctx context.Context, server string, args ...string) (out, errb *testkit.SyncBuffer, code <-chan int) {
+	out, errb = &testkit.SyncBuffer{}, &testkit.SyncBuffer{}
 	done := make(chan int, 1)
 	go func() {
 		done <- runMain(ctx, append([]string{"--server", server}, args...), strings.NewReader(""), out, errb)
