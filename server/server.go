@@ -257,6 +257,15 @@ func (m *Main) Halted() <-chan struct{} { return m.node.Halted() }
 // HaltErr is why the node stopped itself, once Halted is closed.
 func (m *Main) HaltErr() error { return m.node.HaltErr() }
 
+// Registered reports whether this node's own member record (its
+// addresses) is in the replicated state: the first entry a node commits of
+// its own accord, after which it writes nothing unless asked or a timer
+// (expiry, reaping) says so.
+func (m *Main) Registered() bool {
+	rec, ok := m.node.Tree().Member(m.node.ID())
+	return ok && rec.HTTPAddr != ""
+}
+
 // HTTPURL is the base URL the API listens on.
 func (m *Main) HTTPURL() string { return "http://" + m.listener.Addr().String() }
 

@@ -157,13 +157,18 @@ func (nd *Node) WaitReady(timeout time.Duration) {
 }
 
 func (nd *Node) waitReady(timeout time.Duration) error {
+	// Ready, and quiet: the node's own member record is in, so a test
+	// that reads the applied zxid and then writes sees only its writes.
 	err := testkit.Poll(timeout, func() (bool, string) {
 		resp, err := http.Get(nd.URL + "/readyz")
 		if err != nil {
 			return false, err.Error()
 		}
 		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, resp.Status
+		if resp.StatusCode != http.StatusOK {
+			return false, resp.Status
+		}
+		return nd.m.Registered(), "its member record is not in yet"
 	})
 	if err != nil {
 		return fmt.Errorf("node %s not ready: %w", nd.ID, err)

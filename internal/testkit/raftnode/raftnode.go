@@ -45,6 +45,12 @@ func Open(t testing.TB, tweak ...func(*consensus.Config)) *consensus.Node {
 			t.Errorf("node close: %v", err)
 		}
 	})
-	testkit.WaitFor(t, 10*time.Second, "the raft node to be ready", node.Ready)
+	// Ready, and quiet: the node's own first entry (its member record)
+	// is in, so a test that reads the applied zxid and then writes sees
+	// only its own writes after it.
+	testkit.WaitFor(t, 10*time.Second, "the raft node to be ready and registered", func() bool {
+		_, registered := node.Tree().Member(node.ID())
+		return node.Ready() && registered
+	})
 	return node
 }
