@@ -107,6 +107,8 @@ func (w *frameWriter) loop() {
 type Leader interface {
 	LeaderPropose(ctx context.Context, cmd []byte) (fsm.Result, int64, error)
 	LeaderReadIndex(ctx context.Context) (int64, error)
+	LeaderKeepAlive(ids []api.ID) []api.ID
+	Applied() int64
 }
 
 // StreamServer is the leader's side of the forwarding stream: it answers

@@ -87,6 +87,9 @@ func startLeader(t *testing.T, withStream bool, propose func(context.Context, []
 	return l
 }
 
+func (l *leader) LeaderKeepAlive(ids []api.ID) []api.ID { return nil }
+func (l *leader) Applied() int64                        { return 0 }
+
 func (l *leader) addr() string { return strings.TrimPrefix(l.srv.URL, "http://") }
 
 func mustJSON(t *testing.T, v any) []byte {

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -14,71 +13,57 @@ import (
 
 func (s *Server) clusterInfo(w http.ResponseWriter, r *http.Request) {
 	if _, err := parseQuery(r); err != nil {
-		writeError(w, s.node.Applied(), err)
+		writeError(w, s.svc.Applied(), err)
 		return
 	}
 	info, err := s.svc.Cluster()
 	if err != nil {
-		writeError(w, s.node.Applied(), err)
+		writeError(w, s.svc.Applied(), err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.node.Applied(), info)
+	writeJSON(w, http.StatusOK, s.svc.Applied(), info)
 }
 
 func (s *Server) addMember(w http.ResponseWriter, r *http.Request) {
 	var req api.MemberRequest
 	if _, err := parseQuery(r); err != nil {
-		writeError(w, s.node.Applied(), err)
+		writeError(w, s.svc.Applied(), err)
 		return
 	}
 	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, s.node.Applied(), err)
+		writeError(w, s.svc.Applied(), err)
 		return
 	}
 	if err := s.svc.AddMember(r.Context(), req); err != nil {
-		writeError(w, s.node.Applied(), err)
+		writeError(w, s.svc.Applied(), err)
 		return
 	}
 	w.Header().Set("Location", "/v1/cluster/members/"+req.ID)
-	writeJSON(w, http.StatusCreated, s.node.Applied(), api.Member{ID: req.ID, HTTP: req.HTTP, Raft: req.Raft, Voter: req.Voter})
+	writeJSON(w, http.StatusCreated, s.svc.Applied(), api.Member{ID: req.ID, HTTP: req.HTTP, Raft: req.Raft, Voter: req.Voter})
 }
 
 func (s *Server) removeMember(w http.ResponseWriter, r *http.Request) {
 	if _, err := parseQuery(r); err != nil {
-		writeError(w, s.node.Applied(), err)
+		writeError(w, s.svc.Applied(), err)
 		return
 	}
 	if err := s.svc.RemoveMember(r.Context(), chi.URLParam(r, "id")); err != nil {
-		writeError(w, s.node.Applied(), err)
+		writeError(w, s.svc.Applied(), err)
 		return
 	}
-	setZxid(w, s.node.Applied())
+	setZxid(w, s.svc.Applied())
 	w.WriteHeader(http.StatusNoContent)
 }
 
 // The leader's side of forwarding: a follower's proposal, read index and
 // keep-alives (cluster.Client is the caller).
 
-func (s *Server) internalPropose(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		writeError(w, s.node.Applied(), bodyError(err, ""))
-		return
-	}
-	res, zxid, err := s.node.LeaderPropose(r.Context(), body)
-	if err != nil {
-		writeError(w, s.node.Applied(), err)
-		return
-	}
-	writeJSON(w, http.StatusOK, zxid, cluster.FromResult(res, zxid))
-}
-
 // internalStream upgrades a follower's connection to the forwarding
 // stream, which carries its proposals and read-index requests many at a
 // time (cluster.StreamServer).
 func (s *Server) internalStream(w http.ResponseWriter, r *http.Request) {
 	if !strings.EqualFold(r.Header.Get("Upgrade"), cluster.StreamProtocol) {
-		writeError(w, s.node.Applied(), api.Errorf(api.CodeBadArguments, "", "this endpoint needs Upgrade: %s", cluster.StreamProtocol))
+		writeError(w, s.svc.Applied(), api.Errorf(api.CodeBadArguments, "", "this endpoint needs Upgrade: %s", cluster.StreamProtocol))
 		return
 	}
 	if s.cfg.Stream == nil {
@@ -86,30 +71,8 @@ func (s *Server) internalStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.cfg.Stream.Upgrade(w); err != nil {
-		writeError(w, s.node.Applied(), api.Errorf(api.CodeSystemError, "", "cannot upgrade: %v", err))
+		writeError(w, s.svc.Applied(), api.Errorf(api.CodeSystemError, "", "cannot upgrade: %v", err))
 	}
-}
-
-func (s *Server) internalReadIndex(w http.ResponseWriter, r *http.Request) {
-	index, err := s.node.LeaderReadIndex(r.Context())
-	if err != nil {
-		writeError(w, s.node.Applied(), err)
-		return
-	}
-	writeJSON(w, http.StatusOK, s.node.Applied(), cluster.ReadIndexResult{Index: index})
-}
-
-func (s *Server) internalKeepAlive(w http.ResponseWriter, r *http.Request) {
-	var req cluster.KeepAliveRequest
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, s.node.Applied(), err)
-		return
-	}
-	unknown := s.node.LeaderKeepAlive(req.IDs)
-	if unknown == nil {
-		unknown = []api.ID{}
-	}
-	writeJSON(w, http.StatusOK, s.node.Applied(), cluster.KeepAliveResult{Unknown: unknown})
 }
 
 // backup streams a consistent snapshot of the tree, after a linearizable

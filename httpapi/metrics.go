@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/canopy-coord/canopy/service"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -25,7 +26,7 @@ type httpMetrics struct {
 	min, max time.Duration
 }
 
-func newHTTPMetrics(reg prometheus.Registerer, store Node) *httpMetrics {
+func newHTTPMetrics(reg prometheus.Registerer, svc *service.Service) *httpMetrics {
 	m := &httpMetrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "canopy_http_requests_total", Help: "HTTP requests by route, method and status code.",
@@ -43,11 +44,11 @@ func newHTTPMetrics(reg prometheus.Registerer, store Node) *httpMetrics {
 	if reg != nil {
 		reg.MustRegister(m.requests, m.duration, m.inflight,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "canopy_znodes", Help: "Znodes in the local tree."},
-				func() float64 { return float64(store.Tree().Counts().Nodes) }),
+				func() float64 { return float64(svc.Counts().Nodes) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "canopy_sessions", Help: "Open sessions."},
-				func() float64 { return float64(store.Tree().Counts().Sessions) }),
+				func() float64 { return float64(svc.Counts().Sessions) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "canopy_applied_index", Help: "Last raft index applied to the local tree."},
-				func() float64 { return float64(store.Applied()) }),
+				func() float64 { return float64(svc.Applied()) }),
 		)
 	}
 	return m

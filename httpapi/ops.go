@@ -48,7 +48,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.svc.Applied(), err)
 		return
 	}
-	c := s.node.Tree().Counts()
+	c := s.svc.Counts()
 	lat := s.metrics.summary()
 	watches := 0
 	if s.cfg.WatchCount != nil {

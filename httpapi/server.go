@@ -29,8 +29,9 @@ type Config struct {
 	Watch      http.HandlerFunc
 	Events     http.HandlerFunc
 	WatchCount func() int
-	// Stream serves the leader's end of followers' forwarding streams
-	// (GET /v1/internal/stream): cluster.StreamServer, wired by server.
+	// Stream serves the leader's end of followers' forwarding (the stream
+	// at GET /v1/internal/stream and the plain calls beside it):
+	// cluster.StreamServer, wired by server.
 	Stream     *cluster.StreamServer
 	Logger     zerolog.Logger
 	Registerer prometheus.Registerer
@@ -52,7 +53,7 @@ type Server struct {
 // and leader-side endpoints.
 func New(svc *service.Service, node Node, cfg Config) *Server {
 	s := &Server{cfg: cfg, svc: svc, node: node, log: cfg.Logger, started: time.Now()}
-	s.metrics = newHTTPMetrics(cfg.Registerer, node)
+	s.metrics = newHTTPMetrics(cfg.Registerer, svc)
 	s.router = s.routes()
 	return s
 }
@@ -128,9 +129,11 @@ func (s *Server) requestRoutes(r chi.Router) {
 		r.Post("/snapshot", s.restoreBackup)
 		r.Post("/cluster/members", s.addMember)
 		r.Delete("/cluster/members/{id}", s.removeMember)
-		r.Post("/internal/propose", s.internalPropose)
-		r.Post("/internal/readindex", s.internalReadIndex)
-		r.Post("/internal/keepalive", s.internalKeepAlive)
+		if s.cfg.Stream != nil {
+			r.Post("/internal/propose", s.cfg.Stream.ServePropose)
+			r.Post("/internal/readindex", s.cfg.Stream.ServeReadIndex)
+			r.Post("/internal/keepalive", s.cfg.Stream.ServeKeepAlive)
+		}
 	})
 
 	r.Get("/healthz", s.healthz)

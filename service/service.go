@@ -49,9 +49,14 @@ func (s *Service) Limits() Limits { return s.limits }
 // zxid of its own reflects.
 func (s *Service) Applied() int64 { return s.node.Applied() }
 
-// Tree is the local replica, for transports that read it within a
-// consistency wait they asked for (watch registration, status).
-func (s *Service) Tree() *fsm.Tree { return s.node.Tree() }
+// Counts are the local tree's sizes, for status and metrics.
+type Counts = fsm.Counts
+
+// Counts returns the local tree's sizes.
+func (s *Service) Counts() Counts { return s.node.Tree().Counts() }
+
+// ChildPage is one page of a node's children.
+type ChildPage = fsm.ChildPage
 
 // withDeadline bounds a request that carries no deadline of its own.
 func (s *Service) withDeadline(ctx context.Context) (context.Context, context.CancelFunc) {

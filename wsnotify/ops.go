@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 
 	"github.com/canopy-coord/canopy/api"
-	"github.com/canopy-coord/canopy/fsm"
 	"github.com/canopy-coord/canopy/service"
 )
 
@@ -116,8 +115,10 @@ func (c *conn) read(ctx context.Context, req *request) (any, error) {
 		e, _, err = c.h.svc.Exists(ctx, req.Path, consistency(req), watchOn(c, req, KindData, frame))
 		result = frame(e)
 	default: // getChildren
-		frame := func(p fsm.ChildPage) any { return api.ChildrenResult{Path: req.Path, Children: p.Names, Stat: p.Stat} }
-		var page fsm.ChildPage
+		frame := func(p service.ChildPage) any {
+			return api.ChildrenResult{Path: req.Path, Children: p.Names, Stat: p.Stat}
+		}
+		var page service.ChildPage
 		page, err = c.h.svc.Children(ctx, service.ChildrenRequest{Path: req.Path}, consistency(req), watchOn(c, req, KindChildren, frame))
 		result = frame(page)
 	}
