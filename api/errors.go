@@ -30,6 +30,8 @@ const (
 	CodeCompacted               Code = "Compacted"
 	CodeRuntimeInconsistency    Code = "RuntimeInconsistency"
 	CodeSystemError             Code = "SystemError"
+	// CodeQuotaExceeded: the tree is at --max-tree-bytes; deletes still work.
+	CodeQuotaExceeded Code = "QuotaExceeded"
 )
 
 var statusByCode = map[Code]int{
@@ -53,6 +55,7 @@ var statusByCode = map[Code]int{
 	CodeCompacted:               410,
 	CodeRuntimeInconsistency:    400,
 	CodeSystemError:             500,
+	CodeQuotaExceeded:           507,
 }
 
 // Status is the HTTP status for a code; unknown codes are server errors.
@@ -142,4 +145,21 @@ func SessionExpired(id ID) *Error {
 // Throttled is a request over its client's limits.
 func Throttled(format string, args ...any) *Error {
 	return Errorf(CodeThrottled, "", format, args...)
+}
+
+// NoAuth is an operation the node's ACL does not allow this caller.
+func NoAuth(path string, need Perms) *Error {
+	return Errorf(CodeNoAuth, path, "not authorized: the ACL does not give this caller %q", need.String())
+}
+
+// InvalidACL is an ACL that is empty or malformed, or an "auth" ACL from a
+// caller with no authenticated identity.
+func InvalidACL(path, format string, args ...any) *Error {
+	return Errorf(CodeInvalidACL, path, format, args...)
+}
+
+// AuthFailed is a request whose credentials could not be read, or an
+// anonymous one where authentication is required.
+func AuthFailed(format string, args ...any) *Error {
+	return Errorf(CodeAuthFailed, "", format, args...)
 }

@@ -25,6 +25,8 @@ type Request struct {
 	Parents     bool            `json:"parents,omitempty"`
 	Recursive   bool            `json:"recursive,omitempty"`
 	Ops         []MultiOp       `json:"ops,omitempty"`
+	ACL         []ACL           `json:"acl,omitempty"`      // create, setACL
+	AVersion    *int64          `json:"aversion,omitempty"` // setACL
 }
 
 // Response is a server frame answering a Request. A multi that failed on

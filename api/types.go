@@ -69,6 +69,8 @@ type MultiOp struct {
 	Sequential bool   `json:"sequential,omitempty"`
 	Container  bool   `json:"container,omitempty"`
 	TTLms      *int64 `json:"ttl_ms,omitempty"`
+	// ACL of a create; none is the server's default (DESIGN §9).
+	ACL []ACL `json:"acl,omitempty"`
 }
 
 // MultiRequest is the body of POST /v1/multi.
