@@ -74,14 +74,14 @@ type Command struct {
 	// ACL is a create's or a setACL's access list, as the caller gave it:
 	// the state machine expands "auth" and validates it (acl.Fixup). A
 	// create from before ACLs carries none, and gets world:anyone.
-	ACL []api.ACL
-	Path     string
-	Data     []byte
-	Version  int32
-	Flags    Flags
-	TTL      int64 // milliseconds; TTL nodes only
-	Timeout  int64 // milliseconds; OpCreateSession only
-	Ops      []Command
+	ACL     []api.ACL
+	Path    string
+	Data    []byte
+	Version int32
+	Flags   Flags
+	TTL     int64 // milliseconds; TTL nodes only
+	Timeout int64 // milliseconds; OpCreateSession only
+	Ops     []Command
 	// RaftAddr and HTTPAddr are a member's addresses; OpSetMember only.
 	RaftAddr string
 	HTTPAddr string
