@@ -54,7 +54,8 @@ type Main struct {
 	// TLSCert and TLSKey make the API serve TLS; TLSClientCA verifies
 	// the client certificates sent to it.
 	TLSCert, TLSKey, TLSClientCA string
-	// AuthRequired answers anonymous requests 401.
+	// AuthRequired has anonymous requests answered 401. Until httpapi's
+	// authentication lands, only the start-up warning reads it.
 	AuthRequired bool
 	// Version is reported by /v1/status and the start-up log line.
 	Version string
@@ -94,7 +95,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.RaftAdvertise, "raft-advertise", "", "address peers reach raft on, when it differs from --raft")
 	fs.StringVar(&m.HTTPAdvertise, "http-advertise", "", "address other nodes reach this node's API on, when it differs from --http")
 	fs.StringVar(&m.Peers, "peers", "", "static initial cluster: id=raftaddr,... (every node gets the same list, itself included)")
-	fs.StringVar(&m.Join, "join", "", "URL of a running cluster's node to join, e.g. http://127.0.0.1:8900")
+	fs.StringVar(&m.Join, "join", "", "URL of a running cluster's node to join, e.g. http://127.0.0.1:8900 (a bare host:port takes this node's scheme)")
 	fs.StringVar(&m.PeerTLS.CertFile, "peer-tls-cert", "", "raft mutual TLS: this node's certificate (its CommonName is its --id)")
 	fs.StringVar(&m.PeerTLS.KeyFile, "peer-tls-key", "", "raft mutual TLS: this node's key")
 	fs.StringVar(&m.PeerTLS.CAFile, "peer-tls-ca", "", "raft mutual TLS: the CA that signs every member's certificate")
