@@ -129,6 +129,9 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.BoolVar(&m.AuthRequired, "auth-required", false, "answer anonymous requests 401 AuthFailed (health, readiness, metrics and the UI's files stay open), and give a create without an ACL creator-all")
 	fs.StringVar(&m.SuperDigest, "super-digest", "", "the super user, who passes every ACL and administers the cluster: user:base64(sha1(user:password)), as `canopy digest USER` prints it")
 	fs.BoolVar(&m.MetricsAuth, "metrics-auth", false, "with --auth-required, /metrics needs credentials too")
+	fs.IntVar(&m.Limits.MaxEphemeralsPerSession, "max-ephemerals-per-session", 0, "most ephemerals one session may own; more are 507 QuotaExceeded (0: no limit)")
+	fs.IntVar(&m.Limits.MaxSessionsPerClient, "max-sessions-per-client", 0, "most open sessions one client IP address may hold; more are 429 (0: no limit)")
+	fs.Int64Var(&m.Limits.MaxTreeBytes, "max-tree-bytes", 0, "most bytes of node data the tree may hold; writes past it are 507 QuotaExceeded, deletes still work (0: no limit)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
