@@ -12,11 +12,23 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/canopy-coord/canopy/api"
 )
 
 // Success is an Entry's Result when the operation succeeded; otherwise the
 // Result is the error's code ("NoAuth", "BadVersion", ...).
 const Success = "success"
+
+// ResultOf is an Entry's Result for an operation that ended with err:
+// Success for nil, otherwise its API code ("NoAuth"; SystemError for an
+// error without one).
+func ResultOf(err error) string {
+	if err == nil {
+		return Success
+	}
+	return string(api.CodeOf(err))
+}
 
 // DefaultBuffer is how many entries wait for the writer before Record
 // starts dropping them: at audit rates (writes that went through raft) a

@@ -398,3 +398,19 @@ func TestNilLogDoesNothing(t *testing.T) {
 		t.Errorf("Close: %v", err)
 	}
 }
+
+func TestResultOfIsSuccessOrTheErrorsCode(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{nil, "success"},
+		{api.NoAuth("/a", api.PermWrite), "NoAuth"},
+		{fmt.Errorf("setData: %w", api.NoNode("/a")), "NoNode"},
+		{errors.New("disk on fire"), "SystemError"},
+	} {
+		if got := ResultOf(c.err); got != c.want {
+			t.Errorf("ResultOf(%v): got %q, want %q", c.err, got, c.want)
+		}
+	}
+}
