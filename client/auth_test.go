@@ -238,3 +238,17 @@ func TestPasswordWithoutUserIsRefused(t *testing.T) {
 		t.Fatal("a Password with no User was accepted")
 	}
 }
+
+func TestWatchOverUntrustedTLSFailsAtOnce(t *testing.T) {
+	t.Parallel()
+	s := startContractServer(t)
+	c, err := client.New(client.Config{Servers: []string{s.URL}, TLS: &tls.Config{}})
+	check(t, err)
+	t.Cleanup(func() { c.Close() })
+	start := time.Now()
+	_, err = c.Watch(testCtx(t, 30*time.Second), "/a", nil)
+	var cv *tls.CertificateVerificationError
+	if !errors.As(err, &cv) || time.Since(start) > 10*time.Second {
+		t.Fatalf("Watch against an untrusted certificate: %v after %v, want a certificate verification error at once", err, time.Since(start))
+	}
+}

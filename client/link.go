@@ -38,8 +38,9 @@ type link struct {
 	// consumer is not a sick server.
 	delivering atomic.Bool
 	// denied is closed, with deniedErr set, when a server refused the
-	// upgrade for the client's credentials (401 or 403): another try, or
-	// server, would meet the same answer, so the link stops.
+	// upgrade for the client's credentials (401 or 403), or TLS failed:
+	// another try, or server, would meet the same answer, so the link
+	// stops.
 	denied    chan struct{}
 	deniedErr error
 }
@@ -97,7 +98,10 @@ func (l *link) run() {
 		conn, err := l.dial(l.sh.servers[idx])
 		l.sh.refused.dialed(l.sh.servers[idx], err)
 		var ae *api.Error
-		if errors.As(err, &ae) {
+		if errors.As(err, &ae) || err != nil && tlsTrouble(err) {
+			if !errors.As(err, &ae) {
+				err = fmt.Errorf("canopy: TLS with %s: %w", l.sh.servers[idx], err)
+			}
 			l.deniedErr = err
 			close(l.denied)
 			return
