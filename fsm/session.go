@@ -3,6 +3,7 @@ package fsm
 import (
 	"sort"
 
+	"github.com/canopy-coord/canopy/acl"
 	"github.com/canopy-coord/canopy/api"
 )
 
@@ -37,6 +38,7 @@ func (t *Tree) createSession(c *Command) *api.Error {
 		id:         c.Session,
 		timeout:    ClampTimeout(c.Timeout),
 		ephemerals: make(map[string]struct{}),
+		owner:      acl.Authenticated(c.Identity),
 	}
 	return nil
 }
@@ -52,6 +54,9 @@ func (t *Tree) closeSession(zxid int64, c *Command) (Result, []api.Event) {
 			return Result{}, nil
 		}
 		return Result{Err: sessionExpired(c.Session)}, nil
+	}
+	if c.Op == OpCloseSession && !sessionAllows(s, c.Identity) {
+		return Result{Err: sessionNoAuth(c.Session)}, nil
 	}
 	paths := make([]string, 0, len(s.ephemerals))
 	for p := range s.ephemerals {

@@ -54,6 +54,9 @@ type session struct {
 	id         api.ID
 	timeout    int64
 	ephemerals map[string]struct{}
+	// owner is the authenticated identities that opened the session
+	// (acl.Authenticated); none for an anonymous one.
+	owner []string
 }
 
 // NewTree returns the initial tree: the root and ZooKeeper's /zookeeper,
@@ -298,6 +301,7 @@ type SessionInfo struct {
 	ID         api.ID
 	TimeoutMs  int64
 	Ephemerals []string // sorted
+	Owner      []string // the authenticated identities that opened it
 }
 
 // Session returns one session, or SessionExpired when it is not open.
@@ -340,7 +344,7 @@ func (s *session) info() SessionInfo {
 		eph = append(eph, p)
 	}
 	sort.Strings(eph)
-	return SessionInfo{ID: s.id, TimeoutMs: s.timeout, Ephemerals: eph}
+	return SessionInfo{ID: s.id, TimeoutMs: s.timeout, Ephemerals: eph, Owner: s.owner}
 }
 
 // Counts are the tree's sizes, for status and metrics.

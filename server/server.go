@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -50,6 +51,12 @@ type Main struct {
 	MaxClientRate     int
 	AllowedOrigins    string
 	PeerTLS           consensus.PeerTLS
+	// TLSCert and TLSKey make the API serve TLS; TLSClientCA verifies
+	// the client certificates sent to it.
+	TLSCert, TLSKey, TLSClientCA string
+	// AuthRequired has anonymous requests answered 401. Until httpapi's
+	// authentication lands, only the start-up warning reads it.
+	AuthRequired bool
 	// Version is reported by /v1/status and the start-up log line.
 	Version string
 
@@ -62,6 +69,7 @@ type Main struct {
 	server    *http.Server
 	served    chan error
 	forwarder *cluster.Client
+	certs     *certSource // the API's certificate, nil without TLS
 }
 
 // New returns a Main with DESIGN §7's defaults.
@@ -87,7 +95,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.RaftAdvertise, "raft-advertise", "", "address peers reach raft on, when it differs from --raft")
 	fs.StringVar(&m.HTTPAdvertise, "http-advertise", "", "address other nodes reach this node's API on, when it differs from --http")
 	fs.StringVar(&m.Peers, "peers", "", "static initial cluster: id=raftaddr,... (every node gets the same list, itself included)")
-	fs.StringVar(&m.Join, "join", "", "URL of a running cluster's node to join, e.g. http://127.0.0.1:8900")
+	fs.StringVar(&m.Join, "join", "", "URL of a running cluster's node to join, e.g. http://127.0.0.1:8900 (a bare host:port takes this node's scheme)")
 	fs.StringVar(&m.PeerTLS.CertFile, "peer-tls-cert", "", "raft mutual TLS: this node's certificate (its CommonName is its --id)")
 	fs.StringVar(&m.PeerTLS.KeyFile, "peer-tls-key", "", "raft mutual TLS: this node's key")
 	fs.StringVar(&m.PeerTLS.CAFile, "peer-tls-ca", "", "raft mutual TLS: the CA that signs every member's certificate")
@@ -110,6 +118,10 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.IntVar(&m.MaxClientConns, "max-client-conns", 0, "most open connections from one client IP address, like ZooKeeper's maxClientCnxns; more are answered 429 (0: no limit)")
 	fs.IntVar(&m.MaxClientRate, "max-client-rate", 0, "most requests and WebSocket frames a second from one client IP address; more are answered 429 (0: no limit)")
 	fs.StringVar(&m.AllowedOrigins, "allowed-origins", "", "comma-separated Origin host patterns allowed to open WebSockets besides the same origin")
+	fs.StringVar(&m.TLSCert, "tls-cert", "", "serve the API and UI over TLS with this certificate (PEM, re-read on SIGHUP); every node of a cluster serves TLS or none does")
+	fs.StringVar(&m.TLSKey, "tls-key", "", "the key of --tls-cert (PEM, re-read on SIGHUP)")
+	fs.StringVar(&m.TLSClientCA, "tls-client-ca", "", "PEM bundle of the CAs whose client certificates the API verifies (a client without one is still served); nodes also trust it when they forward to each other")
+	fs.BoolVar(&m.AuthRequired, "auth-required", false, "answer anonymous requests 401 AuthFailed (health and readiness stay open)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -118,6 +130,15 @@ func (m *Main) ParseFlags(args []string) error {
 	}
 	if t := m.PeerTLS; (t.CertFile != "" || t.KeyFile != "" || t.CAFile != "") && (t.CertFile == "" || t.KeyFile == "" || t.CAFile == "") {
 		return errors.New("--peer-tls-cert, --peer-tls-key and --peer-tls-ca go together")
+	}
+	if (m.TLSCert == "") != (m.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if m.TLSClientCA != "" && m.TLSCert == "" {
+		return errors.New("--tls-client-ca needs --tls-cert and --tls-key: client certificates come with TLS")
+	}
+	if _, err := m.joinURL(); err != nil {
+		return err
 	}
 	if m.MaxClientConns < 0 || m.MaxClientRate < 0 {
 		return errors.New("--max-client-conns and --max-client-rate are counts: 0 or more")
@@ -161,19 +182,34 @@ func (m *Main) Run(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	apiTLS, err := m.apiTLS()
+	if err != nil {
+		return err
+	}
+	forwardTLS, err := m.forwardTLS()
+	if err != nil {
+		return err
+	}
+	join, err := m.joinURL()
+	if err != nil {
+		return err
+	}
 	m.listener, err = net.Listen("tcp", m.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", m.HTTPAddr, err)
 	}
 	clients := httpapi.NewClientLimits(m.MaxClientConns, m.MaxClientRate, reg)
 	m.listener = clients.Listener(m.listener)
-	warnIfExposed(m.log, m.listener.Addr())
+	if msg := exposureWarning(m.listener.Addr().String(), apiTLS != nil, m.AuthRequired); msg != "" {
+		m.log.Warn().Str("http", m.listener.Addr().String()).Msg(msg)
+		fmt.Fprintln(m.stderr, "canopy: WARNING: "+msg)
+	}
 	peers, _ := m.peers()
 	httpAdvertise := m.HTTPAdvertise
 	if httpAdvertise == "" {
 		httpAdvertise = m.listener.Addr().String()
 	}
-	forwarder := cluster.NewClient(nil)
+	forwarder := cluster.NewClient(forwardTLS)
 	m.forwarder = forwarder
 	watchMetrics := wsnotify.NewMetrics(reg)
 	limits := m.Limits.WithDefaults()
@@ -233,17 +269,25 @@ func (m *Main) Run(ctx context.Context) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          nil,
+		TLSConfig:         apiTLS,
 	}
 	// The forwarding streams are hijacked connections the server no
 	// longer tracks: they end with it.
 	m.server.RegisterOnShutdown(streams.Close)
 	m.served = make(chan error, 1)
-	go func() { m.served <- m.server.Serve(m.listener) }()
-	if m.Join != "" && m.node.Fresh() {
+	go func() {
+		if apiTLS != nil {
+			// The certificate comes from TLSConfig.GetCertificate.
+			m.served <- m.server.ServeTLS(m.listener, "", "")
+			return
+		}
+		m.served <- m.server.Serve(m.listener)
+	}()
+	if join != "" && m.node.Fresh() {
 		m.joinDone = make(chan struct{})
 		var joinCtx context.Context
 		joinCtx, m.stopJoin = context.WithTimeout(context.Background(), 5*time.Minute)
-		go m.join(joinCtx, forwarder, httpAdvertise)
+		go m.join(joinCtx, forwarder, join, httpAdvertise)
 	}
 	m.log.Info().Str("http", m.HTTPURL()).Str("raft", m.node.RaftAddr()).Str("data_dir", m.DataDir).
 		Str("version", m.Version).Msg("canopy serving; UI at " + m.HTTPURL() + "/ui/")
@@ -267,17 +311,44 @@ func (m *Main) Registered() bool {
 }
 
 // HTTPURL is the base URL the API listens on.
-func (m *Main) HTTPURL() string { return "http://" + m.listener.Addr().String() }
+func (m *Main) HTTPURL() string { return m.scheme() + "://" + m.listener.Addr().String() }
 
-// join asks the cluster at --join to add this node, retrying until it does.
-func (m *Main) join(ctx context.Context, c *cluster.Client, httpAdvertise string) {
+// scheme is the API's, and every other node's: a cluster is all-TLS or
+// all-plain, and member records hold host:port only.
+func (m *Main) scheme() string {
+	if m.TLSCert != "" {
+		return "https"
+	}
+	return "http"
+}
+
+// joinURL is --join as a URL: a bare host:port gets this node's scheme,
+// and a URL of the other scheme is refused (a TLS node cannot join a
+// plain cluster, nor the reverse).
+func (m *Main) joinURL() (string, error) {
+	if m.Join == "" {
+		return "", nil
+	}
+	join := strings.TrimSuffix(m.Join, "/")
+	scheme, _, found := strings.Cut(join, "://")
+	switch {
+	case !found:
+		return m.scheme() + "://" + join, nil
+	case scheme != m.scheme():
+		return "", fmt.Errorf("--join %s: this node's API is %s, and every node of a cluster serves TLS or none does", m.Join, m.scheme())
+	}
+	return join, nil
+}
+
+// join asks the cluster at url to add this node, retrying until it does.
+func (m *Main) join(ctx context.Context, c *cluster.Client, url, httpAdvertise string) {
 	defer close(m.joinDone)
 	req := api.MemberRequest{ID: m.ID, Raft: m.node.RaftAddr(), HTTP: httpAdvertise, Voter: true}
-	if err := c.Join(ctx, strings.TrimSuffix(m.Join, "/"), req); err != nil {
-		m.log.Error().Err(err).Str("join", m.Join).Msg("could not join the cluster")
+	if err := c.Join(ctx, url, req); err != nil {
+		m.log.Error().Err(err).Str("join", url).Msg("could not join the cluster")
 		return
 	}
-	m.log.Info().Str("join", m.Join).Msg("joined the cluster")
+	m.log.Info().Str("join", url).Msg("joined the cluster")
 }
 
 // Log is the node's logger, for the caller's own lines.
@@ -322,14 +393,30 @@ func (m *Main) Close() error {
 	return errors.Join(errs...)
 }
 
-// warnIfExposed warns loudly when the API listens beyond loopback: there is
-// no TLS or authentication yet (DESIGN §9).
-func warnIfExposed(log zerolog.Logger, addr net.Addr) {
-	tcp, ok := addr.(*net.TCPAddr)
-	if ok && tcp.IP.IsLoopback() {
-		return
+// exposureWarning is the start-up warning for an API listening at addr
+// (host:port), or "" when none is due (DESIGN §9): beyond loopback, the
+// API wants both TLS and authentication. A host name other than localhost
+// is taken to be reachable: this decides without resolving it.
+func exposureWarning(addr string, tls, auth bool) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
 	}
-	log.Warn().Str("http", addr.String()).Msg("!!! the API listens beyond loopback WITHOUT TLS OR AUTHENTICATION: anyone who can reach it can read and change every node !!!")
+	if strings.EqualFold(host, "localhost") {
+		return ""
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.IsLoopback() {
+		return ""
+	}
+	switch {
+	case !tls && !auth:
+		return "!!! the API listens beyond loopback WITHOUT TLS OR AUTHENTICATION: anyone who can reach it can read and change every node !!!"
+	case !tls:
+		return "!!! the API listens beyond loopback WITHOUT TLS: credentials and data cross the network in the clear (--tls-cert, --tls-key) !!!"
+	case !auth:
+		return "!!! the API listens beyond loopback WITHOUT AUTHENTICATION: anyone who can reach it can read and change every node (--auth-required) !!!"
+	}
+	return ""
 }
 
 func splitList(s string) []string {
