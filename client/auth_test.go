@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,9 @@ import (
 
 	"github.com/canopy-coord/canopy/api"
 	"github.com/canopy-coord/canopy/client"
+	"github.com/canopy-coord/canopy/internal/testkit"
+	"github.com/canopy-coord/canopy/internal/testnode"
+	"github.com/canopy-coord/canopy/server"
 )
 
 // contractServer answers the ACL routes of the issue 12 contract as a
@@ -250,5 +254,60 @@ func TestWatchOverUntrustedTLSFailsAtOnce(t *testing.T) {
 	var cv *tls.CertificateVerificationError
 	if !errors.As(err, &cv) || time.Since(start) > 10*time.Second {
 		t.Fatalf("Watch against an untrusted certificate: %v after %v, want a certificate verification error at once", err, time.Since(start))
+	}
+}
+
+// tlsNode starts a real node serving TLS with a certificate of ca, which
+// also verifies client certificates.
+func tlsNode(t *testing.T, ca *testkit.CA) *testnode.Node {
+	t.Helper()
+	dir := t.TempDir()
+	certFile, keyFile := ca.IssueFiles(t, dir, "server", "127.0.0.1")
+	caFile := filepath.Join(dir, "ca.pem")
+	testkit.WriteFile(t, caFile, ca.PEM)
+	return testnode.Start(t, func(m *server.Main) { m.TLSCert, m.TLSKey, m.TLSClientCA = certFile, keyFile, caFile })
+}
+
+func TestClientWorksOverTLSWithItsCA(t *testing.T) {
+	t.Parallel()
+	ca := testkit.NewCA(t, "test CA")
+	nd := tlsNode(t, ca)
+	hostPort := strings.TrimPrefix(nd.URL, "https://")
+	c, err := client.New(client.Config{Servers: []string{hostPort}, TLS: &tls.Config{RootCAs: ca.Pool()}})
+	check(t, err)
+	t.Cleanup(func() { c.Close() })
+	ctx := testCtx(t, 30*time.Second)
+
+	_, _, err = c.Create(ctx, "/a", []byte("v1"), nil)
+	check(t, err)
+	_, _, events, err := c.ExistsW(ctx, "/a") // over wss
+	check(t, err)
+	w, err := c.Watch(ctx, "/", &client.WatchOptions{Recursive: true})
+	check(t, err)
+	defer w.Close()
+	_, err = c.Set(ctx, "/a", []byte("v2"), client.AnyVersion)
+	check(t, err)
+	expectEvent(t, events, client.EventNodeDataChanged, "/a", 0)
+	select {
+	case e := <-w.Events():
+		if e.Type != client.EventNodeDataChanged || e.Path != "/a" {
+			t.Fatalf("persistent watch over wss got %+v", e)
+		}
+	case <-ctx.Done():
+		t.Fatal("no event on the persistent watch over wss")
+	}
+
+	// Plain http to a TLS node, and an unknown CA, are refused at once.
+	for name, cfg := range map[string]client.Config{
+		"http":       {Servers: []string{"http://" + hostPort}},
+		"unknown CA": {Servers: []string{hostPort}, TLS: &tls.Config{RootCAs: testkit.NewCA(t, "other CA").Pool()}},
+	} {
+		c, err := client.New(cfg)
+		check(t, err)
+		start := time.Now()
+		if _, err := c.Get(ctx, "/a"); err == nil || time.Since(start) > 10*time.Second {
+			t.Errorf("%s: Get = %v after %v; want a refusal at once", name, err, time.Since(start))
+		}
+		c.Close()
 	}
 }

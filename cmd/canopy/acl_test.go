@@ -12,10 +12,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/canopy-coord/canopy/api"
 	"github.com/canopy-coord/canopy/client"
+	"github.com/canopy-coord/canopy/internal/testkit"
 	"github.com/canopy-coord/canopy/internal/testnode"
+	"github.com/canopy-coord/canopy/server"
 )
 
 // aliceID is api.Digest("alice", "secret"), as ZooKeeper computes it.
@@ -223,5 +226,37 @@ func TestReadLineLeavesTheRestOfStdin(t *testing.T) {
 	}
 	if _, err := readLine(strings.NewReader("")); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("readLine of nothing: %v", err)
+	}
+}
+
+// tlsNode starts a node serving TLS with a certificate of ca, verifying
+// client certificates of ca too; it returns the node and the CA's file.
+func tlsNode(t *testing.T, ca *testkit.CA) (*testnode.Node, string) {
+	t.Helper()
+	dir := t.TempDir()
+	certFile, keyFile := ca.IssueFiles(t, dir, "server", "127.0.0.1")
+	caFile := filepath.Join(dir, "ca.pem")
+	testkit.WriteFile(t, caFile, ca.PEM)
+	return testnode.Start(t, func(m *server.Main) { m.TLSCert, m.TLSKey, m.TLSClientCA = certFile, keyFile, caFile }), caFile
+}
+
+func TestCLIWorksOverTLS(t *testing.T) {
+	as(t, "", "")
+	nd, caFile := tlsNode(t, testkit.NewCA(t, "test CA"))
+	hostPort := strings.TrimPrefix(nd.URL, "https://")
+	canopyAt(t, hostPort, "create", "--cacert", caFile, "/a", "over TLS").ok(t)
+	t.Setenv("CANOPY_CACERT", caFile)
+	if r := canopyAt(t, nd.URL, "get", "/a").ok(t); r.out != "over TLS" {
+		t.Errorf("get over TLS printed %q", r.out)
+	}
+	// A watch's WebSocket goes over wss.
+	w := background(t, hostPort, "watch", "/a")
+	testkit.WaitFor(t, 10*time.Second, "the watch to be live", func() bool { return strings.Contains(w.errOut.String(), "watching") })
+	canopyAt(t, hostPort, "set", "/a", "again").ok(t)
+	testkit.WaitFor(t, 10*time.Second, "the watch's event", func() bool { return strings.Contains(w.out.String(), "NodeDataChanged /a") })
+	// Without the CA, the system's do not know the node's: refused at once.
+	os.Unsetenv("CANOPY_CACERT")
+	if r := canopyAt(t, nd.URL, "get", "/a"); r.code == 0 || !strings.Contains(r.err, "certificate") {
+		t.Errorf("get without --cacert: exit %d, %s", r.code, r.err)
 	}
 }
