@@ -311,3 +311,36 @@ func TestClientWorksOverTLSWithItsCA(t *testing.T) {
 		c.Close()
 	}
 }
+
+func TestClientCertificateGivesAnX509Identity(t *testing.T) {
+	t.Parallel()
+	ca := testkit.NewCA(t, "test CA")
+	nd := tlsNode(t, ca)
+	withCert := &tls.Config{RootCAs: ca.Pool(), Certificates: []tls.Certificate{ca.Issue(t, "alice-cert")}}
+	c, err := client.New(client.Config{Servers: []string{nd.URL}, TLS: withCert})
+	check(t, err)
+	t.Cleanup(func() { c.Close() })
+	anon, err := client.New(client.Config{Servers: []string{nd.URL}, TLS: &tls.Config{RootCAs: ca.Pool()}})
+	check(t, err)
+	t.Cleanup(func() { anon.Close() })
+	ctx := testCtx(t, 30*time.Second)
+
+	const dn = "CN=alice-cert,O=Canopy tests" // pkix.Name.String()
+	who, err := c.WhoAmI(ctx)
+	check(t, err)
+	found := false
+	for _, id := range who.Identities {
+		found = found || id == api.Identity{Scheme: "x509", ID: dn}
+	}
+	if !found || !who.Authenticated {
+		t.Fatalf("WhoAmI with a client certificate = %+v, want x509:%s", who, dn)
+	}
+	_, _, err = c.Create(ctx, "/mine", []byte("x"), &client.CreateOptions{ACL: []api.ACL{{Scheme: "x509", ID: dn, Perms: api.PermAll}}})
+	check(t, err)
+	if _, err := c.Get(ctx, "/mine"); err != nil {
+		t.Errorf("Get by the certificate's holder: %v", err)
+	}
+	if _, err := anon.Get(ctx, "/mine"); !errors.Is(err, client.ErrNoAuth) {
+		t.Errorf("Get without the certificate: %v, want ErrNoAuth", err)
+	}
+}
