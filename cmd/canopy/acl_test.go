@@ -73,7 +73,7 @@ func TestACLVerbsGuardANode(t *testing.T) {
 
 	as(t, "", "")
 	canopyAt(t, u, "create", "--acl", acl, "/secure", "v1").ok(t)
-	canopyAt(t, u, "create", "--acl", "digest:alice:cdrwa", "/bad").fails(t, exitUsage)
+	canopyAt(t, u, "create", "--acl", "world:anyone", "/bad").fails(t, exitUsage)
 	if r := canopyAt(t, u, "get", "/secure").ok(t); r.out != "v1" {
 		t.Errorf("anonymous get (world:anyone:r) printed %q", r.out)
 	}
@@ -140,8 +140,8 @@ func TestExportImportKeepACLs(t *testing.T) {
 	alice := "digest:" + aliceID + ":cdrwa"
 	tree := []struct{ path, acl string }{
 		{"/app", ""}, // the default: world:anyone:cdrwa
-		{"/app/locked", alice},
-		{"/app/locked/kid", "world:anyone:r"},
+		{"/app/locked", alice}, // bars others from creating below: set last
+		{"/app/locked/kid", "world:anyone:cr"}, // anyone may create below: set with the create
 		{"/app/locked/kid/leaf", alice + ",ip:127.0.0.1:r"},
 		{"/app/ro", "world:anyone:r"},
 	}
