@@ -152,6 +152,9 @@ func (t *Tree) ascendChildren(p, after string, fn func(*node) bool) {
 // Reader reads the tree inside Read, where the lock is already held.
 type Reader struct{ t *Tree }
 
+// Applied is Tree.Applied within Read.
+func (r Reader) Applied() int64 { return r.t.applied }
+
 // Get is Tree.Get within Read.
 func (r Reader) Get(p string) (string, api.Stat, int64, error) { return r.t.get(p) }
 
@@ -259,6 +262,21 @@ func (t *Tree) children(p, after string, limit int, withStats bool) (ChildPage, 
 func (t *Tree) Subtree(p string, depth, limit int) (*api.TreeNode, int64, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
+	return t.subtree(p, depth, limit, nil)
+}
+
+// Subtree is Tree.Subtree for a caller holding identity: the node itself
+// needs READ (NoAuth), and only the children of nodes it may READ are
+// listed (the others are marked Truncated), as getChildren would answer.
+func (r Reader) Subtree(p string, depth, limit int, identity []string) (*api.TreeNode, int64, error) {
+	if err := r.Allowed(p, identity, api.PermRead); err != nil {
+		return nil, r.t.applied, err
+	}
+	return r.t.subtree(p, depth, limit, func(n *node) bool { return allows(n, identity, api.PermRead) })
+}
+
+// subtree lists below the nodes canList allows (all when nil).
+func (t *Tree) subtree(p string, depth, limit int, canList func(*node) bool) (*api.TreeNode, int64, error) {
 	n := t.lookup(p)
 	if n == nil {
 		return nil, t.applied, noNode(p)
@@ -271,6 +289,11 @@ func (t *Tree) Subtree(p string, depth, limit int) (*api.TreeNode, int64, error)
 		for _, tn := range level {
 			if tn.Stat.NumChildren == 0 {
 				continue
+			}
+			if canList != nil {
+				if pn := t.lookup(tn.Path); pn == nil || !canList(pn) {
+					continue
+				}
 			}
 			t.ascendChildren(tn.Path, "", func(c *node) bool {
 				if count >= limit {

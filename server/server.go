@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	canopy "github.com/canopy-coord/canopy"
+	"github.com/canopy-coord/canopy/acl"
 	"github.com/canopy-coord/canopy/api"
 	"github.com/canopy-coord/canopy/cluster"
 	"github.com/canopy-coord/canopy/consensus"
@@ -54,9 +55,13 @@ type Main struct {
 	// TLSCert and TLSKey make the API serve TLS; TLSClientCA verifies
 	// the client certificates sent to it.
 	TLSCert, TLSKey, TLSClientCA string
-	// AuthRequired has anonymous requests answered 401. Until httpapi's
-	// authentication lands, only the start-up warning reads it.
+	// AuthRequired has anonymous requests answered 401 AuthFailed, and
+	// makes creator-all the default ACL (service.Security).
 	AuthRequired bool
+	// SuperDigest (user:<base64 sha1>) names the super user.
+	SuperDigest string
+	// MetricsAuth makes /metrics need credentials with AuthRequired.
+	MetricsAuth bool
 	// Version is reported by /v1/status and the start-up log line.
 	Version string
 
@@ -121,7 +126,9 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.TLSCert, "tls-cert", "", "serve the API and UI over TLS with this certificate (PEM, re-read on SIGHUP); every node of a cluster serves TLS or none does")
 	fs.StringVar(&m.TLSKey, "tls-key", "", "the key of --tls-cert (PEM, re-read on SIGHUP)")
 	fs.StringVar(&m.TLSClientCA, "tls-client-ca", "", "PEM bundle of the CAs whose client certificates the API verifies (a client without one is still served); nodes also trust it when they forward to each other")
-	fs.BoolVar(&m.AuthRequired, "auth-required", false, "answer anonymous requests 401 AuthFailed (health and readiness stay open)")
+	fs.BoolVar(&m.AuthRequired, "auth-required", false, "answer anonymous requests 401 AuthFailed (health, readiness, metrics and the UI's files stay open), and give a create without an ACL creator-all")
+	fs.StringVar(&m.SuperDigest, "super-digest", "", "the super user, who passes every ACL and administers the cluster: user:base64(sha1(user:password)), as `canopy digest USER` prints it")
+	fs.BoolVar(&m.MetricsAuth, "metrics-auth", false, "with --auth-required, /metrics needs credentials too")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -133,6 +140,11 @@ func (m *Main) ParseFlags(args []string) error {
 	}
 	if (m.TLSCert == "") != (m.TLSKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if m.SuperDigest != "" {
+		if _, err := acl.Fixup("", []api.ACL{{Scheme: "digest", ID: m.SuperDigest, Perms: api.PermAll}}, nil); err != nil {
+			return fmt.Errorf("--super-digest %q: want user:base64(sha1(user:password))", m.SuperDigest)
+		}
 	}
 	if m.TLSClientCA != "" && m.TLSCert == "" {
 		return errors.New("--tls-client-ca needs --tls-cert and --tls-key: client certificates come with TLS")
@@ -239,7 +251,10 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	svc := service.New(m.node, limits)
+	svc := service.New(m.node, limits).WithSecurity(service.Security{
+		AuthRequired: m.AuthRequired,
+		SuperDigest:  m.SuperDigest,
+	})
 	watch := wsnotify.NewHandler(svc, hub, wsnotify.Config{
 		OriginPatterns: splitList(m.AllowedOrigins),
 		Logger:         m.log,
@@ -250,18 +265,19 @@ func (m *Main) Run(ctx context.Context) error {
 	// encoding: twice the body limit leaves room for any of them.
 	streams := cluster.NewStreamServer(m.node, 2*int(limits.MaxBodyBytes), m.log, reg)
 	handler := httpapi.New(svc, m.node, httpapi.Config{
-		OpenAPI:    canopy.OpenAPI,
-		UI:         web.Files(),
-		Version:    m.Version,
-		Pprof:      m.Pprof,
-		Clients:    clients,
-		Watch:      watch.ServeWS,
-		Events:     watch.ServeSSE,
-		WatchCount: hub.WatchCount,
-		Stream:     streams,
-		Logger:     m.log,
-		Registerer: reg,
-		Gatherer:   reg,
+		OpenAPI:     canopy.OpenAPI,
+		UI:          web.Files(),
+		Version:     m.Version,
+		Pprof:       m.Pprof,
+		MetricsAuth: m.MetricsAuth,
+		Clients:     clients,
+		Watch:       watch.ServeWS,
+		Events:      watch.ServeSSE,
+		WatchCount:  hub.WatchCount,
+		Stream:      streams,
+		Logger:      m.log,
+		Registerer:  reg,
+		Gatherer:    reg,
 	})
 	m.server = &http.Server{
 		Handler:           handler,
