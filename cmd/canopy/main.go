@@ -129,7 +129,8 @@ func globalsAfterVerb(args []string) []string {
 }
 
 // globalFlags are the flags addGlobals declares, by name.
-var globalFlags = map[string]bool{"server": true, "o": true, "output": true, "timeout": true}
+var globalFlags = map[string]bool{"server": true, "o": true, "output": true, "timeout": true,
+	"user": true, "cacert": true, "cert": true, "key": true}
 
 func isGroup(word string) bool {
 	for _, v := range verbs() {
