@@ -299,3 +299,24 @@ func mustTLS(t *testing.T, ca, cert, key string) *tls.Config {
 	}
 	return cfg
 }
+
+// Against a node started with --auth-required: anonymous calls, watches
+// included, fail at once with AuthFailed (exit 9) and say how to give
+// credentials; an authenticated creator gets creator-all by default.
+func TestAuthRequiredNodeAsksForCredentials(t *testing.T) {
+	nd := testnode.Start(t, func(m *server.Main) { m.AuthRequired = true })
+	as(t, "", "")
+	for _, args := range [][]string{{"create", "/a"}, {"get", "-w", "/"}, {"watch", "/"}} {
+		r := canopyAt(t, nd.URL, args...).fails(t, exitAuth)
+		if !strings.Contains(r.err, "AuthFailed") || !strings.Contains(r.err, "--user") {
+			t.Errorf("canopy %q anonymously: %s", args, r.err)
+		}
+	}
+	as(t, "alice", "secret")
+	canopyAt(t, nd.URL, "create", "/a", "mine").ok(t)
+	if r := canopyAt(t, nd.URL, "getacl", "/a").ok(t); r.out != "'digest,'"+aliceID+"\n: cdrwa\n" {
+		t.Errorf("the default ACL with --auth-required:\n%s", r.out)
+	}
+	as(t, "bob", "secret")
+	canopyAt(t, nd.URL, "get", "/a").fails(t, exitAuth)
+}
