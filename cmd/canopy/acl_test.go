@@ -139,8 +139,8 @@ func TestExportImportKeepACLs(t *testing.T) {
 	src, dst := testnode.Start(t), testnode.Start(t)
 	alice := "digest:" + aliceID + ":cdrwa"
 	tree := []struct{ path, acl string }{
-		{"/app", ""}, // the default: world:anyone:cdrwa
-		{"/app/locked", alice}, // bars others from creating below: set last
+		{"/app", ""},                           // the default: world:anyone:cdrwa
+		{"/app/locked", alice},                 // bars others from creating below: set last
 		{"/app/locked/kid", "world:anyone:cr"}, // anyone may create below: set with the create
 		{"/app/locked/kid/leaf", alice + ",ip:127.0.0.1:r"},
 		{"/app/ro", "world:anyone:r"},
