@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/tls"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -273,31 +272,35 @@ func TestWhoAmIShowsTheClientCertificate(t *testing.T) {
 	if !strings.Contains(r.out, "\nx509: CN=alice-cert,O=Canopy tests\n") {
 		t.Errorf("whoami with a client certificate printed\n%s", r.out)
 	}
-	canopyAt(t, nd.URL, "create", "--cert", cert, "--key", key, "/x").ok(t)
-	// An x509 id has commas, which zkCli's ACL list cannot carry: set it
-	// through the client. zkCli's rendering escapes the DN's comma.
-	c, err := client.New(client.Config{Servers: []string{nd.URL}, TLS: mustTLS(t, caFile, cert, key)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.SetACL(ctxT(t), "/x", []api.ACL{{Scheme: "x509", ID: "CN=alice-cert,O=Canopy tests", Perms: api.PermAll}}, -1); err != nil {
-		t.Fatal(err)
-	}
+	// The DN's commas stay in its entry; zkCli's rendering escapes them.
+	canopyAt(t, nd.URL, "create", "--cert", cert, "--key", key, "/x", "--acl", "x509:CN=alice-cert,O=Canopy tests:cdrwa,ip:10.0.0.1:r").ok(t)
 	r = canopyAt(t, nd.URL, "getacl", "--cert", cert, "--key", key, "/x").ok(t)
-	if r.out != "'x509,'CN=alice-cert%2CO=Canopy tests\n: cdrwa\n" {
+	if r.out != "'x509,'CN=alice-cert%2CO=Canopy tests\n: cdrwa\n'ip,'10.0.0.1\n: r\n" {
 		t.Errorf("getacl printed %q", r.out)
 	}
 	canopyAt(t, nd.URL, "getacl", "/x").fails(t, exitAuth)
 }
 
-func mustTLS(t *testing.T, ca, cert, key string) *tls.Config {
-	t.Helper()
-	cfg, err := (&authFlags{cacert: ca, cert: cert, keyPEM: key}).tlsConfig()
-	if err != nil {
-		t.Fatal(err)
+func TestACLListsKeepX509Commas(t *testing.T) {
+	for in, want := range map[string]string{
+		"world:anyone:r":                              "world:anyone:r",
+		"digest:a:h=:cdrwa, world:anyone:r":           "digest:a:h=:cdrwa|world:anyone:r",
+		"x509:CN=a,O=b:r,ip:10.0.0.1:rw":              "x509:CN=a,O=b:r|ip:10.0.0.1:rw",
+		"ip:10.0.0.1:r,x509:CN=a, O=b,C=FR:cdrwa":     "ip:10.0.0.1:r|x509:CN=a, O=b,C=FR:cdrwa",
+		"x509:CN=a:r,x509:CN=b,OU=c:a,world:anyone:r": "x509:CN=a:r|x509:CN=b,OU=c:a|world:anyone:r",
+	} {
+		acl, err := parseACLList(in)
+		var got []string
+		for _, a := range acl {
+			got = append(got, a.String())
+		}
+		if err != nil || strings.Join(got, "|") != want {
+			t.Errorf("parseACLList(%q) = %q, %v; want %q", in, got, err, want)
+		}
 	}
-	return cfg
+	if _, err := parseACLList("world:anyone:r,O=b:r"); err == nil {
+		t.Error("a part that is no entry, after no x509 entry, was accepted")
+	}
 }
 
 // Against a node started with --auth-required: anonymous calls, watches

@@ -27,12 +27,47 @@ func (f *aclFlag) String() string {
 }
 
 func (f *aclFlag) Set(v string) error {
-	acl, err := api.ParseACLList(v)
+	acl, err := parseACLList(v)
 	if err != nil {
 		return aclSyntaxError(err)
 	}
 	f.acl = append(f.acl, acl...)
 	return nil
+}
+
+// parseACLList reads zkCli's comma-separated ACL list, and lets an x509
+// id keep the commas of its subject DN, which zkCli's cannot: within an
+// x509 entry, a part that does not start with a scheme continues the DN.
+func parseACLList(s string) ([]api.ACL, error) {
+	var items []string
+	for _, part := range strings.Split(s, ",") {
+		if n := len(items); n > 0 && strings.HasPrefix(items[n-1], "x509:") && !startsWithScheme(strings.TrimSpace(part)) {
+			items[n-1] += "," + part
+			continue
+		}
+		items = append(items, strings.TrimSpace(part))
+	}
+	var out []api.ACL
+	for _, item := range items {
+		a, err := api.ParseACL(item)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// aclSchemes are the schemes an ACL entry may start with (DESIGN §9).
+var aclSchemes = []string{"world:", "auth:", "digest:", "ip:", "x509:", "super:"}
+
+func startsWithScheme(s string) bool {
+	for _, scheme := range aclSchemes {
+		if strings.HasPrefix(s, scheme) {
+			return true
+		}
+	}
+	return false
 }
 
 // aclSyntaxError is a parse error of an ACL list, without the API code
@@ -114,10 +149,11 @@ func setACLVerb() *verb {
 	return &verb{name: "setacl", args: "[-s] [-v AVERSION] PATH ACL[,ACL...]", summary: "replace a node's ACL", min: 2, max: 2,
 		details: `Replaces PATH's ACL with the list given in zkCli's syntax, entries
 scheme:id:perms separated by commas:
-  canopy setacl /app "digest:alice:$(canopy digest alice | cut -d: -f2):cdrwa,world:anyone:r"
+  canopy setacl /app "digest:$(canopy digest alice):cdrwa,world:anyone:r"
 Schemes: world:anyone, auth: (every authenticated identity of the
 caller), digest:USER:HASH (HASH as 'canopy digest' prints it),
-ip:ADDRESS[/BITS], x509:SUBJECT-DN. Perms are letters of cdrwa (create,
+ip:ADDRESS[/BITS], x509:SUBJECT-DN (its commas are its own: an entry
+ends where the next scheme begins). Perms are letters of cdrwa (create,
 delete, read, write, admin) or ZooKeeper's number (31). Changing an ACL
 needs ADMIN on the node (exit 9, NoAuth, otherwise). With -v, only if the
 node's ACL version (its stat's aversion) is AVERSION (exit 5, BadVersion,
@@ -131,7 +167,7 @@ node: children keep theirs. In JSON: the API's {"path","acl","stat"}.`,
 				if err != nil {
 					return e.usage("-v must be an ACL version (0 to 2147483647), or -1 for any")
 				}
-				acl, err := api.ParseACLList(args[1])
+				acl, err := parseACLList(args[1])
 				if err != nil {
 					return e.usage("%v", aclSyntaxError(err))
 				}
