@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -322,4 +323,56 @@ func TestAuthRequiredNodeAsksForCredentials(t *testing.T) {
 	}
 	as(t, "bob", "secret")
 	canopyAt(t, nd.URL, "get", "/a").fails(t, exitAuth)
+}
+
+// The built binary, as a shell runs it: credentials from the environment,
+// exit codes of ACL refusals, and the password in no output.
+func TestBinaryACLExitCodesAndNoPasswordInOutput(t *testing.T) {
+	nd := testnode.Start(t)
+	run := func(env []string, args ...string) (string, int) {
+		t.Helper()
+		cmd := exec.Command(binary, args...)
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "CANOPY_") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		cmd.Env = append(cmd.Env, "CANOPY_SERVERS="+nd.URL)
+		cmd.Env = append(cmd.Env, env...)
+		cmd.Stdin = strings.NewReader("")
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(out), "s3cret-pw") {
+			t.Errorf("canopy %q printed the password:\n%s", args, out)
+		}
+		return string(out), code
+	}
+	alice := []string{"CANOPY_USER=alice", "CANOPY_PASSWORD=s3cret-pw"}
+	id := "digest:" + api.Digest("alice", "s3cret-pw") + ":cdrwa"
+	if out, code := run(alice, "create", "--acl", id, "/b", "x"); code != 0 {
+		t.Fatalf("create as alice: exit %d: %s", code, out)
+	}
+	for _, tc := range []struct {
+		env  []string
+		args []string
+		code int
+	}{
+		{nil, []string{"get", "/b"}, exitAuth},
+		{[]string{"CANOPY_USER=alice", "CANOPY_PASSWORD=wrong"}, []string{"set", "/b", "y"}, exitAuth},
+		{alice, []string{"setacl", "-v", "9", "/b", id}, exitBadVersion},
+		{alice, []string{"setacl", "/b", "digest:alice"}, exitUsage},
+		{alice, []string{"get", "/b", "--user", "bob"}, exitAuth},                            // bob, with alice's password
+		{[]string{"CANOPY_USER=alice", "CANOPY_PASSWORD="}, []string{"get", "/b"}, exitAuth}, // set, and empty
+		{[]string{"CANOPY_USER=alice"}, []string{"get", "/b"}, exitUsage},                    // unset, no terminal to ask on
+		{alice, []string{"getacl", "/b"}, exitOK},
+	} {
+		if out, code := run(tc.env, tc.args...); code != tc.code {
+			t.Errorf("canopy %q with %q: exit %d, want %d:\n%s", tc.args, tc.env, code, tc.code, out)
+		}
+	}
 }
