@@ -376,3 +376,26 @@ func TestBinaryACLExitCodesAndNoPasswordInOutput(t *testing.T) {
 		}
 	}
 }
+
+func TestSetACLRecursiveReachesEveryNodeBelow(t *testing.T) {
+	nd := testnode.Start(t)
+	as(t, "alice", "secret")
+	for _, p := range []string{"/t", "/t/a", "/t/a/b", "/t/c"} {
+		canopyAt(t, nd.URL, "create", p).ok(t)
+	}
+	canopyAt(t, nd.URL, "create", "/other").ok(t)
+	canopyAt(t, nd.URL, "setacl", "-R", "-v", "0", "/t", "world:anyone:r").fails(t, exitUsage)
+	// An ACL that takes READ away from alice does not stop it midway.
+	acl := "digest:" + api.Digest("alice", "secret") + ":cdwa"
+	if r := canopyAt(t, nd.URL, "setacl", "-R", "/t", acl).ok(t); r.out != "updated the ACL of 4 nodes under /t\n" {
+		t.Errorf("setacl -R printed %q", r.out)
+	}
+	for _, p := range []string{"/t", "/t/a", "/t/a/b", "/t/c"} {
+		if got := aclOf(t, nd.URL, p); got != acl {
+			t.Errorf("%s: ACL %q after setacl -R, want %q", p, got, acl)
+		}
+	}
+	if got := aclOf(t, nd.URL, "/other"); got != "world:anyone:cdrwa" {
+		t.Errorf("a node outside the subtree got %q", got)
+	}
+}

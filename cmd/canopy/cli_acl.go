@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -146,7 +147,7 @@ func juteCSV(s string) string {
 }
 
 func setACLVerb() *verb {
-	return &verb{name: "setacl", args: "[-s] [-v AVERSION] PATH ACL[,ACL...]", summary: "replace a node's ACL", min: 2, max: 2,
+	return &verb{name: "setacl", args: "[-s] [-v AVERSION] [-R] PATH ACL[,ACL...]", summary: "replace a node's ACL", min: 2, max: 2,
 		details: `Replaces PATH's ACL with the list given in zkCli's syntax, entries
 scheme:id:perms separated by commas:
   canopy setacl /app "digest:$(canopy digest alice):cdrwa,world:anyone:r"
@@ -158,10 +159,15 @@ delete, read, write, admin) or ZooKeeper's number (31). Changing an ACL
 needs ADMIN on the node (exit 9, NoAuth, otherwise). With -v, only if the
 node's ACL version (its stat's aversion) is AVERSION (exit 5, BadVersion,
 otherwise). Prints the new aversion; with -s, the stat. ACLs are per
-node: children keep theirs. In JSON: the API's {"path","acl","stat"}.`,
+node: children keep theirs, unless -R, which gives the ACL to PATH and
+every node below it (listed first, so that an ACL taking READ away does
+not stop it), one call per node, not atomically: a failure says how many
+were changed. In JSON: the API's {"path","acl","stat"}; with -R,
+{"path","updated"}.`,
 		setup: func(fs *flag.FlagSet) runFunc {
 			stats := fs.Bool("s", false, "print the stat of the node afterwards")
 			aversion := fs.Int("v", -1, "only if the node's ACL version is `AVERSION` (-1: any)")
+			recursive := fs.Bool("R", false, "set the ACL of PATH and of every node below it")
 			return func(ctx context.Context, e *env, args []string) error {
 				v, err := checkVersion(e, *aversion)
 				if err != nil {
@@ -170,6 +176,12 @@ node: children keep theirs. In JSON: the API's {"path","acl","stat"}.`,
 				acl, err := parseACLList(args[1])
 				if err != nil {
 					return e.usage("%v", aclSyntaxError(err))
+				}
+				if *recursive {
+					if v != client.AnyVersion || *stats {
+						return e.usage("-R goes with neither -v nor -s: the nodes' versions and stats differ")
+					}
+					return e.setACLTree(ctx, args[0], acl)
 				}
 				var res api.ACLResult
 				err = e.oneCall(ctx, "setacl "+args[0], func(ctx context.Context, c *client.Client) (err error) {
@@ -190,6 +202,46 @@ node: children keep theirs. In JSON: the API's {"path","acl","stat"}.`,
 				return nil
 			}
 		}}
+}
+
+// setACLTree gives acl to p and every node below it: zkCli's setAcl -R.
+func (e *env) setACLTree(ctx context.Context, p string, acl []api.ACL) error {
+	c, err := e.client()
+	if err != nil {
+		return err
+	}
+	op := "setacl -R " + p
+	prog := e.newProgress("listing", 0)
+	defer prog.clear()
+	root, err := e.walkTree(ctx, c, p, prog)
+	if err != nil {
+		return e.failAt(op, p, err)
+	}
+	var paths []string
+	eachNode(root, func(n *client.TreeNode) error { paths = append(paths, n.Path); return nil })
+	prog.phase("setting ACLs", len(paths))
+	updated := 0
+	for _, np := range paths {
+		cctx, cancel := e.call(ctx)
+		_, err := c.SetACL(cctx, np, acl, client.AnyVersion)
+		cancel()
+		switch {
+		case errors.Is(err, client.ErrNoNode):
+			continue // deleted since the listing
+		case err != nil:
+			return e.failAt(op, p, fmt.Errorf("at %s: %w (the ACL of %d of %d nodes was set before)", np, err, updated, len(paths)))
+		}
+		updated++
+		prog.update(updated)
+	}
+	if e.json {
+		return e.printJSON(struct {
+			Path    string `json:"path"`
+			Updated int    `json:"updated"`
+		}{p, updated})
+	}
+	e.printf("updated the ACL of %d nodes under %s\n", updated, p)
+	return nil
 }
 
 func whoamiVerb() *verb {
