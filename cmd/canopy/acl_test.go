@@ -257,9 +257,11 @@ func TestCLIWorksOverTLS(t *testing.T) {
 	testkit.WaitFor(t, 10*time.Second, "the watch's event", func() bool { return strings.Contains(w.out.String(), "NodeDataChanged /a") })
 	// Without the CA, the system's do not know the node's: refused at once.
 	os.Unsetenv("CANOPY_CACERT")
-	if r := canopyAt(t, nd.URL, "get", "/a"); r.code == 0 || !strings.Contains(r.err, "certificate") {
-		t.Errorf("get without --cacert: exit %d, %s", r.code, r.err)
+	if r := canopyAt(t, nd.URL, "get", "/a").fails(t, exitError); !strings.Contains(r.err, "certificate") || !strings.Contains(r.err, "--cacert") {
+		t.Errorf("get without --cacert: %s", r.err)
 	}
+	// Plain http to a TLS node: refused, not retried.
+	canopyAt(t, "http://"+hostPort, "get", "/a").fails(t, exitError)
 }
 
 func TestWhoAmIShowsTheClientCertificate(t *testing.T) {
