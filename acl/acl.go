@@ -96,7 +96,13 @@ func ipMatches(addr, expr string) bool {
 func parseIPExpr(expr string) (netip.Prefix, bool) {
 	host, bitsText, hasBits := strings.Cut(expr, "/")
 	a, err := netip.ParseAddr(host)
-	if err != nil || a.Zone() != "" {
+	if err != nil {
+		var ok bool
+		if a, ok = parseIPv4Loose(host); !ok {
+			return netip.Prefix{}, false
+		}
+	}
+	if a.Zone() != "" {
 		return netip.Prefix{}, false
 	}
 	a = a.Unmap()
@@ -112,13 +118,33 @@ func parseIPExpr(expr string) (netip.Prefix, bool) {
 	return p, err == nil
 }
 
-// Authenticated returns the identities a caller proved (all but ip): the
-// ones an "auth" ACL expands to, and the ones a session belongs to.
+// parseIPv4Loose reads a dotted IPv4 address as ZooKeeper's addr2Bytes
+// does, each part a decimal number from 0 to 255 (leading zeros allowed:
+// 1.2.3.04 is 1.2.3.4).
+func parseIPv4Loose(s string) (netip.Addr, bool) {
+	parts := strings.Split(s, ".")
+	if len(parts) != 4 {
+		return netip.Addr{}, false
+	}
+	var b [4]byte
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 || n > 255 || p == "" || p[0] == '+' || p[0] == '-' {
+			return netip.Addr{}, false
+		}
+		b[i] = byte(n)
+	}
+	return netip.AddrFrom4(b), true
+}
+
+// Authenticated returns the identities a caller proved with an
+// authentication provider (digest, x509; not ip, not super): the ones an
+// "auth" ACL expands to, and the ones a session belongs to.
 func Authenticated(identity []string) []string {
 	var out []string
 	for _, id := range identity {
 		scheme, _, _ := strings.Cut(id, ":")
-		if scheme != "ip" && scheme != "world" && scheme != "" {
+		if scheme == "digest" || scheme == "x509" {
 			out = append(out, id)
 		}
 	}
@@ -126,30 +152,34 @@ func Authenticated(identity []string) []string {
 }
 
 // Fixup validates an ACL a create or setACL asks for and returns the list
-// to store: duplicates removed, and each "auth" entry replaced by one
-// entry per authenticated identity of the caller with its perms. An empty
-// list, an unknown scheme, a malformed id, or an "auth" entry from a
-// caller with no authenticated identity is InvalidACL.
+// to store, as ZooKeeper's fixupACL does: exact duplicates removed from the
+// request first, then each "auth" entry replaced by one entry per
+// authenticated identity of the caller with its perms (which may repeat an
+// entry the request named). An empty list, an unknown scheme, a malformed
+// id, or an "auth" entry from a caller with no authenticated identity is
+// InvalidACL.
 func Fixup(path string, list []api.ACL, identity []string) ([]api.ACL, *api.Error) {
-	if len(list) == 0 {
+	var uniq []api.ACL
+	for _, a := range list {
+		dup := false
+		for _, b := range uniq {
+			dup = dup || a == b
+		}
+		if !dup {
+			uniq = append(uniq, a)
+		}
+	}
+	if len(uniq) == 0 {
 		return nil, api.InvalidACL(path, "an ACL needs at least one entry")
 	}
-	out := make([]api.ACL, 0, len(list))
-	add := func(a api.ACL) {
-		for _, b := range out {
-			if a == b {
-				return
-			}
-		}
-		out = append(out, a)
-	}
-	for _, a := range list {
+	out := make([]api.ACL, 0, len(uniq))
+	for _, a := range uniq {
 		if a.Perms&^api.PermAll != 0 {
 			return nil, api.InvalidACL(path, "perms %d are not a set of cdrwa", int32(a.Perms))
 		}
 		switch {
 		case a.Scheme == "world" && a.ID == "anyone":
-			add(a)
+			out = append(out, a)
 		case a.Scheme == "auth":
 			ids := Authenticated(identity)
 			if len(ids) == 0 {
@@ -157,13 +187,13 @@ func Fixup(path string, list []api.ACL, identity []string) ([]api.ACL, *api.Erro
 			}
 			for _, id := range ids {
 				scheme, value, _ := strings.Cut(id, ":")
-				add(api.ACL{Scheme: scheme, ID: value, Perms: a.Perms})
+				out = append(out, api.ACL{Scheme: scheme, ID: value, Perms: a.Perms})
 			}
 		default:
 			if !valid(a.Scheme, a.ID) {
 				return nil, api.InvalidACL(path, "%s is not a valid ACL: want world:anyone, auth:, digest:user:<base64 sha1>, ip:addr[/bits] or x509:<subject DN>", a.Scheme+":"+a.ID)
 			}
-			add(a)
+			out = append(out, a)
 		}
 	}
 	return out, nil

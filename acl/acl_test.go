@@ -41,6 +41,7 @@ func TestAllowed(t *testing.T) {
 		{"ip exact", []api.ACL{{Scheme: "ip", ID: "127.0.0.1", Perms: api.PermRead}}, []string{"ip:127.0.0.1"}, api.PermRead, true},
 		{"ip other", []api.ACL{{Scheme: "ip", ID: "127.0.0.1", Perms: api.PermRead}}, []string{"ip:127.0.0.2"}, api.PermRead, false},
 		{"ip network", []api.ACL{{Scheme: "ip", ID: "10.1.0.0/16", Perms: api.PermRead}}, []string{"ip:10.1.200.3"}, api.PermRead, true},
+		{"ip with leading zeros", []api.ACL{{Scheme: "ip", ID: "127.0.0.01", Perms: api.PermRead}}, []string{"ip:127.0.0.1"}, api.PermRead, true},
 		{"ip outside network", []api.ACL{{Scheme: "ip", ID: "10.1.0.0/16", Perms: api.PermRead}}, []string{"ip:10.2.0.1"}, api.PermRead, false},
 		{"ip /0", []api.ACL{{Scheme: "ip", ID: "0.0.0.0/0", Perms: api.PermRead}}, []string{"ip:192.0.2.1"}, api.PermRead, true},
 		{"ipv6", []api.ACL{{Scheme: "ip", ID: "::1", Perms: api.PermRead}}, []string{"ip:::1"}, api.PermRead, true},
@@ -72,6 +73,13 @@ func TestFixup(t *testing.T) {
 			[]api.ACL{{Scheme: "digest", ID: aliceID, Perms: api.PermAll}, {Scheme: "x509", ID: "CN=a", Perms: api.PermAll}}},
 		{"auth from an anonymous caller", []api.ACL{{Scheme: "auth", Perms: api.PermAll}}, []string{"ip:127.0.0.1"}, nil},
 		{"duplicates removed", []api.ACL{api.OpenACL[0], api.OpenACL[0]}, nil, api.OpenACL},
+		// ZooKeeper removes duplicates before it expands auth, not after.
+		{"auth may repeat a named entry",
+			[]api.ACL{{Scheme: "auth", Perms: api.PermAll}, {Scheme: "digest", ID: aliceID, Perms: api.PermAll}}, []string{alice},
+			[]api.ACL{{Scheme: "digest", ID: aliceID, Perms: api.PermAll}, {Scheme: "digest", ID: aliceID, Perms: api.PermAll}}},
+		{"auth skips super", []api.ACL{{Scheme: "auth", Perms: api.PermAll}}, []string{"digest:super:x", acl.Super},
+			[]api.ACL{{Scheme: "digest", ID: "super:x", Perms: api.PermAll}}},
+		{"ip with leading zeros", []api.ACL{{Scheme: "ip", ID: "1.2.3.04", Perms: api.PermRead}}, nil, []api.ACL{{Scheme: "ip", ID: "1.2.3.04", Perms: api.PermRead}}},
 		{"world other id", []api.ACL{{Scheme: "world", ID: "someone", Perms: api.PermRead}}, nil, nil},
 		{"unknown scheme", []api.ACL{{Scheme: "sasl", ID: "alice", Perms: api.PermRead}}, nil, nil},
 		{"digest without hash", []api.ACL{{Scheme: "digest", ID: "alice", Perms: api.PermRead}}, nil, nil},
@@ -111,6 +119,7 @@ func TestParseACL(t *testing.T) {
 		"ip:::1:rw":           {Scheme: "ip", ID: "::1", Perms: api.PermRead | api.PermWrite},
 		"auth::31":            {Scheme: "auth", ID: "", Perms: api.PermAll},
 		"ip:10.0.0.0/8:0x1":   {Scheme: "ip", ID: "10.0.0.0/8", Perms: api.PermRead},
+		"world:anyone:":       {Scheme: "world", ID: "anyone", Perms: 0},
 	} {
 		got, err := api.ParseACL(in)
 		if err != nil || got != want {
@@ -120,7 +129,7 @@ func TestParseACL(t *testing.T) {
 			t.Errorf("ParseACL(%q.String()) = %v, %v", in, again, err)
 		}
 	}
-	for _, bad := range []string{"", "world", "world:anyone", "world:anyone:x", "world:anyone:rr", "world:anyone:99", "a:b:"} {
+	for _, bad := range []string{"", "world", "world:anyone", "world:anyone:x", "world:anyone:rr", "world:anyone:99"} {
 		if a, err := api.ParseACL(bad); err == nil {
 			t.Errorf("ParseACL(%q) = %v, want an error", bad, a)
 		} else if api.CodeOf(err) != api.CodeInvalidACL {

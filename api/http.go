@@ -29,7 +29,9 @@ func WriteError(w http.ResponseWriter, zxid int64, err error) {
 	}
 	status := e.Code.Status()
 	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
-		w.Header().Set("Retry-After", "1")
+		if w.Header().Get("Retry-After") == "" { // a caller that knows better has set it
+			w.Header().Set("Retry-After", "1")
+		}
 	}
 	WriteJSON(w, status, zxid, ErrorBody{Error: e})
 }

@@ -23,6 +23,7 @@ type Client struct {
 	http   *http.Client
 	scheme string      // "https" when tls is set
 	tls    *tls.Config // for the stream, whose connection is dialed here
+	token  string      // the cluster token every call carries, "" for none
 
 	mu       sync.Mutex
 	streams  map[string]*stream
@@ -66,6 +67,14 @@ func NewClient(tlsConfig *tls.Config) *Client {
 	}
 	return c
 }
+
+// TokenHeader carries the cluster token (--cluster-token-file) on every
+// node-to-node call: with access control on, the API accepts those calls
+// only with it (DESIGN §9).
+const TokenHeader = "Canopy-Cluster-Token"
+
+// SetToken makes every call carry the cluster token; call it before use.
+func (c *Client) SetToken(token string) { c.token = token }
 
 // Close ends the forwarding streams; calls waiting on them fail.
 func (c *Client) Close() {
@@ -143,7 +152,7 @@ func (c *Client) stream(ctx context.Context, leader string) (*stream, error) {
 func (c *Client) dialStream(leader string, d *dial) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s, err := dialStream(ctx, c.scheme, leader, c.tls, c.dropStream)
+	s, err := dialStream(ctx, c.scheme, leader, c.tls, c.token, c.dropStream)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.dialing, leader)
@@ -288,6 +297,9 @@ func (c *Client) callURL(ctx context.Context, method, url, contentType string, b
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
+	}
+	if c.token != "" {
+		req.Header.Set(TokenHeader, c.token)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

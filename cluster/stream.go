@@ -295,7 +295,7 @@ type stream struct {
 
 // dialStream connects to addr's stream and starts reading answers; over
 // TLS when tlsConfig is set (scheme "https").
-func dialStream(ctx context.Context, scheme, addr string, tlsConfig *tls.Config, onBroken func(*stream)) (*stream, error) {
+func dialStream(ctx context.Context, scheme, addr string, tlsConfig *tls.Config, token string, onBroken func(*stream)) (*stream, error) {
 	d := net.Dialer{Timeout: 5 * time.Second}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -314,6 +314,9 @@ func dialStream(ctx context.Context, scheme, addr string, tlsConfig *tls.Config,
 	req, _ := http.NewRequest(http.MethodGet, scheme+"://"+addr+StreamPath, nil)
 	req.Header.Set("Connection", "Upgrade")
 	req.Header.Set("Upgrade", StreamProtocol)
+	if token != "" {
+		req.Header.Set(TokenHeader, token)
+	}
 	if err := req.Write(conn); err != nil {
 		conn.Close()
 		return nil, unreachable(err)

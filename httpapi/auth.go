@@ -4,17 +4,19 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/binary"
-	"net"
+	"fmt"
+	"hash/fnv"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/canopy-coord/canopy/acl"
 	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/cluster"
 	"github.com/canopy-coord/canopy/service"
 )
 
@@ -26,18 +28,17 @@ import (
 // login.
 
 const (
-	cookieName = "canopy_auth"
-	cookieLife = 12 * time.Hour
+	cookiePrefix = "canopy_auth"
+	cookieLife   = 12 * time.Hour
 )
 
 // openPaths never need credentials, even with --auth-required: probes,
-// the UI's files (its login form asks for them), the contract, and the
-// node-to-node calls (guarded by peersOnly instead).
+// the UI's files (its login form asks for them) and the contract.
 func (s *Server) openPath(p string) bool {
 	switch {
 	case p == "/healthz", p == "/readyz", p == "/", p == "/ui", p == "/openapi.yaml":
 		return true
-	case strings.HasPrefix(p, "/ui/"), strings.HasPrefix(p, "/v1/internal/"):
+	case strings.HasPrefix(p, "/ui/"):
 		return true
 	case p == "/metrics":
 		return !s.cfg.MetricsAuth
@@ -51,6 +52,10 @@ func (s *Server) openPath(p string) bool {
 // the open paths.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tok := r.Header.Get(cluster.TokenHeader); tok != "" {
+			s.authenticateNode(w, r, next, tok)
+			return
+		}
 		cred, err := s.credentials(r)
 		var caller service.Caller
 		if err == nil {
@@ -60,12 +65,48 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 		if err != nil && !(api.CodeOf(err) == api.CodeAuthFailed && !cred.HasPassword && cred.Digest == "" && s.openPath(r.URL.Path)) {
 			s.svc.AuditAuth(r.Context(), caller, err)
-			w.Header().Set("WWW-Authenticate", `Basic realm="canopy", charset="UTF-8"`)
+			challenge(w, r)
 			writeError(w, s.svc.Applied(), err)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(service.WithCaller(r.Context(), caller)))
 	})
+}
+
+// authenticateNode admits another node of the cluster, by the cluster
+// token its calls carry, as the super user: it forwards commands whose
+// callers it has authenticated itself, and membership changes it has
+// checked. A wrong token is 401.
+func (s *Server) authenticateNode(w http.ResponseWriter, r *http.Request, next http.Handler, token string) {
+	caller, _ := s.svc.Authenticate(r.RemoteAddr, service.Credentials{})
+	if want := s.cfg.ClusterToken; want == "" || subtle.ConstantTimeCompare([]byte(token), []byte(want)) != 1 {
+		err := api.AuthFailed("wrong cluster token (--cluster-token-file)")
+		s.svc.AuditAuth(r.Context(), caller, err)
+		writeError(w, s.svc.Applied(), err)
+		return
+	}
+	caller.Identity = append(caller.Identity, acl.Super)
+	next.ServeHTTP(w, r.WithContext(service.WithCaller(r.Context(), caller)))
+}
+
+// challenge asks for Basic credentials (WWW-Authenticate), except of a
+// script in a browser page (Sec-Fetch-Mode other than navigate): there
+// the challenge would open the browser's own password box over the
+// page's login form.
+func challenge(w http.ResponseWriter, r *http.Request) {
+	if mode := r.Header.Get("Sec-Fetch-Mode"); mode != "" && mode != "navigate" {
+		return
+	}
+	w.Header().Set("WWW-Authenticate", `Basic realm="canopy", charset="UTF-8"`)
+}
+
+// cookieName is the login cookie's name for the node the request reached:
+// browsers scope cookies by host, not port, and each node signs its own,
+// so nodes on one host must not share one.
+func cookieName(r *http.Request) string {
+	h := fnv.New32a()
+	h.Write([]byte(r.Host))
+	return fmt.Sprintf("%s_%08x", cookiePrefix, h.Sum32())
 }
 
 // credentials reads Basic credentials, else the login cookie, and the
@@ -83,7 +124,7 @@ func (s *Server) credentials(r *http.Request) (service.Credentials, error) {
 		cred.User, cred.Password, cred.HasPassword = user, password, true
 		return cred, nil
 	}
-	if c, err := r.Cookie(cookieName); err == nil {
+	if c, err := r.Cookie(cookieName(r)); err == nil {
 		if digest, ok := s.logins.verify(c.Value); ok {
 			cred.Digest = digest
 		}
@@ -103,10 +144,10 @@ func parseBasic(h string) (user, password string, ok bool) {
 		return "", "", false
 	}
 	user, password, found = strings.Cut(string(raw), ":")
-	if !found || user == "" {
+	if !found {
 		return "", "", false
 	}
-	return user, password, true
+	return user, password, true // an empty user name is one, as in ZooKeeper
 }
 
 // login answers POST /v1/login: Basic credentials in, a signed cookie out
@@ -114,14 +155,14 @@ func parseBasic(h string) (user, password string, ok bool) {
 // cannot set headers on a WebSocket or an EventSource.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	caller := service.CallerOf(r.Context())
-	if caller.User == "" {
-		w.Header().Set("WWW-Authenticate", `Basic realm="canopy", charset="UTF-8"`)
+	if firstWithPrefix(caller.Identity, "digest:") == "" {
+		challenge(w, r)
 		writeError(w, s.svc.Applied(), api.AuthFailed("log in with HTTP Basic credentials"))
 		return
 	}
 	digest := strings.TrimPrefix(firstWithPrefix(caller.Identity, "digest:"), "digest:")
 	http.SetCookie(w, &http.Cookie{
-		Name: cookieName, Value: s.logins.sign(digest, time.Now().Add(cookieLife)), Path: "/",
+		Name: cookieName(r), Value: s.logins.sign(digest, time.Now().Add(cookieLife)), Path: "/",
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: int(cookieLife.Seconds()),
 	})
 	s.svc.AuditAuth(r.Context(), caller, nil)
@@ -130,7 +171,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 
 // logout clears the login cookie.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	http.SetCookie(w, &http.Cookie{Name: cookieName(r), Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -192,77 +233,20 @@ func (l *logins) verify(token string) (string, bool) {
 	return string(payload[8:]), true
 }
 
-// guessLimit answers a client that keeps being refused NoAuth (a password
-// guesser: a wrong password is only another identity, so each guess is a
-// 403) 429 with Retry-After once it passes a bound, until its window ends.
-type guessLimit struct {
-	max    int
-	window time.Duration
-
-	mu      sync.Mutex
-	clients map[netip.Addr]*guesses
-	swept   time.Time
-}
-
-type guesses struct {
-	start time.Time
-	count int
-}
-
-func newGuessLimit(max int, window time.Duration) *guessLimit {
-	return &guessLimit{max: max, window: window, clients: map[netip.Addr]*guesses{}}
-}
-
-// blocked returns how long the client must wait, or 0.
-func (g *guessLimit) blocked(addr netip.Addr, now time.Time) time.Duration {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	c := g.clients[addr]
-	if c == nil || c.count < g.max {
-		return 0
-	}
-	if left := c.start.Add(g.window).Sub(now); left > 0 {
-		return left
-	}
-	delete(g.clients, addr)
-	return 0
-}
-
-func (g *guessLimit) refused(addr netip.Addr, now time.Time) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if now.Sub(g.swept) > g.window {
-		for a, c := range g.clients {
-			if now.Sub(c.start) > g.window {
-				delete(g.clients, a)
-			}
-		}
-		g.swept = now
-	}
-	c := g.clients[addr]
-	if c == nil || now.Sub(c.start) > g.window {
-		c = &guesses{start: now}
-		g.clients[addr] = c
-	}
-	c.count++
-}
-
-// limitGuesses applies guessLimit to REST requests.
+// limitGuesses answers 429 to a client the operation layer's guess limit
+// holds back (service.GuessLimit), and counts its NoAuth answers.
 func (s *Server) limitGuesses(next http.Handler) http.Handler {
-	if s.guesses == nil {
-		return next
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		addr := clientOf(r.RemoteAddr)
-		if wait := s.guesses.blocked(addr, time.Now()); wait > 0 {
+		caller := service.CallerOf(r.Context())
+		if wait := s.svc.GuessWait(caller); wait > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-			writeError(w, s.svc.Applied(), api.Errorf(api.CodeThrottled, "", "too many requests refused NoAuth from this client: wait %s", wait.Round(time.Second)))
+			writeError(w, s.svc.Applied(), api.Errorf(api.CodeThrottled, "", "too many requests as %q refused NoAuth from this address: wait %s", caller.User, wait.Round(time.Second)))
 			return
 		}
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		if sw.status == http.StatusForbidden {
-			s.guesses.refused(addr, time.Now())
+			s.svc.Guessed(caller)
 		}
 	})
 }
@@ -282,45 +266,15 @@ func (w *statusWriter) WriteHeader(code int) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // peersOnly guards the node-to-node calls, whose commands carry identities
-// the calling node stamped: once access control is on, only a member's
-// address (or the super user) may make them. Nodes that share a host
-// share an address, so on one machine this keeps out only other hosts;
-// mutual TLS between API ports is the stronger guard (DESIGN §9).
+// the calling node stamped: once access control is on, only another node
+// (by the cluster token) or the super user may make them.
 func (s *Server) peersOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sec := s.svc.SecurityConfig()
-		if (sec.AuthRequired || sec.SuperDigest != "") && !s.fromMember(r) {
-			writeError(w, s.svc.Applied(), api.Errorf(api.CodeNoAuth, "", "node-to-node calls come from cluster members only"))
+		if (sec.AuthRequired || sec.SuperDigest != "") && !acl.IsSuper(service.CallerOf(r.Context()).Identity) {
+			writeError(w, s.svc.Applied(), api.Errorf(api.CodeNoAuth, "", "node-to-node calls need the cluster token (--cluster-token-file)"))
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-func (s *Server) fromMember(r *http.Request) bool {
-	if err := s.svc.Admin(r.Context()); err == nil {
-		return true
-	}
-	addr := clientOf(r.RemoteAddr)
-	info, err := s.svc.Cluster()
-	if err != nil {
-		return false
-	}
-	for _, m := range info.Members {
-		host, _, err := net.SplitHostPort(m.HTTP)
-		if err != nil {
-			continue
-		}
-		if a, err := netip.ParseAddr(host); err == nil && a.Unmap() == addr {
-			return true
-		}
-		if ips, err := net.LookupIP(host); err == nil {
-			for _, ip := range ips {
-				if a, ok := netip.AddrFromSlice(ip); ok && a.Unmap() == addr {
-					return true
-				}
-			}
-		}
-	}
-	return false
 }

@@ -25,9 +25,9 @@ type Config struct {
 	// MetricsAuth makes /metrics need credentials where authentication is
 	// required (it is open by default, for scrapers).
 	MetricsAuth bool
-	// NoAuthLimit is how many NoAuth answers one client may get in a
-	// minute before it is answered 429 (0: 20; negative: no limit).
-	NoAuthLimit int
+	// ClusterToken authenticates the other nodes' calls (the forwarding,
+	// membership changes): a request carrying it acts as the super user.
+	ClusterToken string
 	// Clients limits each client's connections and requests; nil is none.
 	Clients *ClientLimits
 	// Watch and Events serve GET /v1/watch (WebSocket) and GET /v1/events
@@ -54,19 +54,12 @@ type Server struct {
 	started time.Time
 	router  chi.Router
 	logins  *logins
-	guesses *guessLimit
 }
 
 // New builds the API: the operations of svc, and node's role, readiness
 // and leader-side endpoints.
 func New(svc *service.Service, node Node, cfg Config) *Server {
 	s := &Server{cfg: cfg, svc: svc, node: node, log: cfg.Logger, started: time.Now(), logins: newLogins()}
-	switch {
-	case cfg.NoAuthLimit == 0:
-		s.guesses = newGuessLimit(20, time.Minute)
-	case cfg.NoAuthLimit > 0:
-		s.guesses = newGuessLimit(cfg.NoAuthLimit, time.Minute)
-	}
 	s.metrics = newHTTPMetrics(cfg.Registerer, svc)
 	s.router = s.routes()
 	return s

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 
@@ -65,6 +66,9 @@ type Main struct {
 	MetricsAuth bool
 	// AuditLog is the audit log's file (DESIGN §9); "" writes none.
 	AuditLog string
+	// ClusterTokenFile holds the secret every node of the cluster shares:
+	// with access control on, node-to-node calls need it.
+	ClusterTokenFile string
 	// Version is reported by /v1/status and the start-up log line.
 	Version string
 
@@ -133,6 +137,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.BoolVar(&m.AuthRequired, "auth-required", false, "answer anonymous requests 401 AuthFailed (health, readiness, metrics and the UI's files stay open), and give a create without an ACL creator-all")
 	fs.StringVar(&m.SuperDigest, "super-digest", "", "the super user, who passes every ACL and administers the cluster: user:base64(sha1(user:password)), as `canopy digest USER` prints it")
 	fs.BoolVar(&m.MetricsAuth, "metrics-auth", false, "with --auth-required, /metrics needs credentials too")
+	fs.StringVar(&m.ClusterTokenFile, "cluster-token-file", "", "a file holding the secret all nodes share (one line, 16+ characters): with --auth-required or --super-digest, forwarding and membership calls between nodes need it")
 	fs.StringVar(&m.AuditLog, "audit-log", "", "append one JSON line per write, session event, ACL change and authentication to this file (reopened on SIGHUP, for rotation)")
 	fs.IntVar(&m.Limits.MaxEphemeralsPerSession, "max-ephemerals-per-session", 0, "most ephemerals one session may own; more are 507 QuotaExceeded (0: no limit)")
 	fs.IntVar(&m.Limits.MaxSessionsPerClient, "max-sessions-per-client", 0, "most open sessions one client IP address may hold; more are 429 (0: no limit)")
@@ -229,7 +234,17 @@ func (m *Main) Run(ctx context.Context) error {
 	if httpAdvertise == "" {
 		httpAdvertise = m.listener.Addr().String()
 	}
+	token, err := m.clusterToken()
+	if err != nil {
+		return err
+	}
+	if token == "" && (m.AuthRequired || m.SuperDigest != "") && (m.Peers != "" || m.Join != "") {
+		msg := "access control is on but --cluster-token-file is not set: this node's followers cannot forward writes to it, nor it to its leader"
+		m.log.Warn().Msg(msg)
+		fmt.Fprintln(m.stderr, "canopy: WARNING: "+msg)
+	}
 	forwarder := cluster.NewClient(forwardTLS)
+	forwarder.SetToken(token)
 	m.forwarder = forwarder
 	watchMetrics := wsnotify.NewMetrics(reg)
 	limits := m.Limits.WithDefaults()
@@ -280,19 +295,20 @@ func (m *Main) Run(ctx context.Context) error {
 	// encoding: twice the body limit leaves room for any of them.
 	streams := cluster.NewStreamServer(m.node, 2*int(limits.MaxBodyBytes), m.log, reg)
 	handler := httpapi.New(svc, m.node, httpapi.Config{
-		OpenAPI:     canopy.OpenAPI,
-		UI:          web.Files(),
-		Version:     m.Version,
-		Pprof:       m.Pprof,
-		MetricsAuth: m.MetricsAuth,
-		Clients:     clients,
-		Watch:       watch.ServeWS,
-		Events:      watch.ServeSSE,
-		WatchCount:  hub.WatchCount,
-		Stream:      streams,
-		Logger:      m.log,
-		Registerer:  reg,
-		Gatherer:    reg,
+		OpenAPI:      canopy.OpenAPI,
+		UI:           web.Files(),
+		Version:      m.Version,
+		Pprof:        m.Pprof,
+		MetricsAuth:  m.MetricsAuth,
+		ClusterToken: token,
+		Clients:      clients,
+		Watch:        watch.ServeWS,
+		Events:       watch.ServeSSE,
+		WatchCount:   hub.WatchCount,
+		Stream:       streams,
+		Logger:       m.log,
+		Registerer:   reg,
+		Gatherer:     reg,
 	})
 	m.server = &http.Server{
 		Handler:           handler,
@@ -425,6 +441,22 @@ func (m *Main) Close() error {
 		errs = append(errs, m.audit.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// clusterToken reads --cluster-token-file.
+func (m *Main) clusterToken() (string, error) {
+	if m.ClusterTokenFile == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(m.ClusterTokenFile)
+	if err != nil {
+		return "", fmt.Errorf("--cluster-token-file: %w", err)
+	}
+	token := strings.TrimSpace(string(b))
+	if len(token) < 16 || strings.ContainsAny(token, "\r\n") {
+		return "", fmt.Errorf("--cluster-token-file %s: want one line of at least 16 characters", m.ClusterTokenFile)
+	}
+	return token, nil
 }
 
 // ReopenAudit reopens the audit log's file (after a rotation moved it).

@@ -25,6 +25,10 @@ type Security struct {
 	// Audit receives one record per write, session event and
 	// authentication; nil records nothing.
 	Audit Auditor
+	// NoAuthLimit is how many NoAuth answers one client may get in a
+	// minute before it is answered Throttled (guess.go); 0 is
+	// DefaultNoAuthLimit, negative none.
+	NoAuthLimit int
 }
 
 // Auditor writes the audit log (DESIGN §9).
@@ -50,7 +54,7 @@ type AuditRecord struct {
 type Caller struct {
 	Identity []string
 	Addr     string // the client's IP address
-	User     string // the digest user, "" for none
+	User     string // the digest user ("" is a user name too, as in ZooKeeper)
 }
 
 type callerKey struct{}
@@ -92,8 +96,8 @@ func (s *Service) Authenticate(remote string, cred Credentials) (Caller, error) 
 		c.Identity = append(c.Identity, "ip:"+c.Addr)
 	}
 	if cred.HasPassword {
-		if cred.User == "" || strings.ContainsRune(cred.User, ':') {
-			return c, api.AuthFailed("a digest user name must be non-empty and hold no ':'")
+		if strings.ContainsRune(cred.User, ':') {
+			return c, api.AuthFailed("a digest user name holds no ':'")
 		}
 		digest := api.Digest(cred.User, cred.Password)
 		c.Identity = append(c.Identity, "digest:"+digest)

@@ -36,6 +36,7 @@ type Service struct {
 	node     Consensus
 	limits   Limits
 	security Security
+	guesses  *guessLimit // nil: no limit
 }
 
 // New returns the operations over node; unset limits take their defaults.
@@ -46,6 +47,13 @@ func New(node Consensus, limits Limits) *Service {
 // WithSecurity sets the access control in force; call it before serving.
 func (s *Service) WithSecurity(sec Security) *Service {
 	s.security = sec
+	s.guesses = nil
+	if sec.NoAuthLimit == 0 {
+		sec.NoAuthLimit = DefaultNoAuthLimit
+	}
+	if sec.NoAuthLimit > 0 {
+		s.guesses = &guessLimit{max: sec.NoAuthLimit, clients: map[guesser]*guesses{}}
+	}
 	return s
 }
 

@@ -3,6 +3,7 @@ package wsnotify
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/canopy-coord/canopy/api"
 	"github.com/canopy-coord/canopy/service"
@@ -83,7 +84,15 @@ func (c *conn) dispatch(ctx context.Context, req *request) (any, error) {
 	if err := c.throttle(req.Op); err != nil {
 		return nil, err
 	}
-	return f(c, ctx, req)
+	caller := service.CallerOf(ctx)
+	if wait := c.h.svc.GuessWait(caller); wait > 0 {
+		return nil, api.Errorf(api.CodeThrottled, req.Path, "too many requests as %q refused NoAuth from this address: wait %s", caller.User, wait.Round(time.Second))
+	}
+	res, err := f(c, ctx, req)
+	if api.CodeOf(err) == api.CodeNoAuth {
+		c.h.svc.Guessed(caller)
+	}
+	return res, err
 }
 
 func (c *conn) ping(ctx context.Context, req *request) (any, error) {

@@ -229,6 +229,7 @@ func startZooKeeper(java, dir string) (*proc, error) {
 	return startProc("zookeeper", filepath.Join(dir, "zookeeper.log"), dir,
 		java,
 		"-Dzookeeper.extendedTypesEnabled=true",
+		"-Dzookeeper.DigestAuthenticationProvider.superDigest="+superDigest(),
 		"-Dzookeeper.admin.enableServer=false",
 		"-Dznode.container.checkIntervalMs=1000",
 		"-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
@@ -261,9 +262,20 @@ type quietLogger struct{}
 func (quietLogger) Printf(string, ...any) {}
 
 // connectZK opens a new ZooKeeper session (one zk.Conn is one session).
-func connectZK(wait time.Duration) (*zk.Conn, error) {
+func connectZK(wait time.Duration) (*zk.Conn, error) { return connectZKFrom(wait, "") }
+
+// connectZKFrom is connectZK from the local address local ("" is any).
+func connectZKFrom(wait time.Duration, local string) (*zk.Conn, error) {
+	var laddr net.Addr
+	if local != "" {
+		laddr = &net.TCPAddr{IP: net.ParseIP(local)}
+	}
+	dial := func(network, address string, timeout time.Duration) (net.Conn, error) {
+		d := net.Dialer{Timeout: timeout, LocalAddr: laddr}
+		return d.Dial(network, address)
+	}
 	c, events, err := zk.Connect([]string{zkAddr}, 10*time.Second,
-		zk.WithLogInfo(false), zk.WithLogger(quietLogger{}))
+		zk.WithLogInfo(false), zk.WithLogger(quietLogger{}), zk.WithDialer(dial))
 	if err != nil {
 		return nil, err
 	}
@@ -298,6 +310,7 @@ func startCanopy(bin, dataDir, logPath string) (*proc, error) {
 		"--http", httpAddr,
 		"--raft", raftAddr,
 		"--data-dir", dataDir,
+		"--super-digest", superDigest(),
 		"--log-level", "warn")
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package zkcompat
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"reflect"
 	"sort"
 	"strings"
@@ -15,7 +16,7 @@ import (
 // op is one step of a sequence. Paths starting with "$" are relative to the
 // sequence's root ("$" is the root itself); others are used as they are.
 type op struct {
-	do      string // create get exists children set delete multi close gone sleep
+	do      string // create get exists children set delete multi close gone sleep getacl setacl
 	path    string
 	data    string
 	kind    kind
@@ -29,10 +30,30 @@ type op struct {
 	// container or TTL node eligible for deletion, which then happens at a
 	// different moment on each system.
 	noSnap bool
+	// as is who runs the step: "" anonymous, or a principal's name (see
+	// principals). Steps with a session run as the session's owner.
+	as string
+	// acl is a create's or setacl's ACL, zkCli's scheme:id:perms with
+	// @placeholders (see expandACL); nil is none given, which setacl
+	// sends as an empty list. setacl's aversion is version.
+	acl []string
 }
 
 func (o op) String() string {
+	s := o.describe()
+	if o.acl != nil && o.do != "setacl" {
+		s += fmt.Sprintf(" acl=%q", o.acl)
+	}
+	if o.as != "" {
+		s += " as " + o.as
+	}
+	return s
+}
+
+func (o op) describe() string {
 	switch o.do {
+	case "setacl":
+		return fmt.Sprintf("setacl %s %q aversion=%d", o.path, o.acl, o.version)
 	case "create":
 		s := fmt.Sprintf("create %s %q %s", o.path, o.data, o.kind)
 		if o.kind.isTTL() {
@@ -52,6 +73,9 @@ func (o op) String() string {
 			switch m.op {
 			case "create":
 				parts[i] = fmt.Sprintf("create %s %q %s", m.path, m.data, m.kind)
+				if m.rawACL != nil {
+					parts[i] += fmt.Sprintf(" acl=%q", m.rawACL)
+				}
 			case "set":
 				parts[i] = fmt.Sprintf("set %s %q v=%d", m.path, m.data, m.version)
 			default:
@@ -107,6 +131,24 @@ func mSet(p, data string, v int32) mop   { return mop{op: "set", path: p, data: 
 func mDel(p string, v int32) mop         { return mop{op: "delete", path: p, version: v} }
 func mCheck(p string, v int32) mop       { return mop{op: "check", path: p, version: v} }
 
+// createACL creates a persistent node with an ACL (none: an empty list).
+func createACL(p, data string, acl ...string) op {
+	return op{do: "create", path: p, data: data, acl: append([]string{}, acl...)}
+}
+func createEphACL(p string, sess int, acl ...string) op {
+	return op{do: "create", path: p, kind: ephemeral, sess: sess, acl: append([]string{}, acl...)}
+}
+func getACL(p string) op { return op{do: "getacl", path: p} }
+func setACL(p string, aversion int32, acl ...string) op {
+	return op{do: "setacl", path: p, version: aversion, acl: append([]string{}, acl...)}
+}
+func mCreateACL(p, data string, k kind, acl ...string) mop {
+	return mop{op: "create", path: p, data: data, kind: k, rawACL: append([]string{}, acl...)}
+}
+
+// by runs the step as principal who.
+func (o op) by(who string) op { o.as = who; return o }
+
 // noSnap marks a step after which the trees are not compared.
 func (o op) noSnapshot() op { o.noSnap = true; return o }
 
@@ -130,6 +172,7 @@ type outcome struct {
 	Stat     *cmpStat      `json:"stat,omitempty"`
 	Multi    []multiResult `json:"multi,omitempty"`
 	FailedOp *int          `json:"failedOp,omitempty"`
+	ACL      []string      `json:"acl,omitempty"`
 }
 
 type multiResult struct {
@@ -148,6 +191,7 @@ type node struct {
 	Data     string
 	Stat     cmpStat
 	Children []string
+	ACL      []string // ACL sequences only
 	raw      nstat
 }
 
@@ -155,6 +199,10 @@ type node struct {
 type side struct {
 	sys  system
 	root string
+	// ACL sequences: src gives the principals their addresses, snap (the
+	// super user) reads the trees, and the trees hold the ACLs.
+	src  *srcNet
+	snap system
 }
 
 func (s *side) abs(p string) string {
@@ -192,12 +240,31 @@ func (s *side) cmp(st *nstat) *cmpStat {
 // exec runs one step. The stats it saw go to stats, keyed by relative path.
 func (s *side) exec(o op, stats map[string]*nstat) outcome {
 	p := s.abs(o.path)
+	sys := s.sys.as(o.as)
 	switch o.do {
 	case "create":
-		got, code := s.sys.create(p, []byte(o.data), o.kind, o.ttlMs, o.sess)
+		got, code := sys.createACL(p, []byte(o.data), o.kind, o.ttlMs, o.sess, s.expandACL(o.acl))
 		return outcome{Code: code, Path: s.rel(got)}
+	case "getacl":
+		list, st, code := sys.getACL(p)
+		out := outcome{Code: code, Stat: s.cmp(st)}
+		if code == "" {
+			out.ACL = s.relACL(list)
+			stats[o.path] = st
+		}
+		return out
+	case "setacl":
+		list := s.expandACL(o.acl)
+		if list == nil {
+			list = []aclEntry{}
+		}
+		st, code := sys.setACL(p, list, o.version)
+		if code == "" {
+			stats[o.path] = st
+		}
+		return outcome{Code: code, Stat: s.cmp(st)}
 	case "get":
-		d, st, code := s.sys.get(p)
+		d, st, code := sys.get(p)
 		out := outcome{Code: code, Stat: s.cmp(st)}
 		if code == "" {
 			ds := string(d)
@@ -206,13 +273,13 @@ func (s *side) exec(o op, stats map[string]*nstat) outcome {
 		}
 		return out
 	case "exists":
-		st, code := s.sys.exists(p)
+		st, code := sys.exists(p)
 		if code == "" {
 			stats[o.path] = st
 		}
 		return outcome{Code: code, Stat: s.cmp(st)}
 	case "children":
-		ch, st, code := s.sys.children(p)
+		ch, st, code := sys.children(p)
 		if code == "" {
 			stats[o.path] = st
 		}
@@ -220,20 +287,26 @@ func (s *side) exec(o op, stats map[string]*nstat) outcome {
 		sort.Strings(ch)
 		return outcome{Code: code, Children: ch, Stat: s.cmp(st)}
 	case "set":
-		st, code := s.sys.set(p, []byte(o.data), o.version, o.anyVer)
+		st, code := sys.set(p, []byte(o.data), o.version, o.anyVer)
 		if code == "" {
 			stats[o.path] = st
 		}
 		return outcome{Code: code, Stat: s.cmp(st)}
 	case "delete":
-		return outcome{Code: s.sys.del(p, o.version, o.anyVer)}
+		return outcome{Code: sys.del(p, o.version, o.anyVer)}
 	case "multi":
 		ops := make([]mop, len(o.ops))
 		for i, m := range o.ops {
 			m.path = s.abs(m.path)
+			if m.rawACL != nil {
+				m.acl = s.expandACL(m.rawACL)
+				if m.acl == nil {
+					m.acl = []aclEntry{}
+				}
+			}
 			ops[i] = m
 		}
-		res, failed, code := s.sys.multi(o.sess, ops)
+		res, failed, code := sys.multi(o.sess, ops)
 		out := outcome{Code: code, Multi: []multiResult{}}
 		if failed != -1 {
 			out.FailedOp = &failed
@@ -246,7 +319,7 @@ func (s *side) exec(o op, stats map[string]*nstat) outcome {
 		}
 		return out
 	case "close":
-		if err := s.sys.closeSession(o.sess); err != nil {
+		if err := sys.closeSession(o.sess); err != nil {
 			return outcome{Code: "close(" + err.Error() + ")"}
 		}
 		return outcome{}
@@ -294,20 +367,33 @@ func (s *side) waitEphemeralsGone(owner uint64) {
 // snapshot reads the sequence's whole tree: data, stat and children of
 // every node. A node that vanishes while being read is left out.
 func (s *side) snapshot() map[string]*node {
+	sys := s.sys
+	if s.snap != nil {
+		sys = s.snap
+	}
 	tree := map[string]*node{}
 	var walk func(p string)
 	walk = func(p string) {
-		d, st, code := s.sys.get(p)
+		d, st, code := sys.get(p)
 		if code != "" {
 			return
 		}
-		ch, _, code := s.sys.children(p)
+		ch, _, code := sys.children(p)
 		if code != "" {
 			return
 		}
 		ch = append([]string(nil), ch...)
 		sort.Strings(ch)
-		tree[s.rel(p)] = &node{Data: string(d), Stat: *s.cmp(st), Children: ch, raw: *st}
+		n := &node{Data: string(d), Stat: *s.cmp(st), Children: ch, raw: *st}
+		if s.snap != nil {
+			list, _, code := sys.getACL(p)
+			if code != "" {
+				n.ACL = []string{"getACL: " + code}
+			} else {
+				n.ACL = s.relACL(list)
+			}
+		}
+		tree[s.rel(p)] = n
 		for _, c := range ch {
 			walk(p + "/" + c)
 		}
@@ -425,6 +511,10 @@ func (c *checker) compareTrees(step string, zt, ct map[string]*node) {
 			c.errorf(fmt.Sprintf("data %s %q %q", p, zn.Data, cn.Data),
 				"after %s: data of %s: zookeeper %q, canopy %q", step, p, zn.Data, cn.Data)
 		}
+		if !reflect.DeepEqual(zn.ACL, cn.ACL) {
+			c.errorf(fmt.Sprintf("acl %s %q %q", p, zn.ACL, cn.ACL),
+				"after %s: ACL of %s: zookeeper %q, canopy %q", step, p, zn.ACL, cn.ACL)
+		}
 		if !reflect.DeepEqual(zn.Children, cn.Children) {
 			c.errorf(fmt.Sprintf("children %s %v %v", p, zn.Children, cn.Children),
 				"after %s: children of %s: zookeeper %q, canopy %q", step, p, zn.Children, cn.Children)
@@ -442,6 +532,10 @@ func (c *checker) compareTrees(step string, zt, ct map[string]*node) {
 	}
 }
 
+// traceSteps (ZKCOMPAT_TRACE=1) logs every step's outcome when the
+// systems agree, to see what a sequence exercises (with go test -v).
+var traceSteps = os.Getenv("ZKCOMPAT_TRACE") != ""
+
 var seqCounter atomic.Int64
 
 func init() { seqCounter.Store(time.Now().UnixMilli() % 1000000) }
@@ -450,9 +544,21 @@ func init() { seqCounter.Store(time.Now().UnixMilli() % 1000000) }
 // fresh root "/cmp-<name>-<n>", and compares them after every step.
 func runSequence(t *testing.T, name string, steps []op) {
 	t.Helper()
+	runSteps(t, name, steps, false)
+}
+
+// runSteps is runSequence; withACL runs it as an ACL sequence (see
+// newACLSides).
+func runSteps(t *testing.T, name string, steps []op, withACL bool) {
+	t.Helper()
 	n := seqCounter.Add(1)
 	root := fmt.Sprintf("/cmp-%s-%d", name, n)
-	zs, cs := newSides(t, root)
+	var zs, cs *side
+	if withACL {
+		zs, cs = newACLSides(t, root)
+	} else {
+		zs, cs = newSides(t, root)
+	}
 	c := &checker{t: t, name: name, reported: map[string]bool{}, last: map[string][2]int64{}}
 
 	all := append([]op{create("$", "")}, steps...)
@@ -491,6 +597,8 @@ func runSequence(t *testing.T, name string, steps []op) {
 		}
 		if !reflect.DeepEqual(zo, co) {
 			c.errorf("outcome "+step, "%s:\n\tzookeeper: %s\n\tcanopy:    %s", step, js(zo), js(co))
+		} else if traceSteps {
+			t.Logf("%s: %s", step, js(zo))
 		}
 		for k, zst := range zstats {
 			c.observe(k, step, zst, cstats[k])

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -54,6 +55,12 @@ type mop struct {
 	data    string
 	version int32
 	kind    kind
+	// acl is a create's ACL, as the runner expanded it (see expandACL):
+	// nil is "none given" (ZooKeeper: world:anyone:cdrwa; Canopy: its
+	// default, the same on a server without --auth-required).
+	acl []aclEntry
+	// rawACL is acl before expansion (scheme:id:perms with @placeholders).
+	rawACL []string
 }
 
 // mres is one operation's outcome in a multi.
@@ -67,9 +74,21 @@ type mres struct {
 // given, invalid ones included. Codes are Canopy's error codes ("" = ok).
 // sess 0 is "no particular session"; ephemeral nodes need sess >= 1, a
 // session opened on first use.
+//
+// Identities: every system is a view that runs its operations as one
+// principal (see principals); as returns the same system seen by another.
+// A session belongs to the principal that first used it: its operations run
+// with that principal's credentials whichever view asks (in ZooKeeper the
+// credentials belong to the connection, which is the session).
 type system interface {
 	name() string
+	as(who string) system
 	create(path string, data []byte, k kind, ttlMs int64, sess int) (string, string)
+	// createACL is create with an ACL: nil is none given (see mop.acl).
+	createACL(path string, data []byte, k kind, ttlMs int64, sess int, acl []aclEntry) (string, string)
+	getACL(path string) ([]aclEntry, *nstat, string)
+	// setACL: aversion -1 is any version, as in ZooKeeper.
+	setACL(path string, acl []aclEntry, aversion int32) (*nstat, string)
 	get(path string) ([]byte, *nstat, string)
 	exists(path string) (*nstat, string)
 	children(path string) ([]string, *nstat, string)
@@ -87,28 +106,78 @@ type system interface {
 
 // ---------------------------------------------------------------- ZooKeeper
 
-type zkSystem struct {
+// zkShared is the state the views of one zkSystem share.
+type zkShared struct {
 	mu    sync.Mutex
-	conns map[int]*zk.Conn
+	conns map[int]*zk.Conn    // sessions, each with its first user's credentials
+	users map[string]*zk.Conn // principal -> its connection for sess 0
 	ids   map[uint64]int
+	// src, when set, gives each principal its own source address (see
+	// srcNet); when nil, anonymous operations without a session use zkMain.
+	src *srcNet
 }
 
-func newZKSystem() *zkSystem {
-	return &zkSystem{conns: map[int]*zk.Conn{}, ids: map[uint64]int{}}
+type zkSystem struct {
+	*zkShared
+	who string
+}
+
+func newZKSystem() *zkSystem { return newZKSystemFrom(nil) }
+
+func newZKSystemFrom(src *srcNet) *zkSystem {
+	return &zkSystem{zkShared: &zkShared{conns: map[int]*zk.Conn{}, users: map[string]*zk.Conn{},
+		ids: map[uint64]int{}, src: src}}
 }
 
 func (z *zkSystem) name() string { return "zookeeper" }
 
-func (z *zkSystem) conn(sess int) (*zk.Conn, error) {
-	if sess == 0 {
-		return zkMain, nil
+func (z *zkSystem) as(who string) system {
+	principalOf(who) // panics on an unknown name
+	return &zkSystem{zkShared: z.zkShared, who: who}
+}
+
+// dial opens a connection for principal who: from its source address
+// when there is a srcNet, authenticated (addauth digest) when it has
+// credentials.
+func (z *zkSystem) dial(who string) (*zk.Conn, error) {
+	local := ""
+	if z.src != nil {
+		local = z.src.addr(who)
 	}
+	c, err := connectZKFrom(10*time.Second, local)
+	if err != nil {
+		return nil, err
+	}
+	if p := principalOf(who); p.creds() {
+		if err := c.AddAuth("digest", []byte(p.user+":"+p.password)); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("addauth digest %s: %w", p.user, err)
+		}
+	}
+	return c, nil
+}
+
+func (z *zkSystem) conn(sess int) (*zk.Conn, error) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
+	if sess == 0 {
+		if z.who == "" && z.src == nil {
+			return zkMain, nil
+		}
+		if c, ok := z.users[z.who]; ok {
+			return c, nil
+		}
+		c, err := z.dial(z.who)
+		if err != nil {
+			return nil, err
+		}
+		z.users[z.who] = c
+		return c, nil
+	}
 	if c, ok := z.conns[sess]; ok {
 		return c, nil
 	}
-	c, err := connectZK(10 * time.Second)
+	c, err := z.dial(z.who)
 	if err != nil {
 		return nil, err
 	}
@@ -142,6 +211,8 @@ func zkCode(err error) string {
 		return "InvalidACL"
 	case errors.Is(err, zk.ErrNoAuth):
 		return "NoAuth"
+	case errors.Is(err, zk.ErrAuthFailed):
+		return "AuthFailed"
 	case errors.Is(err, zk.ErrSessionExpired):
 		return "SessionExpired"
 	case err.Error() == "unknown error: -2":
@@ -184,18 +255,34 @@ func zkFlags(k kind) int32 {
 var worldAll = zk.WorldACL(zk.PermAll)
 
 func (z *zkSystem) create(path string, data []byte, k kind, ttlMs int64, sess int) (string, string) {
+	return z.createACL(path, data, k, ttlMs, sess, nil)
+}
+
+func toZKACL(acl []aclEntry) []zk.ACL {
+	if acl == nil {
+		return worldAll
+	}
+	out := make([]zk.ACL, len(acl))
+	for i, a := range acl {
+		out[i] = zk.ACL{Perms: a.Perms, Scheme: a.Scheme, ID: a.ID}
+	}
+	return out
+}
+
+func (z *zkSystem) createACL(path string, data []byte, k kind, ttlMs int64, sess int, acl []aclEntry) (string, string) {
 	c, err := z.conn(sess)
 	if err != nil {
 		return "", "session(" + err.Error() + ")"
 	}
+	list := toZKACL(acl)
 	var p string
 	switch {
 	case k == container:
-		p, err = c.CreateContainer(path, data, zk.FlagContainer, worldAll)
+		p, err = c.CreateContainer(path, data, zk.FlagContainer, list)
 	case k.isTTL():
-		p, err = c.CreateTTL(path, data, zkFlags(k), worldAll, time.Duration(ttlMs)*time.Millisecond)
+		p, err = c.CreateTTL(path, data, zkFlags(k), list, time.Duration(ttlMs)*time.Millisecond)
 	default:
-		p, err = c.Create(path, data, zkFlags(k), worldAll)
+		p, err = c.Create(path, data, zkFlags(k), list)
 	}
 	if err != nil {
 		return "", zkCode(err)
@@ -204,7 +291,11 @@ func (z *zkSystem) create(path string, data []byte, k kind, ttlMs int64, sess in
 }
 
 func (z *zkSystem) get(path string) ([]byte, *nstat, string) {
-	d, s, err := zkMain.Get(path)
+	c, err := z.conn(0)
+	if err != nil {
+		return nil, nil, "conn(" + err.Error() + ")"
+	}
+	d, s, err := c.Get(path)
 	if err != nil {
 		return nil, nil, zkCode(err)
 	}
@@ -212,7 +303,11 @@ func (z *zkSystem) get(path string) ([]byte, *nstat, string) {
 }
 
 func (z *zkSystem) exists(path string) (*nstat, string) {
-	ok, s, err := zkMain.Exists(path)
+	c, err := z.conn(0)
+	if err != nil {
+		return nil, "conn(" + err.Error() + ")"
+	}
+	ok, s, err := c.Exists(path)
 	if err != nil {
 		return nil, zkCode(err)
 	}
@@ -223,7 +318,11 @@ func (z *zkSystem) exists(path string) (*nstat, string) {
 }
 
 func (z *zkSystem) children(path string) ([]string, *nstat, string) {
-	ch, s, err := zkMain.Children(path)
+	c, err := z.conn(0)
+	if err != nil {
+		return nil, nil, "conn(" + err.Error() + ")"
+	}
+	ch, s, err := c.Children(path)
 	if err != nil {
 		return nil, nil, zkCode(err)
 	}
@@ -234,7 +333,11 @@ func (z *zkSystem) set(path string, data []byte, version int32, anyVersion bool)
 	if anyVersion {
 		version = -1
 	}
-	s, err := zkMain.Set(path, data, version)
+	c, err := z.conn(0)
+	if err != nil {
+		return nil, "conn(" + err.Error() + ")"
+	}
+	s, err := c.Set(path, data, version)
 	if err != nil {
 		return nil, zkCode(err)
 	}
@@ -245,7 +348,43 @@ func (z *zkSystem) del(path string, version int32, anyVersion bool) string {
 	if anyVersion {
 		version = -1
 	}
-	return zkCode(zkMain.Delete(path, version))
+	c, err := z.conn(0)
+	if err != nil {
+		return "conn(" + err.Error() + ")"
+	}
+	return zkCode(c.Delete(path, version))
+}
+
+func (z *zkSystem) getACL(path string) ([]aclEntry, *nstat, string) {
+	c, err := z.conn(0)
+	if err != nil {
+		return nil, nil, "conn(" + err.Error() + ")"
+	}
+	list, s, err := c.GetACL(path)
+	if err != nil {
+		return nil, nil, zkCode(err)
+	}
+	out := make([]aclEntry, len(list))
+	for i, a := range list {
+		out[i] = aclEntry{Scheme: a.Scheme, ID: a.ID, Perms: a.Perms}
+	}
+	return out, fromZKStat(s), ""
+}
+
+func (z *zkSystem) setACL(path string, acl []aclEntry, aversion int32) (*nstat, string) {
+	c, err := z.conn(0)
+	if err != nil {
+		return nil, "conn(" + err.Error() + ")"
+	}
+	list := toZKACL(acl)
+	if acl == nil {
+		list = nil
+	}
+	s, err := c.SetACL(path, list, aversion)
+	if err != nil {
+		return nil, zkCode(err)
+	}
+	return fromZKStat(s), ""
 }
 
 func (z *zkSystem) multi(sess int, ops []mop) ([]mres, int, string) {
@@ -257,7 +396,7 @@ func (z *zkSystem) multi(sess int, ops []mop) ([]mres, int, string) {
 	for i, o := range ops {
 		switch o.op {
 		case "create":
-			reqs[i] = &zk.CreateRequest{Path: o.path, Data: []byte(o.data), Acl: worldAll, Flags: zkFlags(o.kind)}
+			reqs[i] = &zk.CreateRequest{Path: o.path, Data: []byte(o.data), Acl: toZKACL(o.acl), Flags: zkFlags(o.kind)}
 		case "set":
 			reqs[i] = &zk.SetDataRequest{Path: o.path, Data: []byte(o.data), Version: o.version}
 		case "delete":
@@ -315,25 +454,72 @@ func (z *zkSystem) shutdown() {
 	for _, c := range z.conns {
 		c.Close()
 	}
+	for _, c := range z.users {
+		c.Close()
+	}
 	z.conns = map[int]*zk.Conn{}
+	z.users = map[string]*zk.Conn{}
 }
 
 // ---------------------------------------------------------------- Canopy
 
 var httpClient = &http.Client{Timeout: 20 * time.Second}
 
-type canopySystem struct {
+// cpShared is the state the views of one canopySystem share.
+type cpShared struct {
 	mu       sync.Mutex
 	sessHex  map[int]string
+	owners   map[int]string // session -> the principal it belongs to
 	ids      map[uint64]int
 	failures []string // transport-level trouble, reported by the runner
+	// src, when set, gives each principal its own source address (see
+	// srcNet) and so its own HTTP client; when nil, all use httpClient.
+	src     *srcNet
+	clients map[string]*http.Client
 }
 
-func newCanopySystem() *canopySystem {
-	return &canopySystem{sessHex: map[int]string{}, ids: map[uint64]int{}}
+type canopySystem struct {
+	*cpShared
+	who string
+}
+
+func newCanopySystem() *canopySystem { return newCanopySystemFrom(nil) }
+
+func newCanopySystemFrom(src *srcNet) *canopySystem {
+	return &canopySystem{cpShared: &cpShared{sessHex: map[int]string{}, owners: map[int]string{},
+		ids: map[uint64]int{}, src: src, clients: map[string]*http.Client{}}}
 }
 
 func (c *canopySystem) name() string { return "canopy" }
+
+func (c *canopySystem) as(who string) system {
+	principalOf(who) // panics on an unknown name
+	return &canopySystem{cpShared: c.cpShared, who: who}
+}
+
+// client is the HTTP client of principal who: from its source address
+// when there is a srcNet.
+func (c *canopySystem) client(who string) *http.Client {
+	if c.src == nil {
+		return httpClient
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if hc, ok := c.clients[who]; ok {
+		return hc
+	}
+	d := &net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(c.src.addr(who))}}
+	hc := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 4}}
+	c.clients[who] = hc
+	return hc
+}
+
+// authorize adds who's HTTP Basic credentials, if it has any.
+func authorize(req *http.Request, who string) {
+	if p := principalOf(who); p.creds() {
+		req.SetBasicAuth(p.user, p.password)
+	}
+}
 
 // cStat is Stat on Canopy's wire.
 type cStat struct {
@@ -385,6 +571,7 @@ var httpStatusOf = map[string]int{
 	"NoNode": 404, "NodeExists": 409, "NotEmpty": 409, "NoChildrenForEphemerals": 409,
 	"BadVersion": 412, "BadArguments": 400, "InvalidACL": 400, "AuthFailed": 401,
 	"NoAuth": 403, "SessionExpired": 410, "TooLarge": 413, "RuntimeInconsistency": 400,
+	"Throttled": 429,
 }
 
 // escapePath percent-encodes each segment of p; empty segments, "." and
@@ -411,14 +598,19 @@ func (c *canopySystem) call(method, route, query string, body []byte, sess int, 
 	if err != nil {
 		return 0, nil, "request(" + err.Error() + ")"
 	}
+	who := c.who
 	if sess > 0 {
 		hex, err := c.session(sess)
 		if err != nil {
 			return 0, nil, "session(" + err.Error() + ")"
 		}
 		req.Header.Set("Canopy-Session", hex)
+		c.mu.Lock()
+		who = c.owners[sess]
+		c.mu.Unlock()
 	}
-	resp, err := httpClient.Do(req)
+	authorize(req, who)
+	resp, err := c.client(who).Do(req)
 	if err != nil {
 		if canopyProc != nil && canopyProc.dead() {
 			return 0, nil, "transport(canopy has exited: see its log below)"
@@ -464,7 +656,13 @@ func (c *canopySystem) session(sess int) (string, error) {
 	if ok {
 		return hex, nil
 	}
-	resp, err := httpClient.Post(canopyURL+"/v1/sessions", "application/json", strings.NewReader(`{"timeout_ms":10000}`))
+	req, err := http.NewRequest("POST", canopyURL+"/v1/sessions", strings.NewReader(`{"timeout_ms":10000}`))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	authorize(req, c.who)
+	resp, err := c.client(c.who).Do(req)
 	if err != nil {
 		return "", err
 	}
@@ -485,6 +683,7 @@ func (c *canopySystem) session(sess int) (string, error) {
 	}
 	c.mu.Lock()
 	c.sessHex[sess] = s.ID
+	c.owners[sess] = c.who
 	c.ids[id] = sess
 	c.mu.Unlock()
 	return s.ID, nil
@@ -498,7 +697,59 @@ func nodeRoute(p string) string {
 }
 
 func (c *canopySystem) create(path string, data []byte, k kind, ttlMs int64, sess int) (string, string) {
+	return c.createACL(path, data, k, ttlMs, sess, nil)
+}
+
+// cACL is an ACL entry on Canopy's wire. Perms go as zkCli's letters, or
+// as a number when there are none (an empty string is not a valid perms)
+// or bits the letters cannot show.
+type cACL struct {
+	Scheme string          `json:"scheme"`
+	ID     string          `json:"id"`
+	Perms  json.RawMessage `json:"perms"`
+}
+
+func toCACL(acl []aclEntry) []cACL {
+	out := make([]cACL, len(acl))
+	for i, a := range acl {
+		perms := js(permLetters(a.Perms))
+		if a.Perms == 0 || a.Perms&^31 != 0 {
+			perms = strconv.Itoa(int(a.Perms))
+		}
+		out[i] = cACL{Scheme: a.Scheme, ID: a.ID, Perms: json.RawMessage(perms)}
+	}
+	return out
+}
+
+func fromCACL(list []cACL) ([]aclEntry, error) {
+	out := make([]aclEntry, len(list))
+	for i, a := range list {
+		var n int32
+		var letters string
+		switch {
+		case json.Unmarshal(a.Perms, &n) == nil:
+		case json.Unmarshal(a.Perms, &letters) == nil:
+			p, err := parsePerms(letters)
+			if err != nil {
+				return nil, err
+			}
+			n = p
+		default:
+			return nil, fmt.Errorf("perms %s", a.Perms)
+		}
+		out[i] = aclEntry{Scheme: a.Scheme, ID: a.ID, Perms: n}
+	}
+	return out, nil
+}
+
+func (c *canopySystem) createACL(path string, data []byte, k kind, ttlMs int64, sess int, acl []aclEntry) (string, string) {
 	var q []string
+	if acl != nil && len(acl) == 0 {
+		q = append(q, "acl=") // an empty list: the query has no other way to say it
+	}
+	for _, a := range acl {
+		q = append(q, "acl="+url.QueryEscape(a.String()))
+	}
 	if k.isEphemeral() {
 		q = append(q, "ephemeral")
 	}
@@ -613,14 +864,62 @@ func (c *canopySystem) del(path string, version int32, anyVersion bool) string {
 	return code
 }
 
+func aclRoute(p string) string {
+	if p == "/" {
+		return "/v1/acl/"
+	}
+	return "/v1/acl" + escapePath(p)
+}
+
+// aclResult reads an api.ACLResult.
+func aclResult(rb []byte) ([]aclEntry, *nstat, string) {
+	var r struct {
+		Path string `json:"path"`
+		ACL  []cACL `json:"acl"`
+		Stat *cStat `json:"stat"`
+	}
+	if err := json.Unmarshal(rb, &r); err != nil {
+		return nil, nil, "badjson(" + err.Error() + ")"
+	}
+	list, err := fromCACL(r.ACL)
+	if err != nil {
+		return nil, nil, "badacl(" + err.Error() + ")"
+	}
+	if r.ACL == nil {
+		list = nil
+	}
+	return list, r.Stat.toN(), ""
+}
+
+func (c *canopySystem) getACL(path string) ([]aclEntry, *nstat, string) {
+	_, rb, code := c.call("GET", aclRoute(path), "", nil, 0, 200)
+	if code != "" {
+		return nil, nil, code
+	}
+	return aclResult(rb)
+}
+
+func (c *canopySystem) setACL(path string, acl []aclEntry, aversion int32) (*nstat, string) {
+	body, _ := json.Marshal(struct {
+		ACL []cACL `json:"acl"`
+	}{toCACL(acl)})
+	_, rb, code := c.call("PUT", aclRoute(path), "aversion="+strconv.Itoa(int(aversion)), body, 0, 200)
+	if code != "" {
+		return nil, code
+	}
+	_, st, code := aclResult(rb)
+	return st, code
+}
+
 type cMultiOp struct {
-	Op         string `json:"op"`
-	Path       string `json:"path"`
-	Data       string `json:"data,omitempty"`
-	Encoding   string `json:"encoding,omitempty"`
-	Version    *int64 `json:"version,omitempty"`
-	Ephemeral  bool   `json:"ephemeral,omitempty"`
-	Sequential bool   `json:"sequential,omitempty"`
+	Op         string  `json:"op"`
+	Path       string  `json:"path"`
+	Data       string  `json:"data,omitempty"`
+	Encoding   string  `json:"encoding,omitempty"`
+	Version    *int64  `json:"version,omitempty"`
+	Ephemeral  bool    `json:"ephemeral,omitempty"`
+	Sequential bool    `json:"sequential,omitempty"`
+	ACL        *[]cACL `json:"acl,omitempty"` // nil: none given; empty: []
 }
 
 func (c *canopySystem) multi(sess int, ops []mop) ([]mres, int, string) {
@@ -639,6 +938,10 @@ func (c *canopySystem) multi(sess int, ops []mop) ([]mres, int, string) {
 		}
 		co.Ephemeral = o.kind.isEphemeral()
 		co.Sequential = o.kind.isSequential()
+		if o.acl != nil {
+			l := toCACL(o.acl)
+			co.ACL = &l
+		}
 		req.Ops = append(req.Ops, co)
 	}
 	body, _ := json.Marshal(req)
@@ -681,12 +984,16 @@ func (c *canopySystem) multi(sess int, ops []mop) ([]mres, int, string) {
 func (c *canopySystem) closeSession(sess int) error {
 	c.mu.Lock()
 	hex, ok := c.sessHex[sess]
+	owner := c.owners[sess]
 	delete(c.sessHex, sess)
+	delete(c.owners, sess)
 	c.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("session %d is not open", sess)
 	}
-	status, rb, code := c.call("DELETE", "/v1/sessions/"+hex, "", nil, 0, 204)
+	// The session's owner closes it, as a ZooKeeper client closes its own.
+	oc := &canopySystem{cpShared: c.cpShared, who: owner}
+	status, rb, code := oc.call("DELETE", "/v1/sessions/"+hex, "", nil, 0, 204)
 	if code != "" {
 		return fmt.Errorf("DELETE /v1/sessions/%s: %d %s", hex, status, rb)
 	}
@@ -712,6 +1019,11 @@ func (c *canopySystem) shutdown() {
 	c.mu.Unlock()
 	for _, s := range open {
 		_ = c.closeSession(s)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, hc := range c.clients {
+		hc.CloseIdleConnections()
 	}
 }
 
