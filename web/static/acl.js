@@ -91,7 +91,7 @@ export class AclPanel {
   constructor(el, app) {
     Object.assign(this, { el, app, path: null, res: null, editor: null, seq: 0 });
     this.meta = h("span", { class: "muted small", "data-acl": "aversion" });
-    this.editBtn = h("button", { type: "button", class: "small", "data-act": "acl-edit", onclick: () => this.edit() }, "Edit");
+    this.editBtn = h("button", { type: "button", class: "small", "data-act": "acl-edit", hidden: true, onclick: () => this.edit() }, "Edit");
     this.body = h("div", { class: "aclbody" });
     this.msg = h("div", { class: "aclmsg", role: "status" });
     el.append(h("div", { class: "sechead" }, h("h3", { id: "acl-h" }, "ACL"), this.meta, this.editBtn), this.msg, this.body);

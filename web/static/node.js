@@ -40,6 +40,7 @@ export class NodeView {
 
     this.tabs = VIEWS.map(([v, label]) => h("button", { type: "button", role: "tab", "data-view": v, "aria-selected": "false", onclick: () => this.setView(v) }, label));
     const tablist = h("div", { role: "tablist", "aria-label": "Show the data as", class: "views" }, this.tabs);
+    this.viewTabs = tablist;
     tablist.addEventListener("keydown", (e) => {
       const i = VIEWS.findIndex(([v]) => v === this.view);
       const j = e.key === "ArrowRight" ? i + 1 : e.key === "ArrowLeft" ? i - 1 : null;
@@ -241,7 +242,7 @@ export class NodeView {
   renderData() {
     const v = this.view;
     const panel = this.editor.parentElement;
-    panel.hidden = this.denied;
+    panel.hidden = this.viewTabs.hidden = this.denied;
     this.deniedEl.hidden = !this.denied;
     if (this.denied) {
       this.size.textContent = this.stat ? fmtBytes(this.stat.dataLength) : "";

@@ -115,7 +115,9 @@ export class Tree {
       res = await api.children(r.path, { limit: PAGE, after });
     } catch (err) {
       if (r.kids === k && seq === k.seq) { k.loading = false; k.error = err; this.renderGroup(r); }
-      if (err.code === "NoNode") return; // the row's own delete event says it
+      // The row's own delete event says NoNode; the note says NoAuth; the
+      // login form, AuthFailed.
+      if (["NoNode", "NoAuth", "AuthFailed"].includes(err.code)) return;
       this.onError(err, `Loading the children of ${r.path}`);
       return;
     }
@@ -221,6 +223,7 @@ export class Tree {
     for (const name of k.names) { const c = this.rows.get(join(r.path, name)); if (c) items.push(c.li); }
     const note = (text, cls = "note") => h("li", { role: "none", class: cls, style: `--lvl:${r.level}` }, ...[text].flat());
     if (k.loading) items.push(note("Loading…"));
+    else if (k.error && k.error.code === "NoAuth") items.push(note("No permission to list the children: the ACL gives you no READ here.", "note denied"))
     else if (k.error) items.push(note([`Could not load the children (${k.error.code}). `, h("button", { type: "button", class: "small", onclick: () => this.loadPage(r, !k.names.length) }, "Retry")], "note err"));
     else if (k.next) {
       const left = k.filter ? "" : ` of ${fmtInt(Math.max(n - k.names.length, 0))} more`;
