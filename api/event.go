@@ -22,4 +22,8 @@ type Event struct {
 	Change string `json:"change,omitempty"`
 	// Stat is the node's new Stat on NodeCreated and NodeDataChanged.
 	Stat *Stat `json:"stat,omitempty"`
+	// ACL is the access list of the node the event is about (the parent,
+	// for NodeChildrenChanged): only a watcher with READ on it gets the
+	// event, as in ZooKeeper. nil is world:anyone. Never sent.
+	ACL []ACL `json:"-"`
 }

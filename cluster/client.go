@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,7 +21,8 @@ import (
 // rest as plain requests.
 type Client struct {
 	http   *http.Client
-	scheme string
+	scheme string      // "https" when tls is set
+	tls    *tls.Config // for the stream, whose connection is dialed here
 
 	mu       sync.Mutex
 	streams  map[string]*stream
@@ -42,22 +44,27 @@ var errClosing = api.Unavailable("node is shutting down")
 // maxConnsToLeader bounds a follower's HTTP connections to one node.
 const maxConnsToLeader = 64
 
-// NewClient returns a forwarder. transport may be nil (plain HTTP).
-func NewClient(transport http.RoundTripper) *Client {
-	if transport == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		// Followers forward concurrently. Over the stream that takes one
-		// connection; over plain HTTP (a leader without the stream) one
-		// per request in flight, so they are bounded, and more requests
-		// wait for one: a follower never floods its leader, nor trips its
-		// --max-client-conns.
-		t.MaxIdleConnsPerHost = maxConnsToLeader
-		t.MaxConnsPerHost = maxConnsToLeader
-		t.Proxy = nil // node to node, never through a proxy
-		transport = t
-	}
-	return &Client{http: &http.Client{Transport: transport}, scheme: "http",
+// NewClient returns a forwarder. With tlsConfig nil it speaks plain HTTP;
+// otherwise HTTPS with that configuration (trusted roots, a client
+// certificate). A cluster is all-TLS or all-plain: the scheme is this
+// node's choice, never read from a member's advertised address.
+func NewClient(tlsConfig *tls.Config) *Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	// Followers forward concurrently. Over the stream that takes one
+	// connection; over plain HTTP (a leader without the stream) one
+	// per request in flight, so they are bounded, and more requests
+	// wait for one: a follower never floods its leader, nor trips its
+	// --max-client-conns.
+	t.MaxIdleConnsPerHost = maxConnsToLeader
+	t.MaxConnsPerHost = maxConnsToLeader
+	t.Proxy = nil // node to node, never through a proxy
+	c := &Client{http: &http.Client{Transport: t}, scheme: "http",
 		streams: map[string]*stream{}, dialing: map[string]*dial{}, noStream: map[string]time.Time{}}
+	if tlsConfig != nil {
+		t.TLSClientConfig = tlsConfig.Clone()
+		c.scheme, c.tls = "https", tlsConfig.Clone()
+	}
+	return c
 }
 
 // Close ends the forwarding streams; calls waiting on them fail.
@@ -136,7 +143,7 @@ func (c *Client) stream(ctx context.Context, leader string) (*stream, error) {
 func (c *Client) dialStream(leader string, d *dial) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s, err := dialStream(ctx, leader, c.dropStream)
+	s, err := dialStream(ctx, c.scheme, leader, c.tls, c.dropStream)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.dialing, leader)

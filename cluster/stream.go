@@ -3,6 +3,7 @@ package cluster
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -292,8 +293,9 @@ type stream struct {
 	err     error // why the stream broke; nil while it works
 }
 
-// dialStream connects to addr's stream and starts reading answers.
-func dialStream(ctx context.Context, addr string, onBroken func(*stream)) (*stream, error) {
+// dialStream connects to addr's stream and starts reading answers; over
+// TLS when tlsConfig is set (scheme "https").
+func dialStream(ctx context.Context, scheme, addr string, tlsConfig *tls.Config, onBroken func(*stream)) (*stream, error) {
 	d := net.Dialer{Timeout: 5 * time.Second}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -304,7 +306,12 @@ func dialStream(ctx context.Context, addr string, onBroken func(*stream)) (*stre
 		deadline = dl
 	}
 	conn.SetDeadline(deadline)
-	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+StreamPath, nil)
+	if tlsConfig != nil {
+		if conn, err = tlsHandshake(ctx, conn, addr, tlsConfig); err != nil {
+			return nil, unreachable(err)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodGet, scheme+"://"+addr+StreamPath, nil)
 	req.Header.Set("Connection", "Upgrade")
 	req.Header.Set("Upgrade", StreamProtocol)
 	if err := req.Write(conn); err != nil {
@@ -334,6 +341,22 @@ func dialStream(ctx context.Context, addr string, onBroken func(*stream)) (*stre
 	s := &stream{addr: addr, w: newFrameWriter(conn), pending: map[uint64]chan frame{}}
 	go s.readLoop(r, onBroken)
 	return s, nil
+}
+
+// tlsHandshake secures conn to addr, as HTTP/1.1: the stream is an
+// upgrade, which HTTP/2 does not have. conn is closed on failure.
+func tlsHandshake(ctx context.Context, conn net.Conn, addr string, config *tls.Config) (net.Conn, error) {
+	config = config.Clone()
+	config.NextProtos = []string{"http/1.1"}
+	if config.ServerName == "" {
+		config.ServerName, _, _ = net.SplitHostPort(addr)
+	}
+	tc := tls.Client(conn, config)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return tc, nil
 }
 
 func unreachable(err error) error {

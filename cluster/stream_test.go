@@ -79,7 +79,12 @@ func startLeader(t *testing.T, withStream bool, propose func(context.Context, []
 	for _, f := range configure {
 		f(l.srv.Config)
 	}
-	l.srv.Start()
+	if l.srv.Config.TLSConfig != nil { // a configure asked for TLS
+		l.srv.TLS = l.srv.Config.TLSConfig
+		l.srv.StartTLS()
+	} else {
+		l.srv.Start()
+	}
 	t.Cleanup(func() {
 		l.streams.Close()
 		l.srv.Close()
@@ -90,7 +95,10 @@ func startLeader(t *testing.T, withStream bool, propose func(context.Context, []
 func (l *leader) LeaderKeepAlive(ids []api.ID) []api.ID { return nil }
 func (l *leader) Applied() int64                        { return 0 }
 
-func (l *leader) addr() string { return strings.TrimPrefix(l.srv.URL, "http://") }
+func (l *leader) addr() string {
+	_, addr, _ := strings.Cut(l.srv.URL, "://")
+	return addr
+}
 
 func mustJSON(t *testing.T, v any) []byte {
 	t.Helper()

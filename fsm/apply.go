@@ -84,7 +84,7 @@ func (t *Tree) apply(zxid int64, cmd *Command) (Result, []api.Event) {
 		res = x.multi(cmd)
 	} else {
 		var r api.MultiResult
-		r, res.Err = x.run(cmd)
+		r, res.Err = x.run(cmd, cmd.Identity)
 		res.Path, res.Stat = r.Path, r.Stat
 	}
 	if res.Err != nil {
@@ -93,10 +93,11 @@ func (t *Tree) apply(zxid int64, cmd *Command) (Result, []api.Event) {
 	return res, x.commit()
 }
 
-// run applies one node command inside the transaction. Every path is
+// run applies one node command inside the transaction, for a caller
+// holding identity (a multi's ops are its caller's). Every path is
 // validated here, before any lookup: a command in the log must never make
 // Apply panic, whatever its bytes.
-func (x *txn) run(c *Command) (api.MultiResult, *api.Error) {
+func (x *txn) run(c *Command, identity []string) (api.MultiResult, *api.Error) {
 	if c.Op != OpCreate { // create validates its path with the sequential suffix
 		if err := ValidatePath(c.Path); err != nil {
 			return api.MultiResult{}, err.(*api.Error)
@@ -104,33 +105,38 @@ func (x *txn) run(c *Command) (api.MultiResult, *api.Error) {
 	}
 	switch c.Op {
 	case OpCreate:
-		return x.create(c)
+		return x.create(c, identity)
 	case OpSetData:
-		return x.setData(c)
+		return x.setData(c, identity)
 	case OpDelete:
-		return x.delete(c)
+		return x.delete(c, identity)
 	case OpCheck:
-		return x.check(c)
+		return x.check(c, identity)
+	case OpSetACL:
+		return x.setACL(c, identity)
 	case OpReap:
 		return x.reap(c)
 	}
 	return api.MultiResult{}, api.Errorf(api.CodeBadArguments, c.Path, "operation %s is not allowed here", c.Op)
 }
 
+// multi runs the ops in order; the first to fail fails the whole. An op a
+// multi does not run fails it before any op runs: such a multi is never
+// proposed, and the codec writes it in the legacy layout, which carries
+// no ACLs, so its answer must not depend on its other ops.
 func (x *txn) multi(c *Command) Result {
+	for i := range c.Ops {
+		if op := &c.Ops[i]; !runsInMulti(op) || op.has(FlagRecursive|FlagParents) {
+			err := api.Errorf(api.CodeBadArguments, op.Path, "operation %s is not allowed in a multi", op.Op)
+			return Result{Multi: FailedMulti(len(c.Ops), i, err), Err: withIndex(err, i)}
+		}
+	}
 	results := make([]api.MultiResult, len(c.Ops))
 	for i := range c.Ops {
-		op := &c.Ops[i]
 		var err *api.Error
-		if op.Op == OpReap || op.has(FlagRecursive|FlagParents) {
-			err = api.Errorf(api.CodeBadArguments, op.Path, "operation %s is not allowed in a multi", op.Op)
-		} else {
-			results[i], err = x.run(op)
+		if results[i], err = x.run(&c.Ops[i], c.Identity); err != nil {
+			return Result{Multi: FailedMulti(len(c.Ops), i, err), Err: withIndex(err, i)}
 		}
-		if err == nil {
-			continue
-		}
-		return Result{Multi: FailedMulti(len(c.Ops), i, err), Err: withIndex(err, i)}
 	}
 	return Result{Multi: results}
 }
@@ -159,10 +165,13 @@ func checkVersion(n *node, want int32) *api.Error {
 	return nil
 }
 
-func (x *txn) check(c *Command) (api.MultiResult, *api.Error) {
+func (x *txn) check(c *Command, identity []string) (api.MultiResult, *api.Error) {
 	n := x.get(c.Path)
 	if n == nil {
 		return api.MultiResult{}, noNode(c.Path)
+	}
+	if !allows(n, identity, api.PermRead) {
+		return api.MultiResult{}, api.NoAuth(c.Path, api.PermRead)
 	}
 	if err := checkVersion(n, c.Version); err != nil {
 		return api.MultiResult{}, err
@@ -170,13 +179,16 @@ func (x *txn) check(c *Command) (api.MultiResult, *api.Error) {
 	return api.MultiResult{Op: "check", Path: c.Path}, nil
 }
 
-func (x *txn) setData(c *Command) (api.MultiResult, *api.Error) {
+func (x *txn) setData(c *Command, identity []string) (api.MultiResult, *api.Error) {
 	if err := checkWritable(c.Path); err != nil {
 		return api.MultiResult{}, err
 	}
 	n := x.get(c.Path)
 	if n == nil {
 		return api.MultiResult{}, noNode(c.Path)
+	}
+	if !allows(n, identity, api.PermWrite) {
+		return api.MultiResult{}, api.NoAuth(c.Path, api.PermWrite)
 	}
 	if err := checkVersion(n, c.Version); err != nil {
 		return api.MultiResult{}, err
@@ -188,7 +200,7 @@ func (x *txn) setData(c *Command) (api.MultiResult, *api.Error) {
 	m.mtime = x.time
 	x.put(c.Path, n, m)
 	st := m.stat()
-	x.emit(api.Event{Type: api.EventNodeDataChanged, Path: c.Path, Stat: &st})
+	x.emit(api.Event{Type: api.EventNodeDataChanged, Path: c.Path, Stat: &st, ACL: m.acl})
 	return api.MultiResult{Op: "set", Path: c.Path, Stat: &st}, nil
 }
 

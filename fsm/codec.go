@@ -19,19 +19,24 @@ import (
 //
 //	kind           v  fields
 //	create         1  time session identity path data flags ttl
+//	               2  time session identity path data flags ttl acl
 //	setData        1  time identity path data version
 //	delete         1  identity path version flags
 //	check          1  identity path version
 //	multi          1  time identity ops (each op a whole entry: type, version, payload)
 //	createSession  1  session timeout identity
 //	closeSession   1  session
+//	               2  session identity
 //	expireSession  1  session
 //	reap           1  time path
 //	barrier        1  -
 //	setMember      1  path raftAddr httpAddr
 //	removeMember   1  path
+//	setACL         1  identity path acl version
 //
-// (identity is carried for the ACL checks Apply will make; a multi's ops,
+// An acl is a list of (scheme string, id string, perms uvarint).
+//
+// (identity is what Apply checks ACLs and session ownership on; a multi's ops,
 // each a create, setData, delete or check, keep their own kind's payload,
 // so that a new version of a kind is a new version inside a multi too.)
 //
@@ -46,6 +51,8 @@ import (
 // kinds shared up to this one: read, and written only for a command that
 // none of the kinds' layouts can carry (see Encode), which is never
 // proposed: an op that is no kind, a multi holding one a multi refuses.
+// The legacy layout is older than ACLs and carries none: a create's ACL in
+// such a multi is dropped, which Apply refuses for its other op anyway.
 
 // typeFlag marks a command type byte; the low 7 bits are the Op.
 const typeFlag = 0x80
@@ -56,10 +63,13 @@ const maxNesting = 2
 // versions is, for each kind, the latest version of its payload: the one
 // Encode writes. Decode reads it and every earlier one (see payload).
 var versions = [...]byte{
-	OpCreate: 1, OpSetData: 1, OpDelete: 1, OpCheck: 1, OpMulti: 1,
-	OpCreateSession: 1, OpCloseSession: 1, OpExpireSession: 1, OpReap: 1,
-	OpBarrier: 1, OpSetMember: 1, OpRemoveMember: 1,
+	OpCreate: 2, OpSetData: 1, OpDelete: 1, OpCheck: 1, OpMulti: 1,
+	OpCreateSession: 1, OpCloseSession: 2, OpExpireSession: 1, OpReap: 1,
+	OpBarrier: 1, OpSetMember: 1, OpRemoveMember: 1, OpSetACL: 1,
 }
+
+// LatestVersion is the payload version Encode writes for op's kind.
+func LatestVersion(op Op) byte { return latest(op) }
 
 // latest is the payload version Encode writes for op; 0 for an op that is
 // not a kind.

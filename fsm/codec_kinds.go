@@ -15,6 +15,9 @@ func (d *decoder) payload(c *Command, v byte) {
 	switch c.Op {
 	case OpCreate:
 		d.createV1(c)
+		if v >= 2 {
+			c.ACL = d.acl()
+		}
 	case OpSetData:
 		d.setDataV1(c)
 	case OpDelete:
@@ -27,6 +30,9 @@ func (d *decoder) payload(c *Command, v byte) {
 		d.createSessionV1(c)
 	case OpCloseSession, OpExpireSession:
 		d.sessionV1(c)
+		if v >= 2 {
+			c.Identity = d.strings()
+		}
 	case OpReap:
 		d.reapV1(c)
 	case OpBarrier:
@@ -34,6 +40,8 @@ func (d *decoder) payload(c *Command, v byte) {
 		d.setMemberV1(c)
 	case OpRemoveMember:
 		d.removeMemberV1(c)
+	case OpSetACL:
+		d.setACLV1(c)
 	}
 }
 
@@ -54,6 +62,7 @@ func (c *Command) appendTo(b []byte) ([]byte, bool) {
 		b = appendBytes(b, c.Data)
 		b = append(b, byte(c.Flags))
 		b = binary.AppendVarint(b, c.TTL)
+		b = appendACL(b, c.ACL)
 	case OpSetData:
 		b = binary.AppendVarint(b, c.Time)
 		b = appendStrings(b, c.Identity)
@@ -86,7 +95,10 @@ func (c *Command) appendTo(b []byte) ([]byte, bool) {
 		b = binary.AppendUvarint(b, uint64(c.Session))
 		b = binary.AppendVarint(b, c.Timeout)
 		b = appendStrings(b, c.Identity)
-	case OpCloseSession, OpExpireSession:
+	case OpCloseSession:
+		b = binary.AppendUvarint(b, uint64(c.Session))
+		b = appendStrings(b, c.Identity)
+	case OpExpireSession:
 		b = binary.AppendUvarint(b, uint64(c.Session))
 	case OpReap:
 		b = binary.AppendVarint(b, c.Time)
@@ -98,6 +110,11 @@ func (c *Command) appendTo(b []byte) ([]byte, bool) {
 		b = appendString(b, c.HTTPAddr)
 	case OpRemoveMember:
 		b = appendString(b, c.Path)
+	case OpSetACL:
+		b = appendStrings(b, c.Identity)
+		b = appendString(b, c.Path)
+		b = appendACL(b, c.ACL)
+		b = binary.AppendVarint(b, int64(c.Version))
 	}
 	return b, true
 }
@@ -177,4 +194,11 @@ func (d *decoder) setMemberV1(c *Command) {
 
 func (d *decoder) removeMemberV1(c *Command) {
 	c.Path = d.string()
+}
+
+func (d *decoder) setACLV1(c *Command) {
+	c.Identity = d.strings()
+	c.Path = d.string()
+	c.ACL = d.acl()
+	c.Version = d.version()
 }

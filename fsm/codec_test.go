@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/canopy-coord/canopy/api"
 	"github.com/canopy-coord/canopy/fsm"
 )
 
@@ -15,6 +16,7 @@ import (
 var kinds = []fsm.Op{
 	fsm.OpCreate, fsm.OpSetData, fsm.OpDelete, fsm.OpCheck, fsm.OpMulti, fsm.OpCreateSession,
 	fsm.OpCloseSession, fsm.OpExpireSession, fsm.OpReap, fsm.OpBarrier, fsm.OpSetMember, fsm.OpRemoveMember,
+	fsm.OpSetACL,
 }
 
 // sampleCommands covers every kind with every field it carries, at their
@@ -30,7 +32,9 @@ func sampleCommands() []fsm.Command {
 		{Op: fsm.OpCheck, Path: "/ü/日本", Version: -2},
 		{Op: fsm.OpCreateSession, Session: 1<<63 - 1, Timeout: 10000, Identity: []string{"x"}},
 		{Op: fsm.OpCreateSession, Timeout: math.MinInt64},
-		{Op: fsm.OpCloseSession, Session: math.MaxUint64},
+		{Op: fsm.OpCloseSession, Session: math.MaxUint64, Identity: []string{"digest:alice:xyz"}},
+		{Op: fsm.OpCreate, Path: "/acl", ACL: []api.ACL{{Scheme: "digest", ID: "alice:xyz", Perms: api.PermAll}, {Scheme: "ip", ID: "::1/128", Perms: 0}}},
+		{Op: fsm.OpSetACL, Path: "/acl", Version: math.MinInt32, Identity: []string{"super:"}, ACL: []api.ACL{{Scheme: "world", ID: "anyone", Perms: api.PermRead}}},
 		{Op: fsm.OpExpireSession, Session: 1},
 		{Op: fsm.OpReap, Path: "/c", Time: math.MaxInt64},
 		{Op: fsm.OpBarrier},
@@ -53,12 +57,12 @@ func sampleCommands() []fsm.Command {
 // cannot carry keeps every field (the legacy layout carries them).
 func carried(c fsm.Command) fsm.Command {
 	if !perKind(c) {
-		return nilEmpty(c)
+		return nilEmpty(withoutACL(c)) // the legacy layout is older than ACLs
 	}
 	k := fsm.Command{Op: c.Op}
 	switch c.Op {
 	case fsm.OpCreate:
-		k.Time, k.Session, k.Identity, k.Path, k.Data, k.Flags, k.TTL = c.Time, c.Session, c.Identity, c.Path, c.Data, c.Flags, c.TTL
+		k.Time, k.Session, k.Identity, k.Path, k.Data, k.Flags, k.TTL, k.ACL = c.Time, c.Session, c.Identity, c.Path, c.Data, c.Flags, c.TTL, c.ACL
 	case fsm.OpSetData:
 		k.Time, k.Identity, k.Path, k.Data, k.Version = c.Time, c.Identity, c.Path, c.Data, c.Version
 	case fsm.OpDelete:
@@ -72,8 +76,12 @@ func carried(c fsm.Command) fsm.Command {
 		}
 	case fsm.OpCreateSession:
 		k.Session, k.Timeout, k.Identity = c.Session, c.Timeout, c.Identity
-	case fsm.OpCloseSession, fsm.OpExpireSession:
+	case fsm.OpCloseSession:
+		k.Session, k.Identity = c.Session, c.Identity
+	case fsm.OpExpireSession:
 		k.Session = c.Session
+	case fsm.OpSetACL:
+		k.Identity, k.Path, k.ACL, k.Version = c.Identity, c.Path, c.ACL, c.Version
 	case fsm.OpReap:
 		k.Time, k.Path = c.Time, c.Path
 	case fsm.OpSetMember:
@@ -89,7 +97,7 @@ func carried(c fsm.Command) fsm.Command {
 // or check without the flags that make a multi refuse it), so that the
 // fields Apply reads of it are its kind's.
 func perKind(c fsm.Command) bool {
-	if c.Op < fsm.OpCreate || c.Op > fsm.OpRemoveMember {
+	if c.Op < fsm.OpCreate || c.Op > fsm.OpSetACL {
 		return false
 	}
 	for _, op := range c.Ops {
@@ -106,12 +114,27 @@ func perKind(c fsm.Command) bool {
 	return true
 }
 
+func withoutACL(c fsm.Command) fsm.Command {
+	c.ACL = nil
+	if c.Ops != nil {
+		ops := make([]fsm.Command, len(c.Ops))
+		for i := range c.Ops {
+			ops[i] = withoutACL(c.Ops[i])
+		}
+		c.Ops = ops
+	}
+	return c
+}
+
 func nilEmpty(c fsm.Command) fsm.Command {
 	if len(c.Data) == 0 {
 		c.Data = nil
 	}
 	if len(c.Identity) == 0 {
 		c.Identity = nil
+	}
+	if len(c.ACL) == 0 {
+		c.ACL = nil
 	}
 	if len(c.Ops) == 0 {
 		c.Ops = nil
@@ -130,6 +153,7 @@ func everyField(c fsm.Command) fsm.Command {
 	c.Time, c.Session, c.Identity = 77, 88, []string{"digest:eve:x"}
 	c.Path, c.Data, c.Version, c.Flags = "/every", []byte("data"), 99, fsm.FlagRecursive|fsm.FlagParents
 	c.TTL, c.Timeout, c.RaftAddr, c.HTTPAddr = 1000, 4000, "r:1", "h:2"
+	c.ACL = []api.ACL{{Scheme: "ip", ID: "10.0.0.0/8", Perms: api.PermRead}}
 	return c
 }
 
@@ -170,6 +194,7 @@ func TestEncodeWritesOnlyTheFieldsOfTheKind(t *testing.T) {
 
 func TestEncodeIsNoLargerThanTheLegacyLayout(t *testing.T) {
 	for i, c := range sampleCommands() {
+		c = withoutACL(c) // which the legacy layout cannot carry
 		if n, old := len(c.Encode(nil)), len(legacyEncode(c, true)); n > old {
 			t.Errorf("command %d (%s): %d bytes, the legacy layout %d", i, c.Op, n, old)
 		}
@@ -210,7 +235,7 @@ func TestDecodeTreatsEmptyDataAsNil(t *testing.T) {
 func TestCommandsAKindCannotCarryKeepTheLegacyLayout(t *testing.T) {
 	for _, c := range []fsm.Command{
 		{Path: "/a", Version: 4, Timeout: 5},
-		{Op: 13, Time: 1, Session: 2, Identity: []string{"i"}, Path: "/p", Data: []byte("d"), Version: -1,
+		{Op: 14, Time: 1, Session: 2, Identity: []string{"i"}, Path: "/p", Data: []byte("d"), Version: -1,
 			Flags: 0xff, TTL: 3, Timeout: 4, RaftAddr: "r", HTTPAddr: "h"},
 		{Op: 0xff, Flags: 0xff, Path: "not a path \x00\xff"},
 		{Op: fsm.OpMulti, Time: 1, Ops: []fsm.Command{{Op: fsm.OpCheck, Path: "/a", Time: 8}, {Op: 0, Path: "/b"}}},
@@ -240,6 +265,7 @@ func TestDecodeReadsLegacyEntriesOfBothShapes(t *testing.T) {
 		cmds = append(cmds, c, everyField(c))
 	}
 	for i, c := range cmds {
+		c.ACL = nil // the legacy layout is older than ACLs
 		for _, members := range []bool{true, false} {
 			if !members {
 				c.RaftAddr, c.HTTPAddr = "", ""
@@ -364,11 +390,11 @@ func TestDecodeRefusesWhatANewerVersionWrote(t *testing.T) {
 		data []byte
 		says string
 	}{
-		{"a newer create", newer, "create payload version 2"},
-		{"a newer create, shorter than any create", []byte{0x81, 2}, "create payload version 2"},
-		{"a kind this version does not know", []byte{0x80 | 13, 1, 0}, "command type 13"},
+		{"a newer create", newer, "create payload version 3"},
+		{"a newer create, shorter than any create", []byte{0x81, 3}, "create payload version 3"},
+		{"a kind this version does not know", []byte{0x80 | 14, 1, 0}, "command type 14"},
 		{"the highest kind", []byte{0xff, 1}, "command type 127"},
-		{"a newer op inside a multi", append([]byte{0x85, 1, 0, 0, 1}, newer...), "create payload version 2"},
+		{"a newer op inside a multi", append([]byte{0x85, 1, 0, 0, 1}, newer...), "create payload version 3"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := fsm.Decode(tc.data)
@@ -417,8 +443,8 @@ func TestOpNames(t *testing.T) {
 		fsm.OpCreate: "create", fsm.OpSetData: "set", fsm.OpDelete: "delete", fsm.OpCheck: "check",
 		fsm.OpMulti: "multi", fsm.OpCreateSession: "createSession", fsm.OpCloseSession: "closeSession",
 		fsm.OpExpireSession: "expireSession", fsm.OpReap: "reap", fsm.OpBarrier: "barrier",
-		fsm.OpSetMember: "setMember", fsm.OpRemoveMember: "removeMember",
-		0: "unknown", 13: "unknown", 255: "unknown",
+		fsm.OpSetMember: "setMember", fsm.OpRemoveMember: "removeMember", fsm.OpSetACL: "setACL",
+		0: "unknown", 14: "unknown", 255: "unknown",
 	} {
 		if got := op.String(); got != want {
 			t.Errorf("Op(%d).String() = %q, want %q", op, got, want)

@@ -1,6 +1,10 @@
 package fsm
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/canopy-coord/canopy/api"
+)
 
 // The codec's primitives, for both layouts: varints, length-prefixed
 // strings and bytes, counts.
@@ -126,4 +130,33 @@ func varintLen(v int64) int {
 		u = ^u
 	}
 	return uvarintLen(u)
+}
+
+func appendACL(b []byte, list []api.ACL) []byte {
+	b = binary.AppendUvarint(b, uint64(len(list)))
+	for _, a := range list {
+		b = appendString(b, a.Scheme)
+		b = appendString(b, a.ID)
+		b = binary.AppendUvarint(b, uint64(a.Perms))
+	}
+	return b
+}
+
+func (d *decoder) acl() []api.ACL {
+	n := d.count()
+	if n == 0 {
+		return nil
+	}
+	list := make([]api.ACL, n)
+	for i := range list {
+		list[i].Scheme = d.string()
+		list[i].ID = d.string()
+		p := d.uvarint()
+		if p > uint64(api.PermAll) {
+			d.fail("perms past cdrwa")
+			return nil
+		}
+		list[i].Perms = api.Perms(p)
+	}
+	return list
 }

@@ -24,13 +24,16 @@ const (
 	// OpRemoveMember forgets them.
 	OpSetMember    Op = 11
 	OpRemoveMember Op = 12
+	// OpSetACL replaces a node's ACL (ZooKeeper's setACL): Version is the
+	// aversion precondition.
+	OpSetACL Op = 13
 )
 
 var opNames = map[Op]string{
 	OpCreate: "create", OpSetData: "set", OpDelete: "delete", OpCheck: "check",
 	OpMulti: "multi", OpCreateSession: "createSession", OpCloseSession: "closeSession",
 	OpExpireSession: "expireSession", OpReap: "reap", OpBarrier: "barrier",
-	OpSetMember: "setMember", OpRemoveMember: "removeMember",
+	OpSetMember: "setMember", OpRemoveMember: "removeMember", OpSetACL: "setACL",
 }
 
 func (o Op) String() string {
@@ -65,15 +68,20 @@ type Command struct {
 	// Session is the caller's session: the owner of ephemerals it creates,
 	// and the subject of the session commands.
 	Session api.ID
-	// Identity is who the caller authenticated as (scheme:id), for ACL checks.
+	// Identity is every identity the caller holds (scheme:id, see package
+	// acl): the state machine checks ACLs and session ownership on it.
 	Identity []string
-	Path     string
-	Data     []byte
-	Version  int32
-	Flags    Flags
-	TTL      int64 // milliseconds; TTL nodes only
-	Timeout  int64 // milliseconds; OpCreateSession only
-	Ops      []Command
+	// ACL is a create's or a setACL's access list, as the caller gave it:
+	// the state machine expands "auth" and validates it (acl.Fixup). A
+	// create from before ACLs carries none, and gets world:anyone.
+	ACL     []api.ACL
+	Path    string
+	Data    []byte
+	Version int32
+	Flags   Flags
+	TTL     int64 // milliseconds; TTL nodes only
+	Timeout int64 // milliseconds; OpCreateSession only
+	Ops     []Command
 	// RaftAddr and HTTPAddr are a member's addresses; OpSetMember only.
 	RaftAddr string
 	HTTPAddr string

@@ -20,7 +20,10 @@ func validateCreateFlags(c *Command) *api.Error {
 	return nil
 }
 
-func (x *txn) create(c *Command) (api.MultiResult, *api.Error) {
+// create makes a node, checking in ZooKeeper's order (PrepRequestProcessor):
+// flags, path, the ACL (InvalidACL), the session, the parent (NoNode), CREATE
+// on it (NoAuth), then NodeExists and NoChildrenForEphemerals.
+func (x *txn) create(c *Command, identity []string) (api.MultiResult, *api.Error) {
 	if err := validateCreateFlags(c); err != nil {
 		return api.MultiResult{}, err
 	}
@@ -32,11 +35,19 @@ func (x *txn) create(c *Command) (api.MultiResult, *api.Error) {
 	if err := checkWritable(check); err != nil {
 		return api.MultiResult{}, err
 	}
+	list, err := storedACL(c.Path, c.ACL, identity, true)
+	if err != nil {
+		return api.MultiResult{}, err
+	}
 	owner := api.ID(0)
 	switch {
 	case c.has(FlagEphemeral):
-		if _, ok := x.t.sessions[c.Session]; !ok || c.Session == 0 {
+		s, ok := x.t.sessions[c.Session]
+		if !ok || c.Session == 0 {
 			return api.MultiResult{}, sessionExpired(c.Session)
+		}
+		if !sessionAllows(s, identity) {
+			return api.MultiResult{}, sessionNoAuth(c.Session)
 		}
 		owner = c.Session
 	case c.has(FlagContainer):
@@ -51,10 +62,12 @@ func (x *txn) create(c *Command) (api.MultiResult, *api.Error) {
 		if !c.has(FlagParents) {
 			return api.MultiResult{}, noNode(parentPath)
 		}
-		var err *api.Error
-		if parent, err = x.createAncestors(parentPath); err != nil {
+		if parent, err = x.createAncestors(parentPath, list, identity); err != nil {
 			return api.MultiResult{}, err
 		}
+	}
+	if !allows(parent, identity, api.PermCreate) {
+		return api.MultiResult{}, api.NoAuth(parent.path, api.PermCreate)
 	}
 	p := c.Path
 	if c.has(FlagSequential) {
@@ -66,34 +79,38 @@ func (x *txn) create(c *Command) (api.MultiResult, *api.Error) {
 	if parent.ephemeral() {
 		return api.MultiResult{}, api.Errorf(api.CodeNoChildrenForEphemerals, p, "ephemeral nodes cannot have children")
 	}
-	_, st := x.add(parent, p, string(c.Data), owner)
+	_, st := x.add(parent, p, string(c.Data), owner, list)
 	return api.MultiResult{Op: "create", Path: p, Stat: st}, nil
 }
 
-// createAncestors makes p and its missing ancestors, persistent and empty, as
-// ZooKeeper clients' "create parents" does; it returns p's node.
-func (x *txn) createAncestors(p string) (*node, *api.Error) {
+// createAncestors makes p and its missing ancestors, persistent and empty,
+// with the node's ACL, as ZooKeeper clients' "create parents" does (each a
+// create of its own: CREATE on its parent); it returns p's node.
+func (x *txn) createAncestors(p string, list []api.ACL, identity []string) (*node, *api.Error) {
 	parentPath := ParentPath(p)
 	parent := x.get(parentPath)
 	if parent == nil {
 		var err *api.Error
-		if parent, err = x.createAncestors(parentPath); err != nil {
+		if parent, err = x.createAncestors(parentPath, list, identity); err != nil {
 			return nil, err
 		}
+	}
+	if !allows(parent, identity, api.PermCreate) {
+		return nil, api.NoAuth(parent.path, api.PermCreate)
 	}
 	if parent.ephemeral() {
 		return nil, api.Errorf(api.CodeNoChildrenForEphemerals, p, "ephemeral nodes cannot have children")
 	}
-	n, _ := x.add(parent, p, "", 0)
+	n, _ := x.add(parent, p, "", 0, list)
 	return n, nil
 }
 
 // add creates the node p under parent, updating the parent's cversion,
 // pzxid and child count, and emits the events. The Stat it returns is the
 // one the NodeCreated event carries.
-func (x *txn) add(parent *node, p, data string, owner api.ID) (*node, *api.Stat) {
+func (x *txn) add(parent *node, p, data string, owner api.ID, list []api.ACL) (*node, *api.Stat) {
 	n := &node{
-		data: data, owner: owner,
+		data: data, owner: owner, acl: list,
 		czxid: x.zxid, mzxid: x.zxid, pzxid: x.zxid,
 		ctime: x.time, mtime: x.time, gen: x.t.gen,
 	}
@@ -105,8 +122,8 @@ func (x *txn) add(parent *node, p, data string, owner api.ID) (*node, *api.Stat)
 	pp.numChildren++
 	x.put(pp.path, parent, pp)
 	st := n.stat()
-	x.emit(api.Event{Type: api.EventNodeCreated, Path: p, Stat: &st})
-	x.emit(api.Event{Type: api.EventNodeChildrenChanged, Path: pp.path, Child: BaseName(p), Change: "added"})
+	x.emit(api.Event{Type: api.EventNodeCreated, Path: p, Stat: &st, ACL: list})
+	x.emit(api.Event{Type: api.EventNodeChildrenChanged, Path: pp.path, Child: BaseName(p), Change: "added", ACL: pp.acl})
 	return n, &st
 }
 

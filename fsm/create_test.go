@@ -12,10 +12,10 @@ func TestNewTreeHoldsRootAndZookeeperNodes(t *testing.T) {
 	tree := fsm.NewTree()
 	s := captureState(t, tree)
 	want := []nodeState{
-		{Path: "/", Stat: api.Stat{NumChildren: 1}},
-		{Path: "/zookeeper", Stat: api.Stat{NumChildren: 2}},
-		{Path: "/zookeeper/config"},
-		{Path: "/zookeeper/quota"},
+		{Path: "/", Stat: api.Stat{NumChildren: 1}, ACL: "world:anyone:cdrwa"},
+		{Path: "/zookeeper", Stat: api.Stat{NumChildren: 2}, ACL: "world:anyone:cdrwa"},
+		{Path: "/zookeeper/config", ACL: "world:anyone:cdrwa"},
+		{Path: "/zookeeper/quota", ACL: "world:anyone:cdrwa"},
 	}
 	if fmt.Sprint(s.Nodes) != fmt.Sprint(want) {
 		t.Errorf("initial nodes:\ngot  %+v\nwant %+v", s.Nodes, want)

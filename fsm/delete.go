@@ -2,12 +2,18 @@ package fsm
 
 import "github.com/canopy-coord/canopy/api"
 
-func (x *txn) delete(c *Command) (api.MultiResult, *api.Error) {
+// delete removes a node, checking in ZooKeeper's order: DELETE on the
+// parent (NoAuth) before the node itself (NoNode, BadVersion, NotEmpty).
+// A recursive delete needs DELETE on every node it empties.
+func (x *txn) delete(c *Command, identity []string) (api.MultiResult, *api.Error) {
 	if c.Path == "/" {
 		return api.MultiResult{}, api.Errorf(api.CodeBadArguments, c.Path, "the root cannot be deleted")
 	}
 	if err := checkWritable(c.Path); err != nil {
 		return api.MultiResult{}, err
+	}
+	if parent := x.get(ParentPath(c.Path)); parent != nil && !allows(parent, identity, api.PermDelete) {
+		return api.MultiResult{}, api.NoAuth(parent.path, api.PermDelete)
 	}
 	n := x.get(c.Path)
 	if n == nil {
@@ -19,6 +25,9 @@ func (x *txn) delete(c *Command) (api.MultiResult, *api.Error) {
 	if n.numChildren > 0 {
 		if !c.has(FlagRecursive) {
 			return api.MultiResult{}, api.Errorf(api.CodeNotEmpty, c.Path, "node has %d children", n.numChildren)
+		}
+		if denied := x.undeletable(n, identity); denied != nil {
+			return api.MultiResult{}, api.NoAuth(denied.path, api.PermDelete)
 		}
 		x.removeDescendants(n.path)
 	}
@@ -42,17 +51,36 @@ func (x *txn) removeDescendants(p string) {
 	}
 }
 
+// undeletable returns the first node below which identity may not delete
+// (n itself or a descendant with children and no DELETE for it), or nil.
+// It reads the committed tree, as removeDescendants does.
+func (x *txn) undeletable(n *node, identity []string) *node {
+	if n.numChildren == 0 {
+		return nil
+	}
+	if !allows(n, identity, api.PermDelete) {
+		return n
+	}
+	var denied *node
+	x.t.ascendChildren(n.path, "", func(c *node) bool {
+		denied = x.undeletable(c, identity)
+		return denied == nil
+	})
+	return denied
+}
+
 // remove deletes the (childless) node p and updates its parent.
 func (x *txn) remove(p string) {
-	x.put(p, x.get(p), nil)
+	gone := x.get(p)
+	x.put(p, gone, nil)
 	old := x.get(ParentPath(p))
 	parent := old.clone()
 	parent.cversion++
 	parent.pzxid = x.zxid
 	parent.numChildren--
 	x.put(parent.path, old, parent)
-	x.emit(api.Event{Type: api.EventNodeDeleted, Path: p})
-	x.emit(api.Event{Type: api.EventNodeChildrenChanged, Path: parent.path, Child: BaseName(p), Change: "removed"})
+	x.emit(api.Event{Type: api.EventNodeDeleted, Path: p, ACL: gone.acl})
+	x.emit(api.Event{Type: api.EventNodeChildrenChanged, Path: parent.path, Child: BaseName(p), Change: "removed", ACL: parent.acl})
 }
 
 // reap deletes a container or TTL node if, at the command's time, the rule

@@ -111,7 +111,9 @@ func FuzzDecode(f *testing.F) {
 		// One command, one encoding: only a legacy entry may have
 		// another (it carries fields the command's kind does not, or it
 		// is of the shape without member fields).
-		if data[0] != 0x01 && !bytes.Equal(enc, data) {
+		// An entry of an older version of its kind (or a multi holding
+		// one) re-encodes at the latest.
+		if data[0] != 0x01 && !bytes.Equal(enc, data) && data[1] == fsm.LatestVersion(c.Op) && c.Op != fsm.OpMulti {
 			t.Fatalf("Decode accepted %x, which re-encodes as %x", data, enc)
 		}
 		if enc[0] == 0x01 && !bytes.Equal(enc, legacyEncode(*c, true)) {

@@ -237,6 +237,7 @@ type nodeState struct {
 	Path string
 	Data string
 	Stat api.Stat
+	ACL  string // as zkCli prints it, entries joined by ","
 }
 
 // treeState is everything a replica exposes: every node, the sessions with
@@ -264,7 +265,12 @@ func captureState(tb testing.TB, tree *fsm.Tree) treeState {
 		if err != nil {
 			tb.Fatalf("walk: get %q: %v", p, err)
 		}
-		s.Nodes = append(s.Nodes, nodeState{Path: p, Data: data, Stat: st})
+		var list []api.ACL
+		tree.Read(func(r fsm.Reader) { list, _, _, err = r.ACL(p) })
+		if err != nil {
+			tb.Fatalf("walk: acl %q: %v", p, err)
+		}
+		s.Nodes = append(s.Nodes, nodeState{Path: p, Data: data, Stat: st, ACL: aclString(list)})
 		page, err := tree.Children(p, "", 0, false)
 		if err != nil {
 			tb.Fatalf("walk: children %q: %v", p, err)
@@ -281,6 +287,14 @@ func captureState(tb testing.TB, tree *fsm.Tree) treeState {
 	s.ReapNow = tree.ReapCandidates(math.MinInt64 / 4)
 	s.ReapLater = tree.ReapCandidates(math.MaxInt64 / 4)
 	return s
+}
+
+func aclString(list []api.ACL) string {
+	var parts []string
+	for _, a := range list {
+		parts = append(parts, a.String())
+	}
+	return strings.Join(parts, ",")
 }
 
 // diffStates describes the first difference between two states, or "".
@@ -471,6 +485,7 @@ type snapNode struct {
 	Version, Cversion, Aversion       int64
 	NumChildren                       int64
 	Owner                             api.ID
+	ACL                               []api.ACL
 }
 
 // parsedSnapshot is a snapshot read independently of Restore, by the
@@ -479,12 +494,13 @@ type parsedSnapshot struct {
 	Applied  int64
 	Members  []fsm.Member
 	Sessions map[api.ID]int64
+	Owners   map[api.ID][]string
 	Nodes    []snapNode
 }
 
 func parseSnapshot(tb testing.TB, b []byte) parsedSnapshot {
 	tb.Helper()
-	const magic = "CANOPY-SNAP-2\n"
+	const magic = "CANOPY-SNAP-3\n"
 	if len(b) < len(magic)+4 || string(b[:len(magic)]) != magic {
 		tb.Fatalf("snapshot: bad magic or too short (%d bytes)", len(b))
 	}
@@ -511,10 +527,19 @@ func parseSnapshot(tb testing.TB, b []byte) parsedSnapshot {
 	for n := uvarint(); n > 0; n-- {
 		ps.Members = append(ps.Members, fsm.Member{ID: str(), RaftAddr: str(), HTTPAddr: str()})
 	}
-	ps.Sessions = map[api.ID]int64{}
+	strs := func() []string {
+		var out []string
+		for n := uvarint(); n > 0; n-- {
+			out = append(out, str())
+		}
+		return out
+	}
+	ps.Sessions, ps.Owners = map[api.ID]int64{}, map[api.ID][]string{}
 	for n := uvarint(); n > 0; n-- {
 		id := api.ID(uvarint())
 		ps.Sessions[id] = varint()
+		ps.Owners[id] = strs()
+		str() // the client address
 	}
 	for n := uvarint(); n > 0; n-- {
 		sn := snapNode{Path: str(), Data: str()}
@@ -522,6 +547,9 @@ func parseSnapshot(tb testing.TB, b []byte) parsedSnapshot {
 			*f = varint()
 		}
 		sn.Owner = api.ID(uvarint())
+		for n := uvarint(); n > 0; n-- {
+			sn.ACL = append(sn.ACL, api.ACL{Scheme: str(), ID: str(), Perms: api.Perms(uvarint())})
+		}
 		ps.Nodes = append(ps.Nodes, sn)
 	}
 	if r.Len() != 0 {
@@ -552,7 +580,8 @@ func snapshotOwners(tb testing.TB, tree *fsm.Tree, walked []nodeState) map[strin
 		st := n.Stat
 		if !ok || sn.Data != n.Data || sn.Czxid != st.Czxid || sn.Mzxid != st.Mzxid || sn.Pzxid != st.Pzxid ||
 			sn.Ctime != st.Ctime || sn.Mtime != st.Mtime || sn.Version != int64(st.Version) ||
-			sn.Cversion != int64(st.Cversion) || sn.Aversion != int64(st.Aversion) || sn.NumChildren != int64(st.NumChildren) {
+			sn.Cversion != int64(st.Cversion) || sn.Aversion != int64(st.Aversion) || sn.NumChildren != int64(st.NumChildren) ||
+			(sn.ACL != nil && aclString(sn.ACL) != n.ACL) || (sn.ACL == nil && n.ACL != "world:anyone:cdrwa") {
 			tb.Fatalf("snapshot record %+v does not match the tree's %+v", sn, n)
 		}
 		if sn.Owner != 0 {

@@ -42,6 +42,9 @@ type node struct {
 	aversion    int32
 	numChildren int32
 	owner       api.ID
+	// acl is the node's access list as stored (acl.Fixup's result); nil is
+	// world:anyone:cdrwa, which every check passes without a look.
+	acl []api.ACL
 }
 
 // stat is the Stat a client sees. As in ZooKeeper (DataNode.copyStat), the

@@ -113,11 +113,38 @@ func (g *historyGen) create(inMulti bool) fsm.Command {
 		c.Flags |= fsm.FlagParents
 		c.Path = fsm.JoinPath(c.Path, genNames[g.r.IntN(len(genNames))])
 	}
+	if g.r.IntN(4) == 0 {
+		c.ACL = g.acl()
+	}
 	return c
 }
 
+// genACLs are the ACLs the histories set: a user's own, read-only for
+// anyone, an address, "auth" (the caller's), and two InvalidACL.
+var genACLs = [][]api.ACL{
+	{{Scheme: "digest", ID: "user:0", Perms: api.PermAll}},
+	{{Scheme: "world", ID: "anyone", Perms: api.PermRead}, {Scheme: "digest", ID: "user:1", Perms: api.PermAll}},
+	{{Scheme: "ip", ID: "127.0.0.0/8", Perms: api.PermCreate | api.PermRead | api.PermDelete}},
+	{{Scheme: "auth", Perms: api.PermAll}},
+	{{Scheme: "world", ID: "anyone", Perms: api.PermAll}},
+	{},
+	{{Scheme: "digest", ID: "nohash", Perms: api.PermAll}},
+}
+
+func (g *historyGen) acl() []api.ACL { return genACLs[g.r.IntN(len(genACLs))] }
+
+// genIdentities are who the histories' callers are.
+var genIdentities = [][]string{
+	nil,
+	{"ip:127.0.0.1"},
+	{"digest:user:0", "ip:127.0.0.1"},
+	{"digest:user:1", "ip:10.0.0.1"},
+	{"digest:user:2"},
+	{"super:"},
+}
+
 func (g *historyGen) nodeOp(inMulti bool) fsm.Command {
-	switch n := g.r.IntN(10); {
+	switch n := g.r.IntN(11); {
 	case n < 4:
 		return g.create(inMulti)
 	case n < 7:
@@ -128,8 +155,10 @@ func (g *historyGen) nodeOp(inMulti bool) fsm.Command {
 			c.Flags |= fsm.FlagRecursive
 		}
 		return c
-	default:
+	case n < 10 || inMulti:
 		return fsm.Command{Op: fsm.OpCheck, Path: g.target(), Version: g.version()}
+	default:
+		return fsm.Command{Op: fsm.OpSetACL, Path: g.target(), ACL: g.acl(), Version: g.version()}
 	}
 }
 
@@ -184,8 +213,8 @@ func (g *historyGen) next(tree *fsm.Tree) fsm.Command {
 	if c.Time == 0 {
 		c.Time = g.now
 	}
-	if g.r.IntN(10) == 0 {
-		c.Identity = []string{"digest:user:" + fmt.Sprint(g.r.IntN(3))}
+	if g.r.IntN(3) == 0 {
+		c.Identity = genIdentities[g.r.IntN(len(genIdentities))]
 	}
 	return c
 }

@@ -3,6 +3,7 @@ package fsm
 import (
 	"sort"
 
+	"github.com/canopy-coord/canopy/acl"
 	"github.com/canopy-coord/canopy/api"
 )
 
@@ -33,11 +34,13 @@ func (t *Tree) createSession(c *Command) *api.Error {
 	if _, ok := t.sessions[c.Session]; ok {
 		return api.Errorf(api.CodeBadArguments, "", "session %s already exists", c.Session)
 	}
-	t.sessions[c.Session] = &session{
+	t.addSession(&session{
 		id:         c.Session,
 		timeout:    ClampTimeout(c.Timeout),
 		ephemerals: make(map[string]struct{}),
-	}
+		owner:      acl.Authenticated(c.Identity),
+		addr:       addrOf(c.Identity),
+	})
 	return nil
 }
 
@@ -53,6 +56,9 @@ func (t *Tree) closeSession(zxid int64, c *Command) (Result, []api.Event) {
 		}
 		return Result{Err: sessionExpired(c.Session)}, nil
 	}
+	if c.Op == OpCloseSession && !sessionAllows(s, c.Identity) {
+		return Result{Err: sessionNoAuth(c.Session)}, nil
+	}
 	paths := make([]string, 0, len(s.ephemerals))
 	for p := range s.ephemerals {
 		paths = append(paths, p)
@@ -63,6 +69,6 @@ func (t *Tree) closeSession(zxid int64, c *Command) (Result, []api.Event) {
 		x.remove(p)
 	}
 	events := x.commit()
-	delete(t.sessions, c.Session)
+	t.removeSession(s)
 	return Result{}, events
 }

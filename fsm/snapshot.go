@@ -16,18 +16,30 @@ import (
 
 // The snapshot format: a magic string with the format version, the applied
 // index, the cluster members (id, raft and HTTP addresses), the sessions
-// (id, timeout), then every node in index order, and a CRC-32C of
-// everything before it. Ephemeral sets, timed-node sets and sizes
-// are derived from the nodes on restore.
-const snapshotMagic = "CANOPY-SNAP-2\n"
+// (id, timeout, owner identities, client address), then every node in index order (with
+// its ACL), and a CRC-32C of everything before it. Ephemeral sets,
+// timed-node sets and sizes are derived from the nodes on restore.
+//
+// Version 2, before ACLs, had no owners and no ACLs; Restore reads it.
+const (
+	snapshotMagic   = "CANOPY-SNAP-3\n"
+	snapshotMagicV2 = "CANOPY-SNAP-2\n"
+)
 
 // Snapshot is a point-in-time copy of the tree that can be written while
 // Apply goes on: the node index is a copy-on-write clone.
 type Snapshot struct {
 	applied  int64
 	nodes    *btree.BTreeG[*node]
-	sessions []SessionInfo
+	sessions []snapSession
 	members  []Member
+}
+
+type snapSession struct {
+	id      api.ID
+	timeout int64
+	owner   []string
+	addr    string
 }
 
 // Snapshot captures the tree in O(sessions) time.
@@ -37,9 +49,9 @@ func (t *Tree) Snapshot() *Snapshot {
 	s := &Snapshot{applied: t.applied, nodes: t.nodes.Clone()}
 	t.gen++ // every node the clone holds is now shared: none changes in place
 	for _, sess := range t.sessions {
-		s.sessions = append(s.sessions, SessionInfo{ID: sess.id, TimeoutMs: sess.timeout})
+		s.sessions = append(s.sessions, snapSession{id: sess.id, timeout: sess.timeout, owner: sess.owner, addr: sess.addr})
 	}
-	sort.Slice(s.sessions, func(i, j int) bool { return s.sessions[i].ID < s.sessions[j].ID })
+	sort.Slice(s.sessions, func(i, j int) bool { return s.sessions[i].id < s.sessions[j].id })
 	for _, m := range t.members {
 		s.members = append(s.members, m)
 	}
@@ -66,8 +78,10 @@ func (s *Snapshot) WriteTo(w io.Writer) (int64, error) {
 	}
 	buf = binary.AppendUvarint(buf, uint64(len(s.sessions)))
 	for _, sess := range s.sessions {
-		buf = binary.AppendUvarint(buf, uint64(sess.ID))
-		buf = binary.AppendVarint(buf, sess.TimeoutMs)
+		buf = binary.AppendUvarint(buf, uint64(sess.id))
+		buf = binary.AppendVarint(buf, sess.timeout)
+		buf = appendStrings(buf, sess.owner)
+		buf = appendString(buf, sess.addr)
 	}
 	buf = binary.AppendUvarint(buf, uint64(s.nodes.Len()))
 	if _, err := bw.Write(buf); err != nil {
@@ -96,7 +110,8 @@ func appendNode(b []byte, n *node) []byte {
 		int64(n.version), int64(n.cversion), int64(n.aversion), int64(n.numChildren)} {
 		b = binary.AppendVarint(b, v)
 	}
-	return binary.AppendUvarint(b, uint64(n.owner))
+	b = binary.AppendUvarint(b, uint64(n.owner))
+	return appendACL(b, n.acl)
 }
 
 type countingWriter struct {
@@ -123,6 +138,7 @@ func (t *Tree) Restore(r io.Reader) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.nodes, t.sessions, t.timed, t.members = fresh.nodes, fresh.sessions, fresh.timed, fresh.members
+	t.sessionsFrom = fresh.sessionsFrom
 	t.applied, t.dataSize = fresh.applied, fresh.dataSize
 	return nil
 }
@@ -132,9 +148,10 @@ func readSnapshot(r io.Reader) (*Tree, error) {
 	sr := &snapReader{r: bufio.NewReaderSize(cr, 1<<16)}
 	magic := make([]byte, len(snapshotMagic))
 	sr.full(magic)
-	if sr.err == nil && string(magic) != snapshotMagic {
+	if sr.err == nil && string(magic) != snapshotMagic && string(magic) != snapshotMagicV2 {
 		return nil, fmt.Errorf("%w: not a Canopy snapshot", ErrBadSnapshot)
 	}
+	v3 := string(magic) == snapshotMagic
 	t := emptyTree()
 	t.applied = sr.varint()
 	for i, n := uint64(0), sr.uvarint(); i < n && sr.err == nil; i++ {
@@ -143,7 +160,11 @@ func readSnapshot(r io.Reader) (*Tree, error) {
 	}
 	for i, n := uint64(0), sr.uvarint(); i < n && sr.err == nil; i++ {
 		id, timeout := api.ID(sr.uvarint()), sr.varint()
-		t.sessions[id] = &session{id: id, timeout: timeout, ephemerals: make(map[string]struct{})}
+		s := &session{id: id, timeout: timeout, ephemerals: make(map[string]struct{})}
+		if v3 {
+			s.owner, s.addr = sr.strings(), sr.string()
+		}
+		t.addSession(s)
 	}
 	for i, n := uint64(0), sr.uvarint(); i < n && sr.err == nil; i++ {
 		nd := newNode(sr.string())
@@ -153,6 +174,9 @@ func readSnapshot(r io.Reader) (*Tree, error) {
 		nd.version, nd.cversion, nd.aversion = int32(sr.varint()), int32(sr.varint()), int32(sr.varint())
 		nd.numChildren = int32(sr.varint())
 		nd.owner = api.ID(sr.uvarint())
+		if v3 {
+			nd.acl = sr.acl()
+		}
 		if sr.err == nil {
 			t.nodes.ReplaceOrInsert(nd)
 			t.index(nd, true)
@@ -282,7 +306,7 @@ func (s *snapReader) string() string {
 // SnapshotApplied reads the applied index from the start of a snapshot
 // (its first 32 bytes suffice), without reading the rest.
 func SnapshotApplied(head []byte) (int64, error) {
-	if len(head) < len(snapshotMagic) || string(head[:len(snapshotMagic)]) != snapshotMagic {
+	if len(head) < len(snapshotMagic) || (string(head[:len(snapshotMagic)]) != snapshotMagic && string(head[:len(snapshotMagic)]) != snapshotMagicV2) {
 		return 0, fmt.Errorf("%w: not a Canopy snapshot", ErrBadSnapshot)
 	}
 	v, n := binary.Varint(head[len(snapshotMagic):])
@@ -290,4 +314,48 @@ func SnapshotApplied(head []byte) (int64, error) {
 		return 0, fmt.Errorf("%w: bad header", ErrBadSnapshot)
 	}
 	return v, nil
+}
+
+// maxSnapshotList bounds a list's count (owners, ACL entries): far above
+// any real one, so a corrupt count cannot make Restore allocate much.
+const maxSnapshotList = 1 << 16
+
+func (s *snapReader) count() int {
+	n := s.uvarint()
+	if s.err == nil && n > maxSnapshotList {
+		s.err = fmt.Errorf("list of %d items", n)
+	}
+	if s.err != nil {
+		return 0
+	}
+	return int(n)
+}
+
+func (s *snapReader) strings() []string {
+	n := s.count()
+	if n == 0 {
+		return nil
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = s.string()
+	}
+	return out
+}
+
+func (s *snapReader) acl() []api.ACL {
+	n := s.count()
+	if n == 0 {
+		return nil
+	}
+	out := make([]api.ACL, n)
+	for i := range out {
+		out[i].Scheme, out[i].ID = s.string(), s.string()
+		p := s.uvarint()
+		if p > uint64(api.PermAll) && s.err == nil {
+			s.err = fmt.Errorf("perms %d past cdrwa", p)
+		}
+		out[i].Perms = api.Perms(p)
+	}
+	return out
 }

@@ -26,6 +26,8 @@ type Tree struct {
 	// members are the cluster's nodes and their addresses, replicated so
 	// that any node can reach any other's API.
 	members map[string]Member
+	// sessionsFrom counts the open sessions by client address.
+	sessionsFrom map[string]int
 	// applied is the index of the last raft entry applied, command or not.
 	applied  int64
 	dataSize int64
@@ -54,6 +56,12 @@ type session struct {
 	id         api.ID
 	timeout    int64
 	ephemerals map[string]struct{}
+	// owner is the authenticated identities that opened the session
+	// (acl.Authenticated); none for an anonymous one.
+	owner []string
+	// addr is the address of the client that opened it (its ip
+	// identity), for the sessions-per-client limit.
+	addr string
 }
 
 // NewTree returns the initial tree: the root and ZooKeeper's /zookeeper,
@@ -74,6 +82,8 @@ func emptyTree() *Tree {
 		sessions: make(map[api.ID]*session),
 		timed:    make(map[string]struct{}),
 		members:  make(map[string]Member),
+
+		sessionsFrom: make(map[string]int),
 	}
 }
 
@@ -148,6 +158,9 @@ func (t *Tree) ascendChildren(p, after string, fn func(*node) bool) {
 
 // Reader reads the tree inside Read, where the lock is already held.
 type Reader struct{ t *Tree }
+
+// Applied is Tree.Applied within Read.
+func (r Reader) Applied() int64 { return r.t.applied }
 
 // Get is Tree.Get within Read.
 func (r Reader) Get(p string) (string, api.Stat, int64, error) { return r.t.get(p) }
@@ -256,6 +269,21 @@ func (t *Tree) children(p, after string, limit int, withStats bool) (ChildPage, 
 func (t *Tree) Subtree(p string, depth, limit int) (*api.TreeNode, int64, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
+	return t.subtree(p, depth, limit, nil)
+}
+
+// Subtree is Tree.Subtree for a caller holding identity: the node itself
+// needs READ (NoAuth), and only the children of nodes it may READ are
+// listed (the others are marked Truncated), as getChildren would answer.
+func (r Reader) Subtree(p string, depth, limit int, identity []string) (*api.TreeNode, int64, error) {
+	if err := r.Allowed(p, identity, api.PermRead); err != nil {
+		return nil, r.t.applied, err
+	}
+	return r.t.subtree(p, depth, limit, func(n *node) bool { return allows(n, identity, api.PermRead) })
+}
+
+// subtree lists below the nodes canList allows (all when nil).
+func (t *Tree) subtree(p string, depth, limit int, canList func(*node) bool) (*api.TreeNode, int64, error) {
 	n := t.lookup(p)
 	if n == nil {
 		return nil, t.applied, noNode(p)
@@ -268,6 +296,11 @@ func (t *Tree) Subtree(p string, depth, limit int) (*api.TreeNode, int64, error)
 		for _, tn := range level {
 			if tn.Stat.NumChildren == 0 {
 				continue
+			}
+			if canList != nil {
+				if pn := t.lookup(tn.Path); pn == nil || !canList(pn) {
+					continue
+				}
 			}
 			t.ascendChildren(tn.Path, "", func(c *node) bool {
 				if count >= limit {
@@ -298,6 +331,7 @@ type SessionInfo struct {
 	ID         api.ID
 	TimeoutMs  int64
 	Ephemerals []string // sorted
+	Owner      []string // the authenticated identities that opened it
 }
 
 // Session returns one session, or SessionExpired when it is not open.
@@ -340,7 +374,7 @@ func (s *session) info() SessionInfo {
 		eph = append(eph, p)
 	}
 	sort.Strings(eph)
-	return SessionInfo{ID: s.id, TimeoutMs: s.timeout, Ephemerals: eph}
+	return SessionInfo{ID: s.id, TimeoutMs: s.timeout, Ephemerals: eph, Owner: s.owner}
 }
 
 // Counts are the tree's sizes, for status and metrics.
@@ -394,3 +428,53 @@ func reapable(n *node, now int64) bool {
 func noNode(p string) *api.Error { return api.NoNode(p) }
 
 func sessionExpired(id api.ID) *api.Error { return api.SessionExpired(id) }
+
+// SessionsFrom is how many open sessions the client at addr opened.
+func (t *Tree) SessionsFrom(addr string) int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.sessionsFrom[addr]
+}
+
+// SessionEphemerals is how many ephemerals session id owns.
+func (t *Tree) SessionEphemerals(id api.ID) int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if s, ok := t.sessions[id]; ok {
+		return len(s.ephemerals)
+	}
+	return 0
+}
+
+// DataBytes is the size of all nodes' data.
+func (t *Tree) DataBytes() int64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.dataSize
+}
+
+func (t *Tree) addSession(s *session) {
+	t.sessions[s.id] = s
+	if s.addr != "" {
+		t.sessionsFrom[s.addr]++
+	}
+}
+
+func (t *Tree) removeSession(s *session) {
+	delete(t.sessions, s.id)
+	if s.addr != "" {
+		if t.sessionsFrom[s.addr]--; t.sessionsFrom[s.addr] <= 0 {
+			delete(t.sessionsFrom, s.addr)
+		}
+	}
+}
+
+// addrOf is the address in an identity's ip entry.
+func addrOf(identity []string) string {
+	for _, id := range identity {
+		if a, ok := strings.CutPrefix(id, "ip:"); ok {
+			return a
+		}
+	}
+	return ""
+}

@@ -77,6 +77,9 @@ func (l *ClientLimits) Listener(ln net.Listener) net.Listener {
 // ConnContext marks the requests of a connection accepted over its
 // client's limit, for the API to refuse them.
 func (l *ClientLimits) ConnContext(ctx context.Context, c net.Conn) context.Context {
+	if tc, ok := c.(interface{ NetConn() net.Conn }); ok { // TLS, over the counted connection
+		c = tc.NetConn()
+	}
 	if cc, ok := c.(*countedConn); ok && cc.over {
 		return context.WithValue(ctx, overConnsKey{}, true)
 	}

@@ -18,7 +18,7 @@ const nodesPrefix = "/v1/nodes"
 var readParams = []string{"consistency", "min_zxid", "timeout_ms"}
 
 func (s *Server) create(w http.ResponseWriter, r *http.Request) {
-	p, q, err := s.pathAndQuery(r, nodesPrefix, "ephemeral", "sequential", "container", "ttl_ms", "parents")
+	p, q, err := s.pathAndQuery(r, nodesPrefix, "ephemeral", "sequential", "container", "ttl_ms", "parents", "acl")
 	if err != nil {
 		writeError(w, s.svc.Applied(), err)
 		return
@@ -30,6 +30,10 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 			writeError(w, s.svc.Applied(), err)
 			return
 		}
+	}
+	if req.ACL, err = aclParams(q); err != nil {
+		writeError(w, s.svc.Applied(), err)
+		return
 	}
 	if req.TTLms, err = q.optInt("ttl_ms"); err == nil {
 		if req.Session, err = sessionHeader(r); err == nil {

@@ -56,12 +56,15 @@ func parseQuery(r *http.Request, allowed ...string) (query, error) {
 			}
 			return query{}, badArgs("", "unknown query parameter %q (this route takes: %s)", k, strings.Join(allowed, ", "))
 		}
-		if len(vals) > 1 {
+		if len(vals) > 1 && !repeatable[k] {
 			return query{}, badArgs("", "query parameter %q given %d times", k, len(vals))
 		}
 	}
 	return query{values: v}, nil
 }
+
+// repeatable are the parameters a request may give more than once.
+var repeatable = map[string]bool{"acl": true}
 
 func contains(list []string, s string) bool {
 	for _, x := range list {

@@ -22,6 +22,12 @@ type Config struct {
 	UI      fs.FS  // served at /ui/
 	Version string
 	Pprof   bool // serve /debug/pprof/ (like etcd's --enable-pprof)
+	// MetricsAuth makes /metrics need credentials where authentication is
+	// required (it is open by default, for scrapers).
+	MetricsAuth bool
+	// NoAuthLimit is how many NoAuth answers one client may get in a
+	// minute before it is answered 429 (0: 20; negative: no limit).
+	NoAuthLimit int
 	// Clients limits each client's connections and requests; nil is none.
 	Clients *ClientLimits
 	// Watch and Events serve GET /v1/watch (WebSocket) and GET /v1/events
@@ -47,12 +53,20 @@ type Server struct {
 	metrics *httpMetrics
 	started time.Time
 	router  chi.Router
+	logins  *logins
+	guesses *guessLimit
 }
 
 // New builds the API: the operations of svc, and node's role, readiness
 // and leader-side endpoints.
 func New(svc *service.Service, node Node, cfg Config) *Server {
-	s := &Server{cfg: cfg, svc: svc, node: node, log: cfg.Logger, started: time.Now()}
+	s := &Server{cfg: cfg, svc: svc, node: node, log: cfg.Logger, started: time.Now(), logins: newLogins()}
+	switch {
+	case cfg.NoAuthLimit == 0:
+		s.guesses = newGuessLimit(20, time.Minute)
+	case cfg.NoAuthLimit > 0:
+		s.guesses = newGuessLimit(cfg.NoAuthLimit, time.Minute)
+	}
 	s.metrics = newHTTPMetrics(cfg.Registerer, svc)
 	s.router = s.routes()
 	return s
@@ -62,7 +76,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.Se
 
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(s.requestID, s.recoverer, s.stampZxid)
+	r.Use(s.requestID, s.recoverer, s.stampZxid, s.authenticate)
 	r.NotFound(s.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.svc.Applied(), api.Errorf(api.CodeNotFound, "", "no route %s %s", r.Method, r.URL.Path))
 	})).ServeHTTP)
@@ -82,10 +96,10 @@ func (s *Server) routes() chi.Router {
 		if s.cfg.Events != nil {
 			r.Get("/v1/events", s.cfg.Events)
 		}
-		r.Get("/v1/internal/stream", s.internalStream)
+		r.With(s.peersOnly).Get("/v1/internal/stream", s.internalStream)
 	})
 	r.Group(func(r chi.Router) {
-		r.Use(s.observe, s.throttle, s.limitBody)
+		r.Use(s.observe, s.throttle, s.limitGuesses, s.limitBody)
 		s.requestRoutes(r)
 	})
 	return r
@@ -116,6 +130,13 @@ func (s *Server) requestRoutes(r chi.Router) {
 			r.Post("/sync"+p, s.sync)
 		}
 		r.Post("/multi", s.multi)
+		for _, p := range []string{"", "/*"} {
+			r.Get("/acl"+p, s.getACL)
+			r.Put("/acl"+p, s.setACL)
+		}
+		r.Get("/whoami", s.whoami)
+		r.Post("/login", s.login)
+		r.Post("/logout", s.logout)
 		r.Route("/sessions", func(r chi.Router) {
 			r.Post("/", s.createSession)
 			r.Get("/", s.listSessions)
@@ -130,9 +151,9 @@ func (s *Server) requestRoutes(r chi.Router) {
 		r.Post("/cluster/members", s.addMember)
 		r.Delete("/cluster/members/{id}", s.removeMember)
 		if s.cfg.Stream != nil {
-			r.Post("/internal/propose", s.cfg.Stream.ServePropose)
-			r.Post("/internal/readindex", s.cfg.Stream.ServeReadIndex)
-			r.Post("/internal/keepalive", s.cfg.Stream.ServeKeepAlive)
+			r.With(s.peersOnly).Post("/internal/propose", s.cfg.Stream.ServePropose)
+			r.With(s.peersOnly).Post("/internal/readindex", s.cfg.Stream.ServeReadIndex)
+			r.With(s.peersOnly).Post("/internal/keepalive", s.cfg.Stream.ServeKeepAlive)
 		}
 	})
 

@@ -42,6 +42,7 @@ var rootAliases = map[string]string{
 	"/v1/children":  "/v1/children/",
 	"/v1/tree":      "/v1/tree/",
 	"/v1/sync":      "/v1/sync/",
+	"/v1/acl":       "/v1/acl/",
 	"/v1/sessions/": "/v1/sessions",
 }
 

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -19,7 +20,9 @@ import (
 	"github.com/rs/zerolog"
 
 	canopy "github.com/canopy-coord/canopy"
+	"github.com/canopy-coord/canopy/acl"
 	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/audit"
 	"github.com/canopy-coord/canopy/cluster"
 	"github.com/canopy-coord/canopy/consensus"
 	"github.com/canopy-coord/canopy/httpapi"
@@ -50,6 +53,18 @@ type Main struct {
 	MaxClientRate     int
 	AllowedOrigins    string
 	PeerTLS           consensus.PeerTLS
+	// TLSCert and TLSKey make the API serve TLS; TLSClientCA verifies
+	// the client certificates sent to it.
+	TLSCert, TLSKey, TLSClientCA string
+	// AuthRequired has anonymous requests answered 401 AuthFailed, and
+	// makes creator-all the default ACL (service.Security).
+	AuthRequired bool
+	// SuperDigest (user:<base64 sha1>) names the super user.
+	SuperDigest string
+	// MetricsAuth makes /metrics need credentials with AuthRequired.
+	MetricsAuth bool
+	// AuditLog is the audit log's file (DESIGN §9); "" writes none.
+	AuditLog string
 	// Version is reported by /v1/status and the start-up log line.
 	Version string
 
@@ -62,6 +77,8 @@ type Main struct {
 	server    *http.Server
 	served    chan error
 	forwarder *cluster.Client
+	certs     *certSource // the API's certificate, nil without TLS
+	audit     *audit.Log  // the audit log, nil without --audit-log
 }
 
 // New returns a Main with DESIGN §7's defaults.
@@ -87,7 +104,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.RaftAdvertise, "raft-advertise", "", "address peers reach raft on, when it differs from --raft")
 	fs.StringVar(&m.HTTPAdvertise, "http-advertise", "", "address other nodes reach this node's API on, when it differs from --http")
 	fs.StringVar(&m.Peers, "peers", "", "static initial cluster: id=raftaddr,... (every node gets the same list, itself included)")
-	fs.StringVar(&m.Join, "join", "", "URL of a running cluster's node to join, e.g. http://127.0.0.1:8900")
+	fs.StringVar(&m.Join, "join", "", "URL of a running cluster's node to join, e.g. http://127.0.0.1:8900 (a bare host:port takes this node's scheme)")
 	fs.StringVar(&m.PeerTLS.CertFile, "peer-tls-cert", "", "raft mutual TLS: this node's certificate (its CommonName is its --id)")
 	fs.StringVar(&m.PeerTLS.KeyFile, "peer-tls-key", "", "raft mutual TLS: this node's key")
 	fs.StringVar(&m.PeerTLS.CAFile, "peer-tls-ca", "", "raft mutual TLS: the CA that signs every member's certificate")
@@ -110,6 +127,16 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.IntVar(&m.MaxClientConns, "max-client-conns", 0, "most open connections from one client IP address, like ZooKeeper's maxClientCnxns; more are answered 429 (0: no limit)")
 	fs.IntVar(&m.MaxClientRate, "max-client-rate", 0, "most requests and WebSocket frames a second from one client IP address; more are answered 429 (0: no limit)")
 	fs.StringVar(&m.AllowedOrigins, "allowed-origins", "", "comma-separated Origin host patterns allowed to open WebSockets besides the same origin")
+	fs.StringVar(&m.TLSCert, "tls-cert", "", "serve the API and UI over TLS with this certificate (PEM, re-read on SIGHUP); every node of a cluster serves TLS or none does")
+	fs.StringVar(&m.TLSKey, "tls-key", "", "the key of --tls-cert (PEM, re-read on SIGHUP)")
+	fs.StringVar(&m.TLSClientCA, "tls-client-ca", "", "PEM bundle of the CAs whose client certificates the API verifies (a client without one is still served); nodes also trust it when they forward to each other")
+	fs.BoolVar(&m.AuthRequired, "auth-required", false, "answer anonymous requests 401 AuthFailed (health, readiness, metrics and the UI's files stay open), and give a create without an ACL creator-all")
+	fs.StringVar(&m.SuperDigest, "super-digest", "", "the super user, who passes every ACL and administers the cluster: user:base64(sha1(user:password)), as `canopy digest USER` prints it")
+	fs.BoolVar(&m.MetricsAuth, "metrics-auth", false, "with --auth-required, /metrics needs credentials too")
+	fs.StringVar(&m.AuditLog, "audit-log", "", "append one JSON line per write, session event, ACL change and authentication to this file (reopened on SIGHUP, for rotation)")
+	fs.IntVar(&m.Limits.MaxEphemeralsPerSession, "max-ephemerals-per-session", 0, "most ephemerals one session may own; more are 507 QuotaExceeded (0: no limit)")
+	fs.IntVar(&m.Limits.MaxSessionsPerClient, "max-sessions-per-client", 0, "most open sessions one client IP address may hold; more are 429 (0: no limit)")
+	fs.Int64Var(&m.Limits.MaxTreeBytes, "max-tree-bytes", 0, "most bytes of node data the tree may hold; writes past it are 507 QuotaExceeded, deletes still work (0: no limit)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -118,6 +145,20 @@ func (m *Main) ParseFlags(args []string) error {
 	}
 	if t := m.PeerTLS; (t.CertFile != "" || t.KeyFile != "" || t.CAFile != "") && (t.CertFile == "" || t.KeyFile == "" || t.CAFile == "") {
 		return errors.New("--peer-tls-cert, --peer-tls-key and --peer-tls-ca go together")
+	}
+	if (m.TLSCert == "") != (m.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if m.SuperDigest != "" {
+		if _, err := acl.Fixup("", []api.ACL{{Scheme: "digest", ID: m.SuperDigest, Perms: api.PermAll}}, nil); err != nil {
+			return fmt.Errorf("--super-digest %q: want user:base64(sha1(user:password))", m.SuperDigest)
+		}
+	}
+	if m.TLSClientCA != "" && m.TLSCert == "" {
+		return errors.New("--tls-client-ca needs --tls-cert and --tls-key: client certificates come with TLS")
+	}
+	if _, err := m.joinURL(); err != nil {
+		return err
 	}
 	if m.MaxClientConns < 0 || m.MaxClientRate < 0 {
 		return errors.New("--max-client-conns and --max-client-rate are counts: 0 or more")
@@ -161,19 +202,34 @@ func (m *Main) Run(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	apiTLS, err := m.apiTLS()
+	if err != nil {
+		return err
+	}
+	forwardTLS, err := m.forwardTLS()
+	if err != nil {
+		return err
+	}
+	join, err := m.joinURL()
+	if err != nil {
+		return err
+	}
 	m.listener, err = net.Listen("tcp", m.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", m.HTTPAddr, err)
 	}
 	clients := httpapi.NewClientLimits(m.MaxClientConns, m.MaxClientRate, reg)
 	m.listener = clients.Listener(m.listener)
-	warnIfExposed(m.log, m.listener.Addr())
+	if msg := exposureWarning(m.listener.Addr().String(), apiTLS != nil, m.AuthRequired); msg != "" {
+		m.log.Warn().Str("http", m.listener.Addr().String()).Msg(msg)
+		fmt.Fprintln(m.stderr, "canopy: WARNING: "+msg)
+	}
 	peers, _ := m.peers()
 	httpAdvertise := m.HTTPAdvertise
 	if httpAdvertise == "" {
 		httpAdvertise = m.listener.Addr().String()
 	}
-	forwarder := cluster.NewClient(nil)
+	forwarder := cluster.NewClient(forwardTLS)
 	m.forwarder = forwarder
 	watchMetrics := wsnotify.NewMetrics(reg)
 	limits := m.Limits.WithDefaults()
@@ -203,7 +259,17 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	svc := service.New(m.node, limits)
+	sec := service.Security{AuthRequired: m.AuthRequired, SuperDigest: m.SuperDigest}
+	if m.AuditLog != "" {
+		if m.audit, err = audit.Open(m.AuditLog); err != nil {
+			return fmt.Errorf("--audit-log: %w", err)
+		}
+		if err := m.audit.Register(reg); err != nil {
+			return err
+		}
+		sec.Audit = auditor{m.audit}
+	}
+	svc := service.New(m.node, limits).WithSecurity(sec)
 	watch := wsnotify.NewHandler(svc, hub, wsnotify.Config{
 		OriginPatterns: splitList(m.AllowedOrigins),
 		Logger:         m.log,
@@ -214,18 +280,19 @@ func (m *Main) Run(ctx context.Context) error {
 	// encoding: twice the body limit leaves room for any of them.
 	streams := cluster.NewStreamServer(m.node, 2*int(limits.MaxBodyBytes), m.log, reg)
 	handler := httpapi.New(svc, m.node, httpapi.Config{
-		OpenAPI:    canopy.OpenAPI,
-		UI:         web.Files(),
-		Version:    m.Version,
-		Pprof:      m.Pprof,
-		Clients:    clients,
-		Watch:      watch.ServeWS,
-		Events:     watch.ServeSSE,
-		WatchCount: hub.WatchCount,
-		Stream:     streams,
-		Logger:     m.log,
-		Registerer: reg,
-		Gatherer:   reg,
+		OpenAPI:     canopy.OpenAPI,
+		UI:          web.Files(),
+		Version:     m.Version,
+		Pprof:       m.Pprof,
+		MetricsAuth: m.MetricsAuth,
+		Clients:     clients,
+		Watch:       watch.ServeWS,
+		Events:      watch.ServeSSE,
+		WatchCount:  hub.WatchCount,
+		Stream:      streams,
+		Logger:      m.log,
+		Registerer:  reg,
+		Gatherer:    reg,
 	})
 	m.server = &http.Server{
 		Handler:           handler,
@@ -233,17 +300,25 @@ func (m *Main) Run(ctx context.Context) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          nil,
+		TLSConfig:         apiTLS,
 	}
 	// The forwarding streams are hijacked connections the server no
 	// longer tracks: they end with it.
 	m.server.RegisterOnShutdown(streams.Close)
 	m.served = make(chan error, 1)
-	go func() { m.served <- m.server.Serve(m.listener) }()
-	if m.Join != "" && m.node.Fresh() {
+	go func() {
+		if apiTLS != nil {
+			// The certificate comes from TLSConfig.GetCertificate.
+			m.served <- m.server.ServeTLS(m.listener, "", "")
+			return
+		}
+		m.served <- m.server.Serve(m.listener)
+	}()
+	if join != "" && m.node.Fresh() {
 		m.joinDone = make(chan struct{})
 		var joinCtx context.Context
 		joinCtx, m.stopJoin = context.WithTimeout(context.Background(), 5*time.Minute)
-		go m.join(joinCtx, forwarder, httpAdvertise)
+		go m.join(joinCtx, forwarder, join, httpAdvertise)
 	}
 	m.log.Info().Str("http", m.HTTPURL()).Str("raft", m.node.RaftAddr()).Str("data_dir", m.DataDir).
 		Str("version", m.Version).Msg("canopy serving; UI at " + m.HTTPURL() + "/ui/")
@@ -267,17 +342,44 @@ func (m *Main) Registered() bool {
 }
 
 // HTTPURL is the base URL the API listens on.
-func (m *Main) HTTPURL() string { return "http://" + m.listener.Addr().String() }
+func (m *Main) HTTPURL() string { return m.scheme() + "://" + m.listener.Addr().String() }
 
-// join asks the cluster at --join to add this node, retrying until it does.
-func (m *Main) join(ctx context.Context, c *cluster.Client, httpAdvertise string) {
+// scheme is the API's, and every other node's: a cluster is all-TLS or
+// all-plain, and member records hold host:port only.
+func (m *Main) scheme() string {
+	if m.TLSCert != "" {
+		return "https"
+	}
+	return "http"
+}
+
+// joinURL is --join as a URL: a bare host:port gets this node's scheme,
+// and a URL of the other scheme is refused (a TLS node cannot join a
+// plain cluster, nor the reverse).
+func (m *Main) joinURL() (string, error) {
+	if m.Join == "" {
+		return "", nil
+	}
+	join := strings.TrimSuffix(m.Join, "/")
+	scheme, _, found := strings.Cut(join, "://")
+	switch {
+	case !found:
+		return m.scheme() + "://" + join, nil
+	case scheme != m.scheme():
+		return "", fmt.Errorf("--join %s: this node's API is %s, and every node of a cluster serves TLS or none does", m.Join, m.scheme())
+	}
+	return join, nil
+}
+
+// join asks the cluster at url to add this node, retrying until it does.
+func (m *Main) join(ctx context.Context, c *cluster.Client, url, httpAdvertise string) {
 	defer close(m.joinDone)
 	req := api.MemberRequest{ID: m.ID, Raft: m.node.RaftAddr(), HTTP: httpAdvertise, Voter: true}
-	if err := c.Join(ctx, strings.TrimSuffix(m.Join, "/"), req); err != nil {
-		m.log.Error().Err(err).Str("join", m.Join).Msg("could not join the cluster")
+	if err := c.Join(ctx, url, req); err != nil {
+		m.log.Error().Err(err).Str("join", url).Msg("could not join the cluster")
 		return
 	}
-	m.log.Info().Str("join", m.Join).Msg("joined the cluster")
+	m.log.Info().Str("join", url).Msg("joined the cluster")
 }
 
 // Log is the node's logger, for the caller's own lines.
@@ -319,17 +421,60 @@ func (m *Main) Close() error {
 	if m.forwarder != nil {
 		m.forwarder.Close()
 	}
+	if m.audit != nil {
+		errs = append(errs, m.audit.Close())
+	}
 	return errors.Join(errs...)
 }
 
-// warnIfExposed warns loudly when the API listens beyond loopback: there is
-// no TLS or authentication yet (DESIGN §9).
-func warnIfExposed(log zerolog.Logger, addr net.Addr) {
-	tcp, ok := addr.(*net.TCPAddr)
-	if ok && tcp.IP.IsLoopback() {
-		return
+// ReopenAudit reopens the audit log's file (after a rotation moved it).
+func (m *Main) ReopenAudit() error {
+	if m.audit == nil {
+		return nil
 	}
-	log.Warn().Str("http", addr.String()).Msg("!!! the API listens beyond loopback WITHOUT TLS OR AUTHENTICATION: anyone who can reach it can read and change every node !!!")
+	if err := m.audit.Reopen(); err != nil {
+		m.log.Error().Err(err).Str("file", m.AuditLog).Msg("audit log reopen failed")
+		return err
+	}
+	return nil
+}
+
+// auditor writes the operation layer's audit records to the audit log.
+type auditor struct{ log *audit.Log }
+
+func (a auditor) Record(r service.AuditRecord) {
+	session := ""
+	if r.Session != 0 {
+		session = r.Session.String()
+	}
+	a.log.Record(audit.Entry{Time: r.Time, Zxid: r.Zxid, Identity: r.Identity, Client: r.Client,
+		Session: session, Op: r.Op, Path: r.Path, Result: r.Result})
+}
+
+// exposureWarning is the start-up warning for an API listening at addr
+// (host:port), or "" when none is due (DESIGN §9): beyond loopback, the
+// API wants both TLS and authentication. A host name other than localhost
+// is taken to be reachable: this decides without resolving it.
+func exposureWarning(addr string, tls, auth bool) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if strings.EqualFold(host, "localhost") {
+		return ""
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.IsLoopback() {
+		return ""
+	}
+	switch {
+	case !tls && !auth:
+		return "!!! the API listens beyond loopback WITHOUT TLS OR AUTHENTICATION: anyone who can reach it can read and change every node !!!"
+	case !tls:
+		return "!!! the API listens beyond loopback WITHOUT TLS: credentials and data cross the network in the clear (--tls-cert, --tls-key) !!!"
+	case !auth:
+		return "!!! the API listens beyond loopback WITHOUT AUTHENTICATION: anyone who can reach it can read and change every node (--auth-required) !!!"
+	}
+	return ""
 }
 
 func splitList(s string) []string {

@@ -31,18 +31,16 @@ func (s *Service) Multi(ctx context.Context, req MultiRequest) (api.MultiRespons
 	}
 	cmd := &fsm.Command{Op: fsm.OpMulti, Ops: make([]fsm.Command, len(req.Ops))}
 	for i, op := range req.Ops {
-		c, err := s.commandFromOp(op, req.Session)
+		c, err := s.commandFromOp(ctx, op, req.Session)
 		if err != nil {
 			e := withIndex(err, i)
 			return api.MultiResponse{Results: fsm.FailedMulti(len(req.Ops), i, e), Error: e}, s.node.Applied(), e
 		}
 		cmd.Ops[i] = c
 	}
-	ctx, cancel := s.withDeadline(ctx)
-	defer cancel()
-	res, zxid, err := s.node.Propose(ctx, cmd)
-	if err != nil {
-		return api.MultiResponse{}, s.node.Applied(), err
+	res, zxid, err := s.propose(ctx, cmd)
+	if err != nil && res.Err == nil {
+		return api.MultiResponse{}, zxid, err
 	}
 	if res.Err != nil {
 		return api.MultiResponse{Results: res.Multi, Error: res.Err}, zxid, res.Err
@@ -63,14 +61,14 @@ func withIndex(err error, i int) *api.Error {
 
 // commandFromOp builds one op of a multi with the same rules as the
 // operation it names.
-func (s *Service) commandFromOp(op api.MultiOp, session api.ID) (fsm.Command, error) {
+func (s *Service) commandFromOp(ctx context.Context, op api.MultiOp, session api.ID) (fsm.Command, error) {
 	switch op.Op {
 	case "create", "set", "delete", "check":
 	default:
 		return fsm.Command{}, unknownOp(op)
 	}
-	if op.Op != "create" && (op.Ephemeral || op.Sequential || op.Container || op.TTLms != nil) {
-		return fsm.Command{}, api.BadArguments(op.Path, "ephemeral, sequential, container and ttl_ms apply to create only")
+	if op.Op != "create" && (op.Ephemeral || op.Sequential || op.Container || op.TTLms != nil || op.ACL != nil) {
+		return fsm.Command{}, api.BadArguments(op.Path, "ephemeral, sequential, container, ttl_ms and acl apply to create only")
 	}
 	data, err := DecodeData(op.Path, op.Data, op.Encoding)
 	if err != nil {
@@ -78,8 +76,8 @@ func (s *Service) commandFromOp(op api.MultiOp, session api.ID) (fsm.Command, er
 	}
 	switch op.Op {
 	case "create":
-		return s.createCommand(CreateRequest{Path: op.Path, Data: data, Ephemeral: op.Ephemeral,
-			Sequential: op.Sequential, Container: op.Container, TTLms: op.TTLms, Session: session})
+		return s.createCommand(ctx, CreateRequest{Path: op.Path, Data: data, Ephemeral: op.Ephemeral,
+			Sequential: op.Sequential, Container: op.Container, TTLms: op.TTLms, Session: session, ACL: op.ACL})
 	case "set":
 		return s.setCommand(SetDataRequest{Path: op.Path, Data: data, Version: op.Version})
 	case "delete":

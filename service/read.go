@@ -110,14 +110,19 @@ func (s *Service) GetData(ctx context.Context, path string, c Consistency, on On
 	if err := s.readable(ctx, path, c); err != nil {
 		return Node{}, s.node.Applied(), err
 	}
+	identity := CallerOf(ctx).Identity
 	var out Node
 	var zxid int64
 	var err error
 	s.node.Tree().Read(func(tr fsm.Reader) {
 		var data string
 		var stat api.Stat
+		if err = tr.Allowed(path, identity, api.PermRead); err != nil {
+			zxid = tr.Applied()
+			return // ZooKeeper sets no watch on a missing or unreadable node here
+		}
 		if data, stat, zxid, err = tr.Get(path); err != nil {
-			return // ZooKeeper sets no watch on a missing node here
+			return
 		}
 		out = Node{Path: path, Data: data, Stat: stat}
 		if on != nil {
@@ -158,9 +163,14 @@ func (s *Service) Children(ctx context.Context, req ChildrenRequest, c Consisten
 	if err := s.readable(ctx, req.Path, c); err != nil {
 		return fsm.ChildPage{Zxid: s.node.Applied()}, err
 	}
+	identity := CallerOf(ctx).Identity
 	var page fsm.ChildPage
 	var err error
 	s.node.Tree().Read(func(tr fsm.Reader) {
+		if err = tr.Allowed(req.Path, identity, api.PermRead); err != nil {
+			page.Zxid = tr.Applied()
+			return
+		}
 		if page, err = tr.Children(req.Path, req.After, req.Limit, req.WithStat); err != nil {
 			return
 		}
@@ -198,7 +208,12 @@ func (s *Service) Subtree(ctx context.Context, req TreeRequest, c Consistency) (
 	if err := s.readable(ctx, req.Path, c); err != nil {
 		return nil, s.node.Applied(), err
 	}
-	return s.node.Tree().Subtree(req.Path, req.Depth, req.Limit)
+	identity := CallerOf(ctx).Identity
+	var root *api.TreeNode
+	var zxid int64
+	var err error
+	s.node.Tree().Read(func(r fsm.Reader) { root, zxid, err = r.Subtree(req.Path, req.Depth, req.Limit, identity) })
+	return root, zxid, err
 }
 
 // Sync waits until this node has applied every write committed before the

@@ -33,13 +33,20 @@ type Consensus interface {
 
 // Service runs the operations over a node, within the limits.
 type Service struct {
-	node   Consensus
-	limits Limits
+	node     Consensus
+	limits   Limits
+	security Security
 }
 
 // New returns the operations over node; unset limits take their defaults.
 func New(node Consensus, limits Limits) *Service {
 	return &Service{node: node, limits: limits.WithDefaults()}
+}
+
+// WithSecurity sets the access control in force; call it before serving.
+func (s *Service) WithSecurity(sec Security) *Service {
+	s.security = sec
+	return s
 }
 
 // Limits are the limits in force.
@@ -66,9 +73,18 @@ func (s *Service) withDeadline(ctx context.Context) (context.Context, context.Ca
 	return context.WithTimeout(ctx, s.limits.RequestTimeout)
 }
 
-// propose commits cmd; an application failure (NoNode, BadVersion...) is
-// the error, with the zxid of the entry that failed.
+// propose commits cmd as the caller in ctx (its identity stamped in, for
+// the state machine's checks) and audits it; an application failure
+// (NoNode, BadVersion, NoAuth...) is the error, with the zxid of the entry
+// that failed.
 func (s *Service) propose(ctx context.Context, cmd *fsm.Command) (fsm.Result, int64, error) {
+	res, zxid, err := s.commit(ctx, cmd)
+	s.audit(ctx, cmd.Op.String(), auditPath(cmd, res), cmd.Session, zxid, err)
+	return res, zxid, err
+}
+
+func (s *Service) commit(ctx context.Context, cmd *fsm.Command) (fsm.Result, int64, error) {
+	cmd.Identity = CallerOf(ctx).Identity
 	ctx, cancel := s.withDeadline(ctx)
 	defer cancel()
 	res, zxid, err := s.node.Propose(ctx, cmd)
@@ -79,6 +95,15 @@ func (s *Service) propose(ctx context.Context, cmd *fsm.Command) (fsm.Result, in
 		return res, zxid, res.Err
 	}
 	return res, zxid, nil
+}
+
+// auditPath is the path an audit record names: the node created (with its
+// sequence suffix), else the command's.
+func auditPath(cmd *fsm.Command, res fsm.Result) string {
+	if res.Path != "" {
+		return res.Path
+	}
+	return cmd.Path
 }
 
 // CheckPath validates a znode path: its length, then ZooKeeper's rules.

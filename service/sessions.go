@@ -23,9 +23,13 @@ func (s *Service) OpenSession(ctx context.Context, timeoutMs int64) (api.Session
 	if timeoutMs < 0 {
 		return api.Session{}, s.node.Applied(), api.BadArguments("", "timeout_ms must not be negative, got %d", timeoutMs)
 	}
+	if err := s.checkSessions(ctx); err != nil {
+		return api.Session{}, s.node.Applied(), err
+	}
 	ctx, cancel := s.withDeadline(ctx)
 	defer cancel()
-	sess, zxid, err := s.node.CreateSession(ctx, timeoutMs, nil)
+	sess, zxid, err := s.node.CreateSession(ctx, timeoutMs, CallerOf(ctx).Identity)
+	s.audit(ctx, "createSession", "", sess.ID, zxid, err)
 	if err != nil {
 		return api.Session{}, s.node.Applied(), err
 	}
@@ -33,19 +37,23 @@ func (s *Service) OpenSession(ctx context.Context, timeoutMs int64) (api.Session
 }
 
 // KeepAlive renews a session's lease; it answers once the renewal has
-// reached the leader.
+// reached the leader. A session belongs to its opener (DESIGN §9): anyone
+// else is NoAuth.
 func (s *Service) KeepAlive(ctx context.Context, id api.ID) (api.Session, error) {
+	if err := s.checkSession(ctx, id); err != nil {
+		return api.Session{}, err
+	}
 	ctx, cancel := s.withDeadline(ctx)
 	defer cancel()
 	return s.node.KeepAlive(ctx, id)
 }
 
 // Touch is the keep-alive that any request within a session is (as any
-// request on a ZooKeeper connection is): only a session that is gone is an
-// error; a keep-alive that could not reach the leader right now is not the
-// request's failure.
+// request on a ZooKeeper connection is): only a session that is gone, or
+// another identity's, is an error; a keep-alive that could not reach the
+// leader right now is not the request's failure.
 func (s *Service) Touch(ctx context.Context, id api.ID) error {
-	if _, err := s.KeepAlive(ctx, id); api.CodeOf(err) == api.CodeSessionExpired {
+	if _, err := s.KeepAlive(ctx, id); api.CodeOf(err) == api.CodeSessionExpired || api.CodeOf(err) == api.CodeNoAuth {
 		return err
 	}
 	return nil
@@ -54,7 +62,7 @@ func (s *Service) Touch(ctx context.Context, id api.ID) error {
 // CloseSession closes a session and deletes its ephemerals; it returns
 // the zxid of the close.
 func (s *Service) CloseSession(ctx context.Context, id api.ID) (int64, error) {
-	_, zxid, err := s.propose(ctx, &fsm.Command{Op: fsm.OpCloseSession, Session: id})
+	_, zxid, err := s.propose(ctx, &fsm.Command{Op: fsm.OpCloseSession, Session: id}) // the state machine checks the owner
 	return zxid, err
 }
 

@@ -19,6 +19,8 @@ type CreateRequest struct {
 	Parents    bool   // create missing ancestors as persistent nodes
 	TTLms      *int64 // a TTL node; nil for none
 	Session    api.ID
+	// ACL is the node's; nil is the server's default (DESIGN §9).
+	ACL []api.ACL
 }
 
 // SetDataRequest replaces a node's data; Version nil (or -1) matches any.
@@ -38,7 +40,7 @@ type DeleteRequest struct {
 // Create makes a node and returns its actual path (a sequential name has
 // its suffix) and stat.
 func (s *Service) Create(ctx context.Context, req CreateRequest) (api.PathStat, int64, error) {
-	cmd, err := s.createCommand(req)
+	cmd, err := s.createCommand(ctx, req)
 	if err != nil {
 		return api.PathStat{}, s.node.Applied(), err
 	}
@@ -74,8 +76,12 @@ func (s *Service) proposeNode(ctx context.Context, cmd *fsm.Command) (api.PathSt
 
 // createCommand refuses early what the state machine would refuse for
 // the request's shape alone, so bad input never costs a raft entry.
-func (s *Service) createCommand(req CreateRequest) (fsm.Command, error) {
+func (s *Service) createCommand(ctx context.Context, req CreateRequest) (fsm.Command, error) {
 	c := fsm.Command{Op: fsm.OpCreate, Path: req.Path, Data: req.Data, Version: fsm.AnyVersion, Session: req.Session}
+	var err error
+	if c.ACL, err = s.createACL(ctx, req.Path, req.ACL); err != nil {
+		return c, err
+	}
 	if req.Ephemeral {
 		c.Flags |= fsm.FlagEphemeral
 	}
@@ -107,6 +113,14 @@ func (s *Service) createCommand(req CreateRequest) (fsm.Command, error) {
 	if err := s.checkData(req.Path, req.Data); err != nil {
 		return c, err
 	}
+	if err := s.checkTreeBytes(req.Path, len(req.Data)); err != nil {
+		return c, err
+	}
+	if req.Ephemeral {
+		if err := s.checkEphemeral(req.Path, req.Session); err != nil {
+			return c, err
+		}
+	}
 	return c, fsm.CheckRequest(&c)
 }
 
@@ -119,7 +133,10 @@ func (s *Service) setCommand(req SetDataRequest) (fsm.Command, error) {
 	if err := s.CheckPath(req.Path); err != nil {
 		return c, err
 	}
-	return c, s.checkData(req.Path, req.Data)
+	if err := s.checkData(req.Path, req.Data); err != nil {
+		return c, err
+	}
+	return c, s.checkTreeBytes(req.Path, len(req.Data))
 }
 
 func (s *Service) deleteCommand(req DeleteRequest) (fsm.Command, error) {

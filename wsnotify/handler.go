@@ -60,7 +60,7 @@ func (h *Handler) ServeWS(w http.ResponseWriter, r *http.Request) {
 	}
 	defer h.connection("websocket", r)()
 	ws.SetReadLimit(h.svc.Limits().MaxBodyBytes)
-	c := &conn{h: h, ws: ws, sub: h.hub.NewSubscriber(), remote: r.RemoteAddr, log: h.cfg.Logger.With().Str("remote", r.RemoteAddr).Logger()}
+	c := &conn{h: h, ws: ws, sub: h.hub.NewSubscriberFor(service.CallerOf(r.Context()).Identity), remote: r.RemoteAddr, log: h.cfg.Logger.With().Str("remote", r.RemoteAddr).Logger()}
 	c.serve(r.Context())
 }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/canopy-coord/canopy/acl"
 	"github.com/canopy-coord/canopy/api"
 	"github.com/canopy-coord/canopy/service"
 )
@@ -61,6 +62,14 @@ type Subscriber struct {
 	// The last event queued: a subscriber never gets an event twice.
 	lastZxid int64
 	lastK    int
+	// identity is the connection's caller's: an event about a node it may
+	// not READ is never sent to it, as in ZooKeeper.
+	identity []string
+}
+
+// canRead reports whether s may see d: READ on the node d is about.
+func (s *Subscriber) canRead(d *Delivery) bool {
+	return d.Event.ACL == nil || acl.Allowed(d.Event.ACL, s.identity, api.PermRead)
 }
 
 // push appends to the queue and returns its length.
@@ -161,9 +170,15 @@ func NewHub(cfg HubConfig) *Hub {
 	return h
 }
 
-// NewSubscriber registers a subscriber with an empty bounded queue.
-func (h *Hub) NewSubscriber() *Subscriber {
+// NewSubscriber registers a subscriber with an empty bounded queue, for
+// an anonymous caller.
+func (h *Hub) NewSubscriber() *Subscriber { return h.NewSubscriberFor(nil) }
+
+// NewSubscriberFor registers a subscriber for a caller holding identity
+// (service.Caller): it gets only the events of nodes it may READ.
+func (h *Hub) NewSubscriberFor(identity []string) *Subscriber {
 	s := &Subscriber{
+		identity: identity,
 		wake:     make(chan struct{}, 1),
 		dropped:  make(chan struct{}),
 		watches:  make(map[watchKey]struct{}),
@@ -272,7 +287,7 @@ func (h *Hub) trigger(k Kind, path string, d *Delivery, oneShot bool) {
 // queue. A replay (bounded false) is never cut: it is as long as the
 // history it comes from.
 func (h *Hub) send(s *Subscriber, d *Delivery, bounded bool) {
-	if !s.isActive {
+	if !s.isActive || !s.canRead(d) {
 		return
 	}
 	if bounded && d.Zxid != s.lastZxid && s.pending() >= h.queueSize {
@@ -359,7 +374,7 @@ func (h *Hub) Watch(s *Subscriber, k Kind, path string, after int64, response []
 // comes out of zxid order: the price of a since_zxid replay for a second
 // watch on a connection that is already past it.
 func (h *Hub) sendReplayed(s *Subscriber, d *Delivery) {
-	if !s.isActive {
+	if !s.isActive || !s.canRead(d) {
 		return
 	}
 	lz, lk := s.lastZxid, s.lastK

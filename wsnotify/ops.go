@@ -69,6 +69,9 @@ func init() {
 		"delete":      (*conn).write,
 		"multi":       (*conn).multi,
 		"sync":        (*conn).sync,
+		"getACL":      (*conn).getACL,
+		"setACL":      (*conn).setACL,
+		"whoami":      (*conn).whoami,
 	}
 }
 
@@ -209,8 +212,8 @@ func (c *conn) write(ctx context.Context, req *request) (any, error) {
 	if req.Parents && req.Op != "create" || req.Recursive && req.Op != "delete" {
 		return nil, api.BadArguments(req.Path, "parents applies to create, recursive to delete")
 	}
-	if req.Op != "create" && (req.Ephemeral || req.Sequential || req.Container || req.TTLms != nil) {
-		return nil, api.BadArguments(req.Path, "ephemeral, sequential, container and ttl_ms apply to create only")
+	if req.Op != "create" && (req.Ephemeral || req.Sequential || req.Container || req.TTLms != nil || req.ACL != nil) {
+		return nil, api.BadArguments(req.Path, "ephemeral, sequential, container, ttl_ms and acl apply to create only")
 	}
 	if req.Op == "delete" {
 		_, err := c.h.svc.Delete(ctx, service.DeleteRequest{Path: req.Path, Version: req.Version, Recursive: req.Recursive})
@@ -227,7 +230,7 @@ func (c *conn) write(ctx context.Context, req *request) (any, error) {
 	if req.Op == "create" {
 		res, _, err = c.h.svc.Create(ctx, service.CreateRequest{Path: req.Path, Data: data, Ephemeral: req.Ephemeral,
 			Sequential: req.Sequential, Container: req.Container, Parents: req.Parents, TTLms: req.TTLms,
-			Session: api.ID(c.session.Load())})
+			Session: api.ID(c.session.Load()), ACL: req.ACL})
 	} else {
 		res, _, err = c.h.svc.SetData(ctx, service.SetDataRequest{Path: req.Path, Data: data, Version: req.Version})
 	}
@@ -264,4 +267,27 @@ func (c *conn) sync(ctx context.Context, req *request) (any, error) {
 		return nil, err
 	}
 	return api.SyncResult{Zxid: zxid}, nil
+}
+
+func (c *conn) getACL(ctx context.Context, req *request) (any, error) {
+	res, _, err := c.h.svc.GetACL(ctx, req.Path, consistency(req))
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func (c *conn) setACL(ctx context.Context, req *request) (any, error) {
+	if req.ACL == nil {
+		return nil, api.InvalidACL(req.Path, `setACL needs "acl": a list of {"scheme", "id", "perms"}`)
+	}
+	res, _, err := c.h.svc.SetACL(ctx, service.SetACLRequest{Path: req.Path, ACL: req.ACL, AVersion: req.AVersion})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func (c *conn) whoami(ctx context.Context, req *request) (any, error) {
+	return c.h.svc.WhoAmI(ctx), nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/service"
 )
 
 // ServeSSE streams the events of a path (and with ?recursive, of its
@@ -27,7 +28,7 @@ func (h *Handler) ServeSSE(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer h.connection("sse", r)()
-	sub := h.hub.NewSubscriber()
+	sub := h.hub.NewSubscriberFor(service.CallerOf(r.Context()).Identity)
 	defer h.hub.Close(sub)
 	if err := h.hub.Watch(sub, kind, path, after, nil); err != nil {
 		api.WriteError(w, h.svc.Applied(), err)

@@ -129,7 +129,8 @@ func globalsAfterVerb(args []string) []string {
 }
 
 // globalFlags are the flags addGlobals declares, by name.
-var globalFlags = map[string]bool{"server": true, "o": true, "output": true, "timeout": true}
+var globalFlags = map[string]bool{"server": true, "o": true, "output": true, "timeout": true,
+	"user": true, "cacert": true, "cert": true, "key": true}
 
 func isGroup(word string) bool {
 	for _, v := range verbs() {
@@ -140,7 +141,8 @@ func isGroup(word string) bool {
 	return false
 }
 
-// serve runs a node until SIGINT or SIGTERM, then shuts down gracefully.
+// serve runs a node until SIGINT or SIGTERM, then shuts down gracefully;
+// SIGHUP reloads its TLS certificate and reopens its audit log.
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	m := server.New(stderr)
 	m.Version = version
@@ -152,6 +154,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP re-reads the API's certificate and key, as web servers do: a
+	// renewed certificate without a restart. It is caught from the start,
+	// so that one sent early does not end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	if err := m.Run(ctx); err != nil {
 		m.Close()
 		return err
@@ -159,15 +167,22 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if os.Getenv("GOGC") == "" {
 		server.TuneGC(ctx) // pace the GC by the tree's size from now on
 	}
-	select {
-	case <-ctx.Done():
-		m.Log().Info().Msg("shutting down")
-	case <-m.Halted():
-		// The node stopped itself, with the reason logged; the process
-		// ends non-zero so that a service manager does not restart it
-		// into the same entry unnoticed.
-		m.Close()
-		return m.HaltErr()
+wait:
+	for {
+		select {
+		case <-hup:
+			_ = m.ReloadTLS()   // a failure is logged, and the old certificate stays
+			_ = m.ReopenAudit() // for log rotation; a failure is logged
+		case <-ctx.Done():
+			m.Log().Info().Msg("shutting down")
+			break wait
+		case <-m.Halted():
+			// The node stopped itself, with the reason logged; the process
+			// ends non-zero so that a service manager does not restart it
+			// into the same entry unnoticed.
+			m.Close()
+			return m.HaltErr()
+		}
 	}
 	if err := m.Close(); err != nil {
 		return &shutdownError{err}

@@ -49,6 +49,13 @@ type proc struct {
 // waits until it is ready.
 func startProc(t testing.TB, dataDir string, extra ...string) *proc {
 	t.Helper()
+	return startProcOver(t, "http", http.DefaultClient, dataDir, extra...)
+}
+
+// startProcOver is startProc for a node whose API is scheme's (https
+// when extra has --tls-cert), asked for readiness with client.
+func startProcOver(t testing.TB, scheme string, client *http.Client, dataDir string, extra ...string) *proc {
+	t.Helper()
 	httpAddr, raftAddr := testkit.FreePort(t), testkit.FreePort(t)
 	args := append([]string{"serve", "--http", httpAddr, "--raft", raftAddr,
 		"--data-dir", dataDir, "--log-level", "warn", "--election-timeout", "200ms"}, extra...)
@@ -61,12 +68,12 @@ func startProc(t testing.TB, dataDir string, extra ...string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, url: "http://" + httpAddr, done: make(chan error, 1), log: logFile.Name()}
+	p := &proc{cmd: cmd, url: scheme + "://" + httpAddr, done: make(chan error, 1), log: logFile.Name()}
 	go func() { p.done <- cmd.Wait(); logFile.Close() }()
 	t.Cleanup(func() { p.kill() })
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		resp, err := http.Get(p.url + "/readyz")
+		resp, err := client.Get(p.url + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {

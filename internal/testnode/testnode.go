@@ -5,6 +5,7 @@ package testnode
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,7 +22,7 @@ import (
 // Node is one running node.
 type Node struct {
 	ID  string
-	URL string // http://127.0.0.1:port
+	URL string // http://127.0.0.1:port, https:// with TLS
 	t   testing.TB
 	m   *server.Main
 
@@ -117,6 +118,14 @@ func (nd *Node) start() {
 	nd.t.Cleanup(func() { nd.Stop() })
 }
 
+// Main is the running node, for what a test does as the binary would (a
+// SIGHUP's ReloadTLS).
+func (nd *Node) Main() *server.Main {
+	nd.mu.Lock()
+	defer nd.mu.Unlock()
+	return nd.m
+}
+
 // Stop shuts the node down (gracefully); stopping twice is harmless.
 func (nd *Node) Stop() {
 	nd.mu.Lock()
@@ -138,7 +147,7 @@ func (nd *Node) Restart() {
 	old := nd.m
 	m := configure(logSink(nd.t), nd.ID, old.DataDir, nd.opts)
 	m.RaftAddr, m.Peers = old.RaftAddr, old.Peers
-	m.HTTPAddr = strings.TrimPrefix(nd.URL, "http://")
+	_, m.HTTPAddr, _ = strings.Cut(nd.URL, "://")
 	nd.mu.Lock()
 	nd.m, nd.closed = m, false
 	nd.mu.Unlock()
@@ -160,7 +169,11 @@ func (nd *Node) waitReady(timeout time.Duration) error {
 	// Ready, and quiet: the node's own member record is in, so a test
 	// that reads the applied zxid and then writes sees only its writes.
 	err := testkit.Poll(timeout, func() (bool, string) {
-		resp, err := http.Get(nd.URL + "/readyz")
+		client := http.DefaultClient
+		if strings.HasPrefix(nd.URL, "https:") {
+			client = readyTLSClient
+		}
+		resp, err := client.Get(nd.URL + "/readyz")
 		if err != nil {
 			return false, err.Error()
 		}
@@ -175,6 +188,14 @@ func (nd *Node) waitReady(timeout time.Duration) error {
 	}
 	return nil
 }
+
+// readyTLSClient asks TLS nodes for readiness: the tests that start them
+// check their certificates themselves. It keeps no connection open, which
+// would count against a node's --max-client-conns.
+var readyTLSClient = &http.Client{Transport: &http.Transport{
+	TLSClientConfig:   &tls.Config{InsecureSkipVerify: true},
+	DisableKeepAlives: true,
+}}
 
 // logSink sends a node's log lines to the test log when -v is given, and
 // nowhere otherwise.
