@@ -234,9 +234,35 @@ function paintWho() {
   $("#logout").hidden = !me.authenticated;
 }
 
+// socketAccepted opens a WebSocket and closes it again, to learn whether
+// the server takes this browser as it is (anonymous, or by its login
+// cookie). A fetch cannot ask: the server's 401 carries a Basic challenge,
+// which a browser answers itself, with its own password prompt (headless,
+// by waiting), before the page ever sees the 401; a WebSocket just fails.
+function socketAccepted() {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/v1/watch`);
+    ws.onopen = () => { resolve(true); ws.close(1000, "probe"); };
+    ws.onclose = () => resolve(false);
+    ws.onerror = () => {}; // onclose follows
+  });
+}
+
+async function serverReady() {
+  try { return (await fetch("/readyz", { cache: "no-store" })).ok; } catch { return false; }
+}
+
 // whoami answers true when the server serves this caller, false when it
-// needs a login first.
+// needs a login first. A socket refused by a server that is up and ready
+// means a login is needed; a server down or without a leader is the live
+// connection's to report.
 async function whoami() {
+  if (!(await socketAccepted()) && (await serverReady())) {
+    authRequired = true;
+    paintWho();
+    live.setState("offline", "log in to connect");
+    return false;
+  }
   try {
     me = (await api.whoami()).body;
   } catch (err) {
