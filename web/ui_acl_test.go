@@ -328,6 +328,14 @@ func TestUIACLLoginRequired(t *testing.T) {
 		t.Errorf("the page holds the password or the cookie: %s", leak)
 	}
 	tb.noErrorToasts()
+
+	// A restarted node signs cookies with a new key: the page asks again
+	// (its form, not the browser's prompt), and then works as before.
+	n.stop()
+	n.start()
+	tb.waitJS(`!!document.querySelector('dialog.logindlg[open]')`, "the login form after the node restarted")
+	login("alice", "secret")
+	tb.waitJS(`document.querySelector('#editor').value === 'changed'`, "alice's data after logging in again")
 }
 
 // TestUIACLWhoAmIAndOptionalLogin: without --auth-required the page works

@@ -87,6 +87,15 @@ const live = new Live({
       for (const a of alerts.querySelectorAll(".alert.err[data-code=Network]")) a.remove();
       tree.retry();
       if (node.failed) node.reload();
+      // A restarted node no longer knows the login cookie (it signs them
+      // with a key of its process): say who the page is now.
+      refreshWho();
+    }
+    // A socket refused again and again by a server that is up: the login
+    // is gone (a restart, or it expired), and REST would meet the browser's
+    // own password prompt. Ask for it with the page's form instead.
+    if (state === "offline" && started && live.retry === 3 && me && me.authenticated) {
+      serverReady().then((ok) => { if (ok && live.state !== "online") { authRequired = true; login(true); } });
     }
     conn.dataset.state = state;
     const label = { connecting: "Connecting…", online: "Live", offline: "Offline" }[state];
@@ -246,6 +255,12 @@ function socketAccepted() {
     ws.onclose = () => resolve(false);
     ws.onerror = () => {}; // onclose follows
   });
+}
+
+async function refreshWho() {
+  try { me = (await api.whoami()).body; } catch { return; }
+  setWho(me);
+  paintWho();
 }
 
 async function serverReady() {
