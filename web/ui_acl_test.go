@@ -111,7 +111,11 @@ func TestUIACLViewAndEditWithTheGrid(t *testing.T) {
 	tb.click(`#node .acl [data-act=acl-add]`)
 	tb.waitJS(`document.querySelectorAll('#node .acl .aclgrid tbody tr').length === 2`, "a second row")
 	tb.choose(fmt.Sprintf(aclRow, 2)+`select`, "digest")
-	tb.run(chromedp.SetValue(fmt.Sprintf(aclRow, 2)+`input[data-field=id]`, alice, chromedp.ByQuery))
+	// Typed as user:password, then hashed in the page, as zkCli's users
+	// would otherwise have to with `canopy digest`.
+	tb.run(chromedp.SendKeys(fmt.Sprintf(aclRow, 2)+`input[data-field=id]`, "alice:secret", chromedp.ByQuery))
+	tb.click(fmt.Sprintf(aclRow, 2) + `[data-act=acl-hash]`)
+	tb.waitJS(fmt.Sprintf(`document.querySelector(%q).value === %q`, fmt.Sprintf(aclRow, 2)+`input[data-field=id]`, alice), "the digest id computed from alice:secret")
 	for _, p := range "cdrwa" {
 		tb.checked(fmt.Sprintf(aclRow, 2)+fmt.Sprintf(`input[data-perm=%c]`, p), true)
 	}
