@@ -157,6 +157,7 @@ export class AclPanel {
     this.res = res.body;
     this.editor = null;
     this.el.dataset.state = "ok";
+    delete this.el.dataset.error;
     this.say("");
     this.render();
   }
@@ -216,6 +217,7 @@ export class AclPanel {
     this.res = res.body;
     this.editor = null;
     this.el.dataset.state = "ok";
+    delete this.el.dataset.error;
     this.say("");
     this.render();
     this.app.aclChanged(path, res.body.stat);

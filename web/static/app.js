@@ -138,7 +138,7 @@ $("#session-end").addEventListener("click", async () => {
 
 // --- views ------------------------------------------------------------------
 
-const tree = new Tree($("#tree"), { live, onSelect: (p) => app.go(p), onError: (e, d) => app.showError(e, d) });
+const tree = new Tree($("#tree"), { live, onSelect: (p) => app.go(p), onError: (e, d) => app.showError(e, d), readable: (p) => node.readable(p) });
 const node = new NodeView($("#node"), app);
 const log = new EventLog($("#panel-events"), app);
 const sessions = new SessionsPanel($("#panel-sessions"), app);
@@ -187,17 +187,20 @@ window.addEventListener("hashchange", () => select(fromHash(location.hash)));
 // of the parent typed so far (a prefix page, so huge parents stay fast).
 const pathin = $("#pathin");
 const opts = $("#pathopts");
+let unlistable = null; // the last directory the ACL would not list: not asked again while typing
 const complete = debounce(async () => {
   const v = pathin.value;
   if (!v.startsWith("/")) return;
   const dir = v.endsWith("/") ? normalizePath(v) || "/" : parentOf(v) || "/";
   const prefix = v.endsWith("/") ? "" : baseName(v);
+  if (dir === unlistable) return;
   try {
     const res = await api.children(dir, { limit: 50, after: prefix ? before(prefix) : undefined, stat: false });
     const names = res.body.children.filter((n) => n.startsWith(prefix));
     opts.replaceChildren(...names.map((n) => h("option", { value: join(dir, n) })));
   } catch (err) {
     opts.replaceChildren();
+    if (err.code === "NoAuth") unlistable = dir;
     if (!["NoNode", "BadArguments", "NoAuth", "AuthFailed"].includes(err.code)) app.showError(err, "Completing the path");
   }
 }, 150);

@@ -87,7 +87,8 @@ export class NodeView {
     this.renderHead();
     this.banners.replaceChildren();
     this.editStatus.textContent = "Loading…";
-    await Promise.all([this.load(), this.acl.open(path)]);
+    this.loading = this.load();
+    await Promise.all([this.loading, this.acl.open(path)]);
     // Watch from the state just read: nothing between read and watch is lost.
     if (this.path === path) {
       this.live.watch(path, "persistent", this.zx || undefined);
@@ -124,6 +125,13 @@ export class NodeView {
     this.editor.value = this.editText();
     this.fitEditor();
     this.render();
+  }
+
+  // readable answers whether the data of path could be read, once known.
+  async readable(path) {
+    if (path !== this.path) return true;
+    await this.loading;
+    return path !== this.path || !this.denied;
   }
 
   // loadDenied shows a node whose data this caller may not read: its Stat

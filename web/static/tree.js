@@ -11,8 +11,12 @@ const GONE_MS = 4000; // a deleted row stays visible, marked, this long
 const blankStat = () => ({ numChildren: 0, ephemeralOwner: "0x0", dataLength: 0, version: 0 });
 
 export class Tree {
-  constructor(el, { live, onSelect, onError }) {
-    Object.assign(this, { el, live, onSelect, onError });
+  // readable(path) answers (maybe as a promise) whether the caller may
+  // read path, as far as the page knows: the open node is not expanded
+  // by itself when it may not (each refusal counts toward the server's
+  // limit on NoAuth answers to a client).
+  constructor(el, { live, onSelect, onError, readable = () => true }) {
+    Object.assign(this, { el, live, onSelect, onError, readable });
     this.rows = new Map();
     this.selected = null;
     this.focused = null;
@@ -385,7 +389,7 @@ export class Tree {
     const r = this.rows.get(path);
     if (!r) return;
     // The open node shows its children too, so they update live.
-    if (this.selected === path && !r.expanded && !r.deleted) await this.expand(r);
+    if (this.selected === path && !r.expanded && !r.deleted && (await this.readable(path)) && this.selected === path) await this.expand(r);
     r.div.scrollIntoView({ block: "nearest" });
   }
 
