@@ -229,8 +229,8 @@ func TestUntrustedCertificateFailsAtOnce(t *testing.T) {
 	start := time.Now()
 	_, err = c.WhoAmI(testCtx(t, 30*time.Second))
 	var cv *tls.CertificateVerificationError
-	if !errors.As(err, &cv) {
-		t.Fatalf("WhoAmI against an untrusted certificate: %v, want a certificate verification error", err)
+	if !errors.As(err, &cv) || !errors.Is(err, client.ErrTLS) {
+		t.Fatalf("WhoAmI against an untrusted certificate: %v, want ErrTLS and a certificate verification error", err)
 	}
 	if took := time.Since(start); took > 10*time.Second {
 		t.Fatalf("took %v: a certificate problem is not retried until the deadline", took)
@@ -295,6 +295,20 @@ func TestClientWorksOverTLSWithItsCA(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("no event on the persistent watch over wss")
+	}
+
+	// One server of several failing TLS is skipped, as one that is down.
+	bad := startContractServer(t) // httptest's certificate: not of ca
+	both, err := client.New(client.Config{Servers: []string{bad.URL, nd.URL, bad.URL}, TLS: &tls.Config{RootCAs: ca.Pool()}})
+	check(t, err)
+	defer both.Close()
+	for i := range 6 {
+		if _, err := both.Get(ctx, "/a"); err != nil {
+			t.Fatalf("Get %d with one good server of three: %v", i, err)
+		}
+		if _, _, _, err := both.ExistsW(ctx, "/a"); err != nil {
+			t.Fatalf("ExistsW %d with one good server of three: %v", i, err)
+		}
 	}
 
 	// Plain http to a TLS node, and an unknown CA, are refused at once.

@@ -258,6 +258,7 @@ func (c *Client) do(ctx context.Context, req *request) (*response, error) {
 	defer cancel()
 	backoff := 20 * time.Millisecond
 	var lastErr error
+	tlsFailed := 0
 	for attempt := 0; ; attempt++ {
 		idx := int(c.current.Load())
 		resp, retry, err := c.try(ctx, c.servers[idx], req)
@@ -266,6 +267,14 @@ func (c *Client) do(ctx context.Context, req *request) (*response, error) {
 			return resp, nil
 		}
 		lastErr = err
+		var te *tlsError
+		if errors.As(err, &te) {
+			// Every server refusing TLS is a matter of certificates, which
+			// no wait mends: say so at once.
+			if tlsFailed++; tlsFailed >= len(c.servers) {
+				retry = false
+			}
+		}
 		if retry || serverTrouble(err) {
 			// Move on to the next server (unless another call already did),
 			// also for a write not sent again here: the caller's retry
@@ -346,9 +355,8 @@ func (c *Client) try(ctx context.Context, server string, req *request) (*respons
 			return nil, false, err
 		}
 		if tlsTrouble(err) {
-			// Another try, or another server of the same cluster, meets
-			// the same certificates: say so at once.
-			return nil, false, fmt.Errorf("canopy: TLS with %s: %w", server, err)
+			// Refused before any request was sent: another server may do.
+			return nil, true, &tlsError{server: server, err: err}
 		}
 		// A request that never left (no connection) may go elsewhere; one
 		// that did may have been applied.
@@ -447,6 +455,16 @@ func (e *netError) Error() string { return fmt.Sprintf("cannot reach %s: %v", e.
 func (e *netError) Unwrap() []error {
 	return []error{ErrUnavailable, e.err}
 }
+
+// tlsError is a failure of TLS with a server: its certificate not
+// trusted, ours refused, or no TLS there at all.
+type tlsError struct {
+	server string
+	err    error
+}
+
+func (e *tlsError) Error() string   { return fmt.Sprintf("TLS with %s: %v", e.server, e.err) }
+func (e *tlsError) Unwrap() []error { return []error{ErrTLS, e.err} }
 
 // throttled is a 429 with its Retry-After.
 type throttled struct {

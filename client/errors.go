@@ -45,6 +45,11 @@ var (
 	ErrSessionLost = errors.New("canopy: session lost: no keep-alive acknowledged within its timeout")
 	// ErrClosed: the client or session was closed.
 	ErrClosed = errors.New("canopy: closed")
+	// ErrTLS: TLS with every server failed: their certificates are not
+	// trusted (Config.TLS.RootCAs), ours was refused, or they do not speak
+	// TLS. The error also matches the TLS package's own, such as
+	// *tls.CertificateVerificationError.
+	ErrTLS = errors.New("canopy: TLS failed")
 )
 
 // Code returns the API code of err (api.CodeSystemError for an error that

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/canopy-coord/canopy/api"
 	"github.com/canopy-coord/canopy/client"
 	"github.com/canopy-coord/canopy/internal/testnode"
 )
@@ -154,4 +155,44 @@ func ExampleClient_Multi() {
 	// Output:
 	// failed: true
 	// tx-1 exists: false
+}
+
+func ExampleClient_SetACL() {
+	ctx := context.Background()
+	// Alice's requests carry her credentials (HTTP Basic): the server
+	// gives them the identity digest:alice:<base64 sha1>, api.Digest's.
+	alice, err := client.New(client.Config{Servers: []string{serverURL}, User: "alice", Password: "secret"})
+	if err != nil {
+		panic(err)
+	}
+	defer alice.Close()
+	anyone, err := client.New(client.Config{Servers: []string{serverURL}})
+	if err != nil {
+		panic(err)
+	}
+	defer anyone.Close()
+
+	// zkCli's syntax: alice may do anything, anyone else read.
+	acl, err := api.ParseACLList("digest:" + api.Digest("alice", "secret") + ":cdrwa,world:anyone:r")
+	if err != nil {
+		panic(err)
+	}
+	if _, _, err := alice.Create(ctx, "/example-acl", []byte("v1"), &client.CreateOptions{ACL: acl}); err != nil {
+		panic(err)
+	}
+	_, err = anyone.Set(ctx, "/example-acl", []byte("v2"), client.AnyVersion)
+	fmt.Println("anyone may write:", !errors.Is(err, client.ErrNoAuth))
+
+	// Only alice from now on, if nobody changed the ACL since (aversion 0).
+	res, err := alice.SetACL(ctx, "/example-acl", acl[:1], 0)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("aversion:", res.Stat.Aversion)
+	_, err = anyone.Get(ctx, "/example-acl")
+	fmt.Println("anyone may read:", !errors.Is(err, client.ErrNoAuth))
+	// Output:
+	// anyone may write: false
+	// aversion: 1
+	// anyone may read: false
 }

@@ -38,8 +38,8 @@ type link struct {
 	// consumer is not a sick server.
 	delivering atomic.Bool
 	// denied is closed, with deniedErr set, when a server refused the
-	// upgrade for the client's credentials (401 or 403), or TLS failed:
-	// another try, or server, would meet the same answer, so the link
+	// upgrade for the client's credentials (401 or 403), or every server
+	// failed TLS: another try would meet the same answer, so the link
 	// stops.
 	denied    chan struct{}
 	deniedErr error
@@ -93,18 +93,23 @@ func (l *link) close() {
 func (l *link) run() {
 	defer close(l.done)
 	backoff := 20 * time.Millisecond
+	tlsFailed := 0 // servers in a row that failed TLS
 	for l.ctx.Err() == nil {
 		idx := int(l.sh.current.Load())
 		conn, err := l.dial(l.sh.servers[idx])
 		l.sh.refused.dialed(l.sh.servers[idx], err)
-		var ae *api.Error
-		if errors.As(err, &ae) || err != nil && tlsTrouble(err) {
-			if !errors.As(err, &ae) {
-				err = fmt.Errorf("canopy: TLS with %s: %w", l.sh.servers[idx], err)
+		switch {
+		case err != nil && tlsTrouble(err):
+			err = &tlsError{server: l.sh.servers[idx], err: err}
+			if tlsFailed++; tlsFailed >= len(l.sh.servers) {
+				l.deny(err)
+				return
 			}
-			l.deniedErr = err
-			close(l.denied)
+		case errors.As(err, new(*api.Error)):
+			l.deny(err)
 			return
+		default:
+			tlsFailed = 0
 		}
 		if err != nil {
 			l.sh.current.CompareAndSwap(int32(idx), int32((idx+1)%len(l.sh.servers)))
@@ -164,6 +169,13 @@ func (l *link) dial(server string) (*websocket.Conn, error) {
 	}
 	conn.SetReadLimit(64 << 20)
 	return conn, nil
+}
+
+// deny stops the link for good with err: a refusal that another try, or
+// server, would meet too (the credentials refused, TLS failing everywhere).
+func (l *link) deny(err error) {
+	l.deniedErr = err
+	close(l.denied)
 }
 
 // read delivers frames until the connection fails.

@@ -99,7 +99,7 @@ func TestOpenRefusesALogWithAnEntryOfANewerVersion(t *testing.T) {
 	if !errors.Is(err, fsm.ErrUnknownVersion) || errors.Is(err, fsm.ErrCorrupt) || !errors.As(err, &ue) || ue.Index != bad {
 		t.Fatalf("Open = %v; want an UnreadableEntryError at %d wrapping ErrUnknownVersion", err, bad)
 	}
-	for _, says := range []string{fmt.Sprintf("raft log entry %d ", bad), "create payload version 2",
+	for _, says := range []string{fmt.Sprintf("raft log entry %d ", bad), fmt.Sprintf("create payload version %d", fsm.LatestVersion(fsm.OpCreate)+1),
 		"written by a newer Canopy; run that version, or restore from a backup"} {
 		if !strings.Contains(err.Error(), says) {
 			t.Errorf("Open's error %q does not say %q", err, says)
@@ -180,8 +180,10 @@ func TestOpenReplaysLegacyEntriesOfBothShapes(t *testing.T) {
 		// Written before the member fields...
 		sessionEntry,
 		legacyEncode(fsm.Command{Op: fsm.OpCreate, Time: t0, Path: "/app", Data: []byte("v1"), Version: fsm.AnyVersion}, false),
+		// The session's own caller (its opener's identity, which the
+		// session now belongs to), as the legacy layout can carry it.
 		legacyEncode(fsm.Command{Op: fsm.OpCreate, Time: t0 + 1, Path: "/app/e", Session: session,
-			Flags: fsm.FlagEphemeral, Version: fsm.AnyVersion}, false),
+			Identity: []string{"digest:alice:xyz"}, Flags: fsm.FlagEphemeral, Version: fsm.AnyVersion}, false),
 		legacyEncode(fsm.Command{Op: fsm.OpMulti, Time: t0 + 2, Ops: []fsm.Command{
 			{Op: fsm.OpCreate, Session: session, Path: "/app/m", Data: []byte("x"), Version: fsm.AnyVersion},
 			{Op: fsm.OpSetData, Session: session, Path: "/app", Data: []byte("v2"), Version: 0},

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/tls"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -10,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -257,9 +257,11 @@ func TestCLIWorksOverTLS(t *testing.T) {
 	testkit.WaitFor(t, 10*time.Second, "the watch's event", func() bool { return strings.Contains(w.out.String(), "NodeDataChanged /a") })
 	// Without the CA, the system's do not know the node's: refused at once.
 	os.Unsetenv("CANOPY_CACERT")
-	if r := canopyAt(t, nd.URL, "get", "/a"); r.code == 0 || !strings.Contains(r.err, "certificate") {
-		t.Errorf("get without --cacert: exit %d, %s", r.code, r.err)
+	if r := canopyAt(t, nd.URL, "get", "/a").fails(t, exitError); !strings.Contains(r.err, "certificate") || !strings.Contains(r.err, "--cacert") {
+		t.Errorf("get without --cacert: %s", r.err)
 	}
+	// Plain http to a TLS node: refused, not retried.
+	canopyAt(t, "http://"+hostPort, "get", "/a").fails(t, exitError)
 }
 
 func TestWhoAmIShowsTheClientCertificate(t *testing.T) {
@@ -273,29 +275,129 @@ func TestWhoAmIShowsTheClientCertificate(t *testing.T) {
 	if !strings.Contains(r.out, "\nx509: CN=alice-cert,O=Canopy tests\n") {
 		t.Errorf("whoami with a client certificate printed\n%s", r.out)
 	}
-	canopyAt(t, nd.URL, "create", "--cert", cert, "--key", key, "/x").ok(t)
-	// An x509 id has commas, which zkCli's ACL list cannot carry: set it
-	// through the client. zkCli's rendering escapes the DN's comma.
-	c, err := client.New(client.Config{Servers: []string{nd.URL}, TLS: mustTLS(t, caFile, cert, key)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.SetACL(ctxT(t), "/x", []api.ACL{{Scheme: "x509", ID: "CN=alice-cert,O=Canopy tests", Perms: api.PermAll}}, -1); err != nil {
-		t.Fatal(err)
-	}
+	// The DN's commas stay in its entry; zkCli's rendering escapes them.
+	canopyAt(t, nd.URL, "create", "--cert", cert, "--key", key, "/x", "--acl", "x509:CN=alice-cert,O=Canopy tests:cdrwa,ip:10.0.0.1:r").ok(t)
 	r = canopyAt(t, nd.URL, "getacl", "--cert", cert, "--key", key, "/x").ok(t)
-	if r.out != "'x509,'CN=alice-cert%2CO=Canopy tests\n: cdrwa\n" {
+	if r.out != "'x509,'CN=alice-cert%2CO=Canopy tests\n: cdrwa\n'ip,'10.0.0.1\n: r\n" {
 		t.Errorf("getacl printed %q", r.out)
 	}
 	canopyAt(t, nd.URL, "getacl", "/x").fails(t, exitAuth)
 }
 
-func mustTLS(t *testing.T, ca, cert, key string) *tls.Config {
-	t.Helper()
-	cfg, err := (&authFlags{cacert: ca, cert: cert, keyPEM: key}).tlsConfig()
-	if err != nil {
-		t.Fatal(err)
+func TestACLListsKeepX509Commas(t *testing.T) {
+	for in, want := range map[string]string{
+		"world:anyone:r":                              "world:anyone:r",
+		"digest:a:h=:cdrwa, world:anyone:r":           "digest:a:h=:cdrwa|world:anyone:r",
+		"x509:CN=a,O=b:r,ip:10.0.0.1:rw":              "x509:CN=a,O=b:r|ip:10.0.0.1:rw",
+		"ip:10.0.0.1:r,x509:CN=a, O=b,C=FR:cdrwa":     "ip:10.0.0.1:r|x509:CN=a, O=b,C=FR:cdrwa",
+		"x509:CN=a:r,x509:CN=b,OU=c:a,world:anyone:r": "x509:CN=a:r|x509:CN=b,OU=c:a|world:anyone:r",
+	} {
+		acl, err := parseACLList(in)
+		var got []string
+		for _, a := range acl {
+			got = append(got, a.String())
+		}
+		if err != nil || strings.Join(got, "|") != want {
+			t.Errorf("parseACLList(%q) = %q, %v; want %q", in, got, err, want)
+		}
 	}
-	return cfg
+	if _, err := parseACLList("world:anyone:r,O=b:r"); err == nil {
+		t.Error("a part that is no entry, after no x509 entry, was accepted")
+	}
+}
+
+// Against a node started with --auth-required: anonymous calls, watches
+// included, fail at once with AuthFailed (exit 9) and say how to give
+// credentials; an authenticated creator gets creator-all by default.
+func TestAuthRequiredNodeAsksForCredentials(t *testing.T) {
+	nd := testnode.Start(t, func(m *server.Main) { m.AuthRequired = true })
+	as(t, "", "")
+	for _, args := range [][]string{{"create", "/a"}, {"get", "-w", "/"}, {"watch", "/"}} {
+		r := canopyAt(t, nd.URL, args...).fails(t, exitAuth)
+		if !strings.Contains(r.err, "AuthFailed") || !strings.Contains(r.err, "--user") {
+			t.Errorf("canopy %q anonymously: %s", args, r.err)
+		}
+	}
+	as(t, "alice", "secret")
+	canopyAt(t, nd.URL, "create", "/a", "mine").ok(t)
+	if r := canopyAt(t, nd.URL, "getacl", "/a").ok(t); r.out != "'digest,'"+aliceID+"\n: cdrwa\n" {
+		t.Errorf("the default ACL with --auth-required:\n%s", r.out)
+	}
+	as(t, "bob", "secret")
+	canopyAt(t, nd.URL, "get", "/a").fails(t, exitAuth)
+}
+
+// The built binary, as a shell runs it: credentials from the environment,
+// exit codes of ACL refusals, and the password in no output.
+func TestBinaryACLExitCodesAndNoPasswordInOutput(t *testing.T) {
+	nd := testnode.Start(t)
+	run := func(env []string, args ...string) (string, int) {
+		t.Helper()
+		cmd := exec.Command(binary, args...)
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "CANOPY_") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		cmd.Env = append(cmd.Env, "CANOPY_SERVERS="+nd.URL)
+		cmd.Env = append(cmd.Env, env...)
+		cmd.Stdin = strings.NewReader("")
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(out), "s3cret-pw") {
+			t.Errorf("canopy %q printed the password:\n%s", args, out)
+		}
+		return string(out), code
+	}
+	alice := []string{"CANOPY_USER=alice", "CANOPY_PASSWORD=s3cret-pw"}
+	id := "digest:" + api.Digest("alice", "s3cret-pw") + ":cdrwa"
+	if out, code := run(alice, "create", "--acl", id, "/b", "x"); code != 0 {
+		t.Fatalf("create as alice: exit %d: %s", code, out)
+	}
+	for _, tc := range []struct {
+		env  []string
+		args []string
+		code int
+	}{
+		{nil, []string{"get", "/b"}, exitAuth},
+		{[]string{"CANOPY_USER=alice", "CANOPY_PASSWORD=wrong"}, []string{"set", "/b", "y"}, exitAuth},
+		{alice, []string{"setacl", "-v", "9", "/b", id}, exitBadVersion},
+		{alice, []string{"setacl", "/b", "digest:alice"}, exitUsage},
+		{alice, []string{"get", "/b", "--user", "bob"}, exitAuth},                            // bob, with alice's password
+		{[]string{"CANOPY_USER=alice", "CANOPY_PASSWORD="}, []string{"get", "/b"}, exitAuth}, // set, and empty
+		{[]string{"CANOPY_USER=alice"}, []string{"get", "/b"}, exitUsage},                    // unset, no terminal to ask on
+		{alice, []string{"getacl", "/b"}, exitOK},
+	} {
+		if out, code := run(tc.env, tc.args...); code != tc.code {
+			t.Errorf("canopy %q with %q: exit %d, want %d:\n%s", tc.args, tc.env, code, tc.code, out)
+		}
+	}
+}
+
+func TestSetACLRecursiveReachesEveryNodeBelow(t *testing.T) {
+	nd := testnode.Start(t)
+	as(t, "alice", "secret")
+	for _, p := range []string{"/t", "/t/a", "/t/a/b", "/t/c"} {
+		canopyAt(t, nd.URL, "create", p).ok(t)
+	}
+	canopyAt(t, nd.URL, "create", "/other").ok(t)
+	canopyAt(t, nd.URL, "setacl", "-R", "-v", "0", "/t", "world:anyone:r").fails(t, exitUsage)
+	// An ACL that takes READ away from alice does not stop it midway.
+	acl := "digest:" + api.Digest("alice", "secret") + ":cdwa"
+	if r := canopyAt(t, nd.URL, "setacl", "-R", "/t", acl).ok(t); r.out != "updated the ACL of 4 nodes under /t\n" {
+		t.Errorf("setacl -R printed %q", r.out)
+	}
+	for _, p := range []string{"/t", "/t/a", "/t/a/b", "/t/c"} {
+		if got := aclOf(t, nd.URL, p); got != acl {
+			t.Errorf("%s: ACL %q after setacl -R, want %q", p, got, acl)
+		}
+	}
+	if got := aclOf(t, nd.URL, "/other"); got != "world:anyone:cdrwa" {
+		t.Errorf("a node outside the subtree got %q", got)
+	}
 }

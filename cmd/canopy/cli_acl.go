@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,12 +28,47 @@ func (f *aclFlag) String() string {
 }
 
 func (f *aclFlag) Set(v string) error {
-	acl, err := api.ParseACLList(v)
+	acl, err := parseACLList(v)
 	if err != nil {
 		return aclSyntaxError(err)
 	}
 	f.acl = append(f.acl, acl...)
 	return nil
+}
+
+// parseACLList reads zkCli's comma-separated ACL list, and lets an x509
+// id keep the commas of its subject DN, which zkCli's cannot: within an
+// x509 entry, a part that does not start with a scheme continues the DN.
+func parseACLList(s string) ([]api.ACL, error) {
+	var items []string
+	for _, part := range strings.Split(s, ",") {
+		if n := len(items); n > 0 && strings.HasPrefix(items[n-1], "x509:") && !startsWithScheme(strings.TrimSpace(part)) {
+			items[n-1] += "," + part
+			continue
+		}
+		items = append(items, strings.TrimSpace(part))
+	}
+	var out []api.ACL
+	for _, item := range items {
+		a, err := api.ParseACL(item)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// aclSchemes are the schemes an ACL entry may start with (DESIGN §9).
+var aclSchemes = []string{"world:", "auth:", "digest:", "ip:", "x509:", "super:"}
+
+func startsWithScheme(s string) bool {
+	for _, scheme := range aclSchemes {
+		if strings.HasPrefix(s, scheme) {
+			return true
+		}
+	}
+	return false
 }
 
 // aclSyntaxError is a parse error of an ACL list, without the API code
@@ -111,29 +147,41 @@ func juteCSV(s string) string {
 }
 
 func setACLVerb() *verb {
-	return &verb{name: "setacl", args: "[-s] [-v AVERSION] PATH ACL[,ACL...]", summary: "replace a node's ACL", min: 2, max: 2,
+	return &verb{name: "setacl", args: "[-s] [-v AVERSION] [-R] PATH ACL[,ACL...]", summary: "replace a node's ACL", min: 2, max: 2,
 		details: `Replaces PATH's ACL with the list given in zkCli's syntax, entries
 scheme:id:perms separated by commas:
-  canopy setacl /app "digest:alice:$(canopy digest alice | cut -d: -f2):cdrwa,world:anyone:r"
+  canopy setacl /app "digest:$(canopy digest alice):cdrwa,world:anyone:r"
 Schemes: world:anyone, auth: (every authenticated identity of the
 caller), digest:USER:HASH (HASH as 'canopy digest' prints it),
-ip:ADDRESS[/BITS], x509:SUBJECT-DN. Perms are letters of cdrwa (create,
+ip:ADDRESS[/BITS], x509:SUBJECT-DN (its commas are its own: an entry
+ends where the next scheme begins). Perms are letters of cdrwa (create,
 delete, read, write, admin) or ZooKeeper's number (31). Changing an ACL
 needs ADMIN on the node (exit 9, NoAuth, otherwise). With -v, only if the
 node's ACL version (its stat's aversion) is AVERSION (exit 5, BadVersion,
 otherwise). Prints the new aversion; with -s, the stat. ACLs are per
-node: children keep theirs. In JSON: the API's {"path","acl","stat"}.`,
+node: children keep theirs, unless -R, which gives the ACL to PATH and
+every node below it (listed first, so that an ACL taking READ away does
+not stop it), one call per node, not atomically: a failure says how many
+were changed. In JSON: the API's {"path","acl","stat"}; with -R,
+{"path","updated"}.`,
 		setup: func(fs *flag.FlagSet) runFunc {
 			stats := fs.Bool("s", false, "print the stat of the node afterwards")
 			aversion := fs.Int("v", -1, "only if the node's ACL version is `AVERSION` (-1: any)")
+			recursive := fs.Bool("R", false, "set the ACL of PATH and of every node below it")
 			return func(ctx context.Context, e *env, args []string) error {
 				v, err := checkVersion(e, *aversion)
 				if err != nil {
 					return e.usage("-v must be an ACL version (0 to 2147483647), or -1 for any")
 				}
-				acl, err := api.ParseACLList(args[1])
+				acl, err := parseACLList(args[1])
 				if err != nil {
 					return e.usage("%v", aclSyntaxError(err))
+				}
+				if *recursive {
+					if v != client.AnyVersion || *stats {
+						return e.usage("-R goes with neither -v nor -s: the nodes' versions and stats differ")
+					}
+					return e.setACLTree(ctx, args[0], acl)
 				}
 				var res api.ACLResult
 				err = e.oneCall(ctx, "setacl "+args[0], func(ctx context.Context, c *client.Client) (err error) {
@@ -154,6 +202,46 @@ node: children keep theirs. In JSON: the API's {"path","acl","stat"}.`,
 				return nil
 			}
 		}}
+}
+
+// setACLTree gives acl to p and every node below it: zkCli's setAcl -R.
+func (e *env) setACLTree(ctx context.Context, p string, acl []api.ACL) error {
+	c, err := e.client()
+	if err != nil {
+		return err
+	}
+	op := "setacl -R " + p
+	prog := e.newProgress("listing", 0)
+	defer prog.clear()
+	root, err := e.walkTree(ctx, c, p, prog)
+	if err != nil {
+		return e.failAt(op, p, err)
+	}
+	var paths []string
+	eachNode(root, func(n *client.TreeNode) error { paths = append(paths, n.Path); return nil })
+	prog.phase("setting ACLs", len(paths))
+	updated := 0
+	for _, np := range paths {
+		cctx, cancel := e.call(ctx)
+		_, err := c.SetACL(cctx, np, acl, client.AnyVersion)
+		cancel()
+		switch {
+		case errors.Is(err, client.ErrNoNode):
+			continue // deleted since the listing
+		case err != nil:
+			return e.failAt(op, p, fmt.Errorf("at %s: %w (the ACL of %d of %d nodes was set before)", np, err, updated, len(paths)))
+		}
+		updated++
+		prog.update(updated)
+	}
+	if e.json {
+		return e.printJSON(struct {
+			Path    string `json:"path"`
+			Updated int    `json:"updated"`
+		}{p, updated})
+	}
+	e.printf("updated the ACL of %d nodes under %s\n", updated, p)
+	return nil
 }
 
 func whoamiVerb() *verb {

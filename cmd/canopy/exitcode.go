@@ -151,6 +151,8 @@ func exitCode(err error) int {
 		return exitNoNode
 	case errors.Is(err, recipe.ErrTakeUncertain):
 		return exitUnavailable // the claim's answer was lost
+	case errors.Is(err, client.ErrTLS):
+		return exitError // certificates: no retry mends them
 	case errors.Is(err, client.ErrConnectionLoss), unreachable(err), errors.Is(err, context.DeadlineExceeded):
 		return exitUnavailable
 	}
@@ -190,6 +192,8 @@ func describe(op, path string, err error, servers []string, timeout time.Duratio
 	switch {
 	case errors.As(err, &we):
 		return err.Error()
+	case errors.Is(err, client.ErrTLS):
+		return err.Error() + "; --cacert names the CA of the servers' certificates, --cert and --key a client certificate"
 	case errors.As(err, &netErr):
 		return fmt.Sprintf("cannot reach the cluster (tried %s: %v); is a node running there? Name the servers with --server or CANOPY_SERVERS",
 			strings.Join(servers, ", "), netErr.Err)
