@@ -241,7 +241,7 @@ function paintWho() {
   $("#who-name").textContent = name;
   el.dataset.authenticated = String(!!me.authenticated);
   el.title = "Identities of this browser's requests:\n" + (me.identities || []).map((i) => `${i.scheme}:${i.id}`).join("\n");
-  el.setAttribute("aria-label", `Logged in as ${name}${me.super ? ", super user" : ""}`);
+  el.setAttribute("aria-label", `${me.authenticated ? "Logged in as" : "Not logged in:"} ${name}${me.super ? ", super user" : ""}`);
   $("#login").textContent = me.authenticated ? "Switch user" : "Log in";
   $("#logout").hidden = !me.authenticated;
 }
