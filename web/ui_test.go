@@ -69,10 +69,8 @@ func TestUIExpandSelectAndViews(t *testing.T) {
 	if st := tb.text("table.stat"); !strings.Contains(st, "ago") || !strings.Contains(st, "persistent") {
 		t.Errorf("stat table lacks human times or owner: %q", st)
 	}
-	// ACL says it is not available yet.
-	if acl := tb.text(".acl"); !strings.Contains(acl, "not available") {
-		t.Errorf("ACL section: %q", acl)
-	}
+	// The ACL panel shows the default ACL (ui_acl_test.go edits it).
+	tb.waitJS(`!!document.querySelector('#node .acl tr[data-acl-entry="world:anyone:cdrwa"]')`, "the ACL panel")
 
 	// Keyboard: from the focused config row, Down selects nothing until Enter.
 	tb.run(chromedp.Focus(row("/ui1/app/config"), chromedp.ByQuery))

@@ -3,13 +3,16 @@
 //
 // The UI is plain HTML, CSS and JavaScript modules in static/, and talks
 // only to the public API: REST under /v1 and one WebSocket to /v1/watch.
+// A login is the server's HttpOnly cookie (POST /v1/login): the page never
+// holds a password or a token.
 //
 //	index.html, style.css  the page; light and dark by prefers-color-scheme
-//	app.js                 wiring, the URL hash (#/path), alerts, the tab's session
+//	app.js                 wiring, the URL hash (#/path), alerts, the tab's session, who you are and login
 //	live.js                the WebSocket: persistent watches, resume with since_zxid
 //	tree.js                the lazy tree: pages of 250 children, prefix filter, keyboard
-//	node.js                data views, version-checked editing and conflicts, Stat, ACL note
-//	dialogs.js             create, recursive delete, import (via /v1/multi) and export
+//	node.js                data views, version-checked editing and conflicts, Stat; a note where READ is denied
+//	acl.js                 the node's ACL panel, saved by aversion; the ACL row editor the create dialog shares
+//	dialogs.js             create (with an ACL), recursive delete, import (via /v1/multi), export, login
 //	panels.js              event log of the selected subtree, sessions, cluster
 //	api.js, util.js        REST calls with errors in words, formatting helpers
 //

@@ -40,7 +40,16 @@ export class AclEditor {
       ...[...new Set([...SCHEMES, e.scheme])].map((s) => h("option", { value: s, selected: s === e.scheme }, s)));
     const id = h("input", { value: e.id, spellcheck: "false", autocomplete: "off", "aria-label": `Id of entry ${n}`, "data-field": "id", class: "mono" });
     const boxes = PERMS.map(([l, name]) => h("input", { type: "checkbox", "data-perm": l, checked: e.perms.includes(l), "aria-label": `${name} (${l}) for entry ${n}`, title: name }));
-    const hint = () => { id.placeholder = ID_HINT[scheme.value] || ""; };
+    // Hash turns "user:password" typed as a digest id into the id itself
+    // (SubtleCrypto exists in secure contexts only: https and localhost).
+    const hash = h("button", { type: "button", class: "small", "data-act": "acl-hash", "aria-label": `Turn the user:password of entry ${n} into its digest id`,
+      title: "Turn user:password into user:base64(sha1(user:password)); the password is not kept", onclick: async () => { id.value = await digestId(id.value); hint(); } }, "Hash");
+    const hint = () => {
+      id.placeholder = scheme.value === "digest" && crypto.subtle ? "user:password, then Hash; or user:base64(sha1(user:password))" : ID_HINT[scheme.value] || "";
+      hash.hidden = scheme.value !== "digest" || !crypto.subtle;
+      hash.disabled = !/^[^:]+:./.test(id.value) || isDigest(id.value);
+    };
+    id.addEventListener("input", hint);
     scheme.addEventListener("change", () => {
       if (scheme.value === "world") id.value = "anyone";
       else if (id.value === "anyone") id.value = "";
@@ -48,7 +57,7 @@ export class AclEditor {
     });
     hint();
     const tr = h("tr", { "data-entry": String(n) },
-      h("td", {}, scheme), h("td", {}, id), ...boxes.map((b) => h("td", { class: "perm" }, b)),
+      h("td", {}, scheme), h("td", {}, h("div", { class: "idcell" }, id, hash)), ...boxes.map((b) => h("td", { class: "perm" }, b)),
       h("td", {}, h("button", { type: "button", class: "small danger", "data-act": "acl-remove", "aria-label": `Remove entry ${n}`, onclick: () => this.remove(r) }, "Remove")));
     const r = { tr, scheme, id, boxes };
     this.rows.push(r);
@@ -84,6 +93,16 @@ export class AclEditor {
 }
 const e2s = (e) => `${e.scheme}:${e.id}`;
 
+// isDigest: user:<base64 of 20 bytes>, as the digest scheme's ids are.
+const isDigest = (id) => /^[^:]+:[A-Za-z0-9+/]{27}=$/.test(id);
+
+// digestId is ZooKeeper's digest id for "user:password".
+async function digestId(userPassword) {
+  const user = userPassword.slice(0, userPassword.indexOf(":"));
+  const sum = new Uint8Array(await crypto.subtle.digest("SHA-1", new TextEncoder().encode(userPassword)));
+  return `${user}:${btoa(String.fromCharCode(...sum))}`;
+}
+
 // AclPanel shows the selected node's ACL, read-only until Edit; Save sends
 // the aversion it was read at, so a change made elsewhere meanwhile is
 // shown as a conflict instead of being overwritten.
@@ -91,7 +110,7 @@ export class AclPanel {
   constructor(el, app) {
     Object.assign(this, { el, app, path: null, res: null, editor: null, seq: 0 });
     this.meta = h("span", { class: "muted small", "data-acl": "aversion" });
-    this.editBtn = h("button", { type: "button", class: "small", "data-act": "acl-edit", onclick: () => this.edit() }, "Edit");
+    this.editBtn = h("button", { type: "button", class: "small", "data-act": "acl-edit", hidden: true, onclick: () => this.edit() }, "Edit");
     this.body = h("div", { class: "aclbody" });
     this.msg = h("div", { class: "aclmsg", role: "status" });
     el.append(h("div", { class: "sechead" }, h("h3", { id: "acl-h" }, "ACL"), this.meta, this.editBtn), this.msg, this.body);
@@ -138,6 +157,7 @@ export class AclPanel {
     this.res = res.body;
     this.editor = null;
     this.el.dataset.state = "ok";
+    delete this.el.dataset.error;
     this.say("");
     this.render();
   }
@@ -169,7 +189,7 @@ export class AclPanel {
     const cancel = h("button", { type: "button", "data-act": "acl-cancel", onclick: () => { this.editor = null; this.say(""); this.render(); } }, "Cancel");
     this.saveBtn = save;
     this.body.replaceChildren(this.editor.el,
-      h("p", { class: "muted small" }, "Permissions: c create children, d delete children, r read data and children, w write data, a change this ACL. Digest ids are user:base64(sha1(user:password))."),
+      h("p", { class: "muted small" }, "Permissions: c create children, d delete children, r read data and children, w write data, a change this ACL. Digest ids are user:base64(sha1(user:password)): type user:password and press Hash."),
       h("div", { class: "editbar" }, save, cancel));
     this.editBtn.hidden = true;
     this.say("");
@@ -197,6 +217,7 @@ export class AclPanel {
     this.res = res.body;
     this.editor = null;
     this.el.dataset.state = "ok";
+    delete this.el.dataset.error;
     this.say("");
     this.render();
     this.app.aclChanged(path, res.body.stat);

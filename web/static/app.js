@@ -87,6 +87,15 @@ const live = new Live({
       for (const a of alerts.querySelectorAll(".alert.err[data-code=Network]")) a.remove();
       tree.retry();
       if (node.failed) node.reload();
+      // A restarted node no longer knows the login cookie (it signs them
+      // with a key of its process): say who the page is now.
+      refreshWho();
+    }
+    // A socket refused again and again by a server that is up: the login
+    // is gone (a restart, or it expired), and REST would meet the browser's
+    // own password prompt. Ask for it with the page's form instead.
+    if (state === "offline" && started && live.retry === 3 && me && me.authenticated) {
+      serverReady().then((ok) => { if (ok && live.state !== "online") { authRequired = true; login(true); } });
     }
     conn.dataset.state = state;
     const label = { connecting: "Connecting…", online: "Live", offline: "Offline" }[state];
@@ -129,7 +138,7 @@ $("#session-end").addEventListener("click", async () => {
 
 // --- views ------------------------------------------------------------------
 
-const tree = new Tree($("#tree"), { live, onSelect: (p) => app.go(p), onError: (e, d) => app.showError(e, d) });
+const tree = new Tree($("#tree"), { live, onSelect: (p) => app.go(p), onError: (e, d) => app.showError(e, d), readable: (p) => node.readable(p) });
 const node = new NodeView($("#node"), app);
 const log = new EventLog($("#panel-events"), app);
 const sessions = new SessionsPanel($("#panel-sessions"), app);
@@ -178,17 +187,20 @@ window.addEventListener("hashchange", () => select(fromHash(location.hash)));
 // of the parent typed so far (a prefix page, so huge parents stay fast).
 const pathin = $("#pathin");
 const opts = $("#pathopts");
+let unlistable = null; // the last directory the ACL would not list: not asked again while typing
 const complete = debounce(async () => {
   const v = pathin.value;
   if (!v.startsWith("/")) return;
   const dir = v.endsWith("/") ? normalizePath(v) || "/" : parentOf(v) || "/";
   const prefix = v.endsWith("/") ? "" : baseName(v);
+  if (dir === unlistable) return;
   try {
     const res = await api.children(dir, { limit: 50, after: prefix ? before(prefix) : undefined, stat: false });
     const names = res.body.children.filter((n) => n.startsWith(prefix));
     opts.replaceChildren(...names.map((n) => h("option", { value: join(dir, n) })));
   } catch (err) {
     opts.replaceChildren();
+    if (err.code === "NoAuth") unlistable = dir;
     if (!["NoNode", "BadArguments", "NoAuth", "AuthFailed"].includes(err.code)) app.showError(err, "Completing the path");
   }
 }, 150);
@@ -229,14 +241,46 @@ function paintWho() {
   $("#who-name").textContent = name;
   el.dataset.authenticated = String(!!me.authenticated);
   el.title = "Identities of this browser's requests:\n" + (me.identities || []).map((i) => `${i.scheme}:${i.id}`).join("\n");
-  el.setAttribute("aria-label", `Logged in as ${name}${me.super ? ", super user" : ""}`);
+  el.setAttribute("aria-label", `${me.authenticated ? "Logged in as" : "Not logged in:"} ${name}${me.super ? ", super user" : ""}`);
   $("#login").textContent = me.authenticated ? "Switch user" : "Log in";
   $("#logout").hidden = !me.authenticated;
 }
 
+// socketAccepted opens a WebSocket and closes it again, to learn whether
+// the server takes this browser as it is (anonymous, or by its login
+// cookie). A fetch cannot ask: the server's 401 carries a Basic challenge,
+// which a browser answers itself, with its own password prompt (headless,
+// by waiting), before the page ever sees the 401; a WebSocket just fails.
+function socketAccepted() {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/v1/watch`);
+    ws.onopen = () => { resolve(true); ws.close(1000, "probe"); };
+    ws.onclose = () => resolve(false);
+    ws.onerror = () => {}; // onclose follows
+  });
+}
+
+async function refreshWho() {
+  try { me = (await api.whoami()).body; } catch { return; }
+  setWho(me);
+  paintWho();
+}
+
+async function serverReady() {
+  try { return (await fetch("/readyz", { cache: "no-store" })).ok; } catch { return false; }
+}
+
 // whoami answers true when the server serves this caller, false when it
-// needs a login first.
+// needs a login first. A socket refused by a server that is up and ready
+// means a login is needed; a server down or without a leader is the live
+// connection's to report.
 async function whoami() {
+  if (!(await socketAccepted()) && (await serverReady())) {
+    authRequired = true;
+    paintWho();
+    live.setState("offline", "log in to connect");
+    return false;
+  }
   try {
     me = (await api.whoami()).body;
   } catch (err) {

@@ -286,7 +286,11 @@ export function loginDialog(app, { required } = {}) {
       h("div", { class: "actions" }, submit, h("button", { type: "button", onclick: () => dlg.close() }, "Cancel")));
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
-      if (!user.value) { user.focus(); return; }
+      if (!user.value || user.value.includes(":")) {
+        dlg.err(new Error(user.value ? "A user name cannot hold “:” (HTTP Basic ends the name there)." : "A user name is needed."));
+        user.focus();
+        return;
+      }
       submit.disabled = true;
       dlg.err(null);
       try {

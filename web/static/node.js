@@ -40,6 +40,7 @@ export class NodeView {
 
     this.tabs = VIEWS.map(([v, label]) => h("button", { type: "button", role: "tab", "data-view": v, "aria-selected": "false", onclick: () => this.setView(v) }, label));
     const tablist = h("div", { role: "tablist", "aria-label": "Show the data as", class: "views" }, this.tabs);
+    this.viewTabs = tablist;
     tablist.addEventListener("keydown", (e) => {
       const i = VIEWS.findIndex(([v]) => v === this.view);
       const j = e.key === "ArrowRight" ? i + 1 : e.key === "ArrowLeft" ? i - 1 : null;
@@ -86,7 +87,8 @@ export class NodeView {
     this.renderHead();
     this.banners.replaceChildren();
     this.editStatus.textContent = "Loading…";
-    await Promise.all([this.load(), this.acl.open(path)]);
+    this.loading = this.load();
+    await Promise.all([this.loading, this.acl.open(path)]);
     // Watch from the state just read: nothing between read and watch is lost.
     if (this.path === path) {
       this.live.watch(path, "persistent", this.zx || undefined);
@@ -123,6 +125,13 @@ export class NodeView {
     this.editor.value = this.editText();
     this.fitEditor();
     this.render();
+  }
+
+  // readable answers whether the data of path could be read, once known.
+  async readable(path) {
+    if (path !== this.path) return true;
+    await this.loading;
+    return path !== this.path || !this.denied;
   }
 
   // loadDenied shows a node whose data this caller may not read: its Stat
@@ -241,7 +250,7 @@ export class NodeView {
   renderData() {
     const v = this.view;
     const panel = this.editor.parentElement;
-    panel.hidden = this.denied;
+    panel.hidden = this.viewTabs.hidden = this.denied;
     this.deniedEl.hidden = !this.denied;
     if (this.denied) {
       this.size.textContent = this.stat ? fmtBytes(this.stat.dataLength) : "";

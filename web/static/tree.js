@@ -11,8 +11,12 @@ const GONE_MS = 4000; // a deleted row stays visible, marked, this long
 const blankStat = () => ({ numChildren: 0, ephemeralOwner: "0x0", dataLength: 0, version: 0 });
 
 export class Tree {
-  constructor(el, { live, onSelect, onError }) {
-    Object.assign(this, { el, live, onSelect, onError });
+  // readable(path) answers (maybe as a promise) whether the caller may
+  // read path, as far as the page knows: the open node is not expanded
+  // by itself when it may not (each refusal counts toward the server's
+  // limit on NoAuth answers to a client).
+  constructor(el, { live, onSelect, onError, readable = () => true }) {
+    Object.assign(this, { el, live, onSelect, onError, readable });
     this.rows = new Map();
     this.selected = null;
     this.focused = null;
@@ -115,7 +119,9 @@ export class Tree {
       res = await api.children(r.path, { limit: PAGE, after });
     } catch (err) {
       if (r.kids === k && seq === k.seq) { k.loading = false; k.error = err; this.renderGroup(r); }
-      if (err.code === "NoNode") return; // the row's own delete event says it
+      // The row's own delete event says NoNode; the note says NoAuth; the
+      // login form, AuthFailed.
+      if (["NoNode", "NoAuth", "AuthFailed"].includes(err.code)) return;
       this.onError(err, `Loading the children of ${r.path}`);
       return;
     }
@@ -221,6 +227,7 @@ export class Tree {
     for (const name of k.names) { const c = this.rows.get(join(r.path, name)); if (c) items.push(c.li); }
     const note = (text, cls = "note") => h("li", { role: "none", class: cls, style: `--lvl:${r.level}` }, ...[text].flat());
     if (k.loading) items.push(note("Loading…"));
+    else if (k.error && k.error.code === "NoAuth") items.push(note("No permission to list the children: the ACL gives you no READ here.", "note denied"))
     else if (k.error) items.push(note([`Could not load the children (${k.error.code}). `, h("button", { type: "button", class: "small", onclick: () => this.loadPage(r, !k.names.length) }, "Retry")], "note err"));
     else if (k.next) {
       const left = k.filter ? "" : ` of ${fmtInt(Math.max(n - k.names.length, 0))} more`;
@@ -382,7 +389,7 @@ export class Tree {
     const r = this.rows.get(path);
     if (!r) return;
     // The open node shows its children too, so they update live.
-    if (this.selected === path && !r.expanded && !r.deleted) await this.expand(r);
+    if (this.selected === path && !r.expanded && !r.deleted && (await this.readable(path)) && this.selected === path) await this.expand(r);
     r.div.scrollIntoView({ block: "nearest" });
   }
 
