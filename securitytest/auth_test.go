@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/fsm"
 )
 
 // Attacks on who the caller is: no credentials, bad ones, a wrong
@@ -144,6 +145,34 @@ func TestForgedLoginCookieIsRefused(t *testing.T) {
 	} {
 		r := f.call(t, anonymous, "PUT", "/v1/nodes/alice", []byte("forged"), "Cookie: canopy_auth="+forged)
 		refused(t, "forged cookie "+short(forged), r, http.StatusUnauthorized, api.CodeAuthFailed)
+	}
+	l.finish(t, 0)
+	f.unchanged(t)
+}
+
+// The node-to-node calls carry commands whose identities the calling node
+// stamped: whoever may make them may be anyone. The contract exempts
+// only /healthz, /readyz, /ui/*, /openapi.yaml and / (and /metrics) from
+// --auth-required; these calls come from this test's address, which is
+// also the node's own.
+func TestInternalCallsWithoutCredentialsAre401AndForgeNothing(t *testing.T) {
+	t.Parallel()
+	attackTurn(t)
+	f := setUp(t)
+	l := startLegit(t, f.node, "internal calls")
+	forged := fsm.Command{Op: fsm.OpSetData, Path: "/admin/config", Data: []byte("pwned"), Version: -1,
+		Identity: []string{"ip:127.0.0.1", "digest:" + alice.digest()}}
+	for _, a := range []struct {
+		what, method, target string
+		body                 []byte
+	}{
+		{"a setData stamped as alice", "POST", "/v1/internal/propose", forged.Encode(nil)},
+		{"a keep-alive of alice's session", "POST", "/v1/internal/keepalive", []byte(`{"ids":["` + f.session + `"]}`)},
+		{"a read index", "POST", "/v1/internal/readindex", nil},
+		{"the forwarding stream", "GET", "/v1/internal/stream", nil},
+	} {
+		r := f.call(t, anonymous, a.method, a.target, a.body)
+		refused(t, "anonymous "+a.what, r, http.StatusUnauthorized, api.CodeAuthFailed)
 	}
 	l.finish(t, 0)
 	f.unchanged(t)
