@@ -1,9 +1,15 @@
 package securitytest
 
 import (
+	"bufio"
+	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/coder/websocket/wsjson"
 
 	"github.com/canopy-coord/canopy/api"
 )
@@ -106,4 +112,104 @@ func TestWriteIntoAnAdminOnlySubtreeIs403NoAuth(t *testing.T) {
 	}
 	l.finish(t, 0)
 	f.unchanged(t)
+}
+
+func TestClusterAdministrationIsTheSuperUsersOnly(t *testing.T) {
+	t.Parallel()
+	attackTurn(t)
+	f := setUp(t)
+	l := startLegit(t, f.node, "cluster administration")
+	for _, a := range []struct{ what, method, target, body string }{
+		// A backup is every node's data, whatever its ACL.
+		{"backup", "GET", "/v1/snapshot", ""},
+		{"restore", "POST", "/v1/snapshot", "not a backup"},
+		{"add a member", "POST", "/v1/cluster/members", `{"id":"evil","raft":"127.0.0.1:1","http":"127.0.0.1:2","voter":true}`},
+		{"remove a member", "DELETE", "/v1/cluster/members/n1", ""},
+	} {
+		refused(t, "bob's "+a.what, f.call(t, bob, a.method, a.target, []byte(a.body)), http.StatusForbidden, api.CodeNoAuth)
+	}
+	l.finish(t, 0)
+	f.unchanged(t)
+	var c api.Cluster
+	if err := json.Unmarshal(f.must(t, http.StatusOK, root, "GET", "/v1/cluster", nil).body, &c); err != nil || len(c.Members) != 1 {
+		t.Errorf("members after the attack: got %+v (%v), want n1 alone", c.Members, err)
+	}
+}
+
+// A watch tells what changed where: the hub sends no event about a node
+// its subscriber may not READ (DESIGN §9, ZooKeeper 3.8).
+func TestWatchesSendNoEventOfANodeTheWatcherCannotRead(t *testing.T) {
+	t.Parallel()
+	attackTurn(t)
+	f := setUp(t)
+	l := startLegit(t, f.node, "watching unreadable nodes")
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", f.URL+"/v1/events?path=/&recursive", nil)
+	req.SetBasicAuth(bob.name, bob.password)
+	resp, err := f.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("bob's event stream: %d %s", resp.StatusCode, readAll(resp.Body))
+	}
+	c, r := f.ws(t, bob)
+	if c == nil {
+		t.Fatalf("bob's WebSocket: %v", r)
+	}
+	if w := frame(t, c, map[string]any{"op": "addWatch", "path": "/", "mode": "persistentRecursive"}); w.Error != nil {
+		t.Fatalf("bob's addWatch: %+v", w.Error)
+	}
+	if g := frame(t, c, map[string]any{"op": "exists", "path": "/alice", "watch": true}); g.Error != nil {
+		t.Fatalf("bob's exists watch on /alice: %+v", g.Error)
+	}
+	// alice changes her nodes, then one bob may read: the last event bob
+	// gets is /open's, and nothing of hers comes before it.
+	f.must(t, http.StatusOK, alice, "PUT", "/v1/nodes/alice", []byte("secret 2"))
+	f.must(t, http.StatusCreated, alice, "POST", "/v1/nodes/alice/child", []byte("secret 3"))
+	f.must(t, http.StatusOK, alice, "PUT", "/v1/nodes/open", []byte("marker"))
+
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if data, ok := strings.CutPrefix(line, "data:"); ok {
+			if strings.Contains(data, `"/alice`) || strings.Contains(data, legitPrefix+"/") {
+				t.Errorf("bob's event stream sent an event of a node he cannot read: %s", data)
+			}
+			if strings.Contains(data, `"/open"`) {
+				break
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("bob's event stream ended before /open's event: %v", err)
+	}
+	for {
+		var ev struct {
+			Event *api.Event `json:"event"`
+		}
+		if err := wsjson.Read(ctx, c, &ev); err != nil {
+			t.Fatalf("bob's WebSocket ended before /open's event: %v", err)
+		}
+		if ev.Event == nil {
+			continue
+		}
+		if strings.HasPrefix(ev.Event.Path, "/alice") || strings.HasPrefix(ev.Event.Path, legitPrefix+"/") {
+			t.Errorf("bob's WebSocket sent an event of a node he cannot read: %+v", *ev.Event)
+		}
+		if ev.Event.Path == "/open" {
+			break
+		}
+	}
+	cancel()
+	l.finish(t, 0)
+	delete(f.before, "/alice") // alice's own writes, not the attack's
+	after := f.tree(t)
+	delete(after, "/alice")
+	delete(after, "/alice/child")
+	delete(f.before, "/open")
+	delete(after, "/open")
+	compareTrees(t, f.before, after)
 }
