@@ -3,6 +3,9 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,12 +28,25 @@ import (
 // Config configures a Client.
 type Config struct {
 	// Servers are the base URLs of the cluster's nodes, e.g.
-	// "http://127.0.0.1:8900"; a bare host:port means http. The client
-	// talks to one at a time and moves to the next when one fails.
+	// "http://127.0.0.1:8900"; a bare host:port means http, or https when
+	// TLS is set. The client talks to one at a time and moves to the next
+	// when one fails.
 	Servers []string
 	// HTTPClient sends the requests; nil means a client of its own with
-	// keep-alive connections.
+	// keep-alive connections (and TLS, when set). A client given here
+	// brings its own TLS settings: TLS then only picks the scheme of bare
+	// host:port servers.
 	HTTPClient *http.Client
+	// User and Password authenticate every request, and the WebSocket
+	// upgrade, with HTTP Basic: the server gives the caller the identity
+	// digest:User:base64(sha1(User:Password)) (api.Digest). No User: the
+	// calls are anonymous. Use them over TLS on any network but loopback:
+	// Basic sends the password in the clear.
+	User, Password string
+	// TLS, when set, is the configuration of https and wss connections:
+	// the CAs to trust (RootCAs) and a client certificate, which the server
+	// turns into an x509 identity.
+	TLS *tls.Config
 	// RequestTimeout bounds a call whose context has no deadline,
 	// retries included. Zero means 15 s.
 	RequestTimeout time.Duration
@@ -84,6 +100,8 @@ type shared struct {
 	servers []string
 	hc      *http.Client
 	timeout time.Duration
+	// auth is the Authorization header of every request ("" for none).
+	auth    string
 	refused *refusals // nil unless Config.FailFast
 	// current is the index of the server in use.
 	current atomic.Int32
@@ -107,15 +125,23 @@ func New(cfg Config) (*Client, error) {
 	}
 	sh := &shared{hc: cfg.HTTPClient, timeout: cfg.RequestTimeout}
 	for _, s := range cfg.Servers {
-		u, err := normalizeServer(s)
+		u, err := normalizeServer(s, cfg.TLS != nil)
 		if err != nil {
 			return nil, err
 		}
 		sh.servers = append(sh.servers, u)
 	}
+	if cfg.User != "" {
+		sh.auth = basicAuth(cfg.User, cfg.Password)
+	} else if cfg.Password != "" {
+		return nil, errors.New("canopy client: a Password needs its User")
+	}
 	if sh.hc == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = 64
+		if cfg.TLS != nil {
+			t.TLSClientConfig = cfg.TLS.Clone()
+		}
 		sh.hc = &http.Client{Transport: t}
 	}
 	if sh.timeout <= 0 {
@@ -129,10 +155,14 @@ func New(cfg Config) (*Client, error) {
 	return &Client{shared: sh}, nil
 }
 
-func normalizeServer(s string) (string, error) {
+func normalizeServer(s string, tls bool) (string, error) {
 	s = strings.TrimSpace(s)
 	if !strings.Contains(s, "://") {
-		s = "http://" + s
+		if tls {
+			s = "https://" + s
+		} else {
+			s = "http://" + s
+		}
 	}
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -307,10 +337,18 @@ func (c *Client) try(ctx context.Context, server string, req *request) (*respons
 	if c.session != "" {
 		hr.Header.Set("Canopy-Session", c.session)
 	}
+	if c.auth != "" {
+		hr.Header.Set("Authorization", c.auth)
+	}
 	hresp, err := c.hc.Do(hr)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, false, err
+		}
+		if tlsTrouble(err) {
+			// Another try, or another server of the same cluster, meets
+			// the same certificates: say so at once.
+			return nil, false, fmt.Errorf("canopy: TLS with %s: %w", server, err)
 		}
 		// A request that never left (no connection) may go elsewhere; one
 		// that did may have been applied.
@@ -396,7 +434,7 @@ func decodeError(resp *http.Response, data []byte) *api.Error {
 var codesByStatus = map[api.Code]bool{
 	api.CodeNoNode: true, api.CodeBadVersion: true, api.CodeBadArguments: true, api.CodeAuthFailed: true,
 	api.CodeNoAuth: true, api.CodeSessionExpired: true, api.CodeTooLarge: true, api.CodeMethodNotAllowed: true,
-	api.CodeThrottled: true, api.CodeUnavailable: true, api.CodeOperationTimeout: true,
+	api.CodeThrottled: true, api.CodeUnavailable: true, api.CodeOperationTimeout: true, api.CodeQuotaExceeded: true,
 }
 
 // netError is a failure to reach a server.
@@ -439,6 +477,24 @@ func parseRetryAfter(h string) time.Duration {
 func serverTrouble(err error) bool {
 	var ne *netError
 	return errors.As(err, &ne) || errors.Is(err, ErrConnectionLoss) || errors.Is(err, ErrUnavailable)
+}
+
+// basicAuth is the Authorization header of HTTP Basic (RFC 7617).
+func basicAuth(user, password string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
+}
+
+// tlsTrouble reports a failure of TLS itself (a certificate not trusted,
+// or refused, or a plain-HTTP server), as opposed to the network's.
+func tlsTrouble(err error) bool {
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	var rh tls.RecordHeaderError
+	var alert tls.AlertError
+	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) ||
+		errors.As(err, &rh) || errors.As(err, &alert) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
 }
 
 // neverSent reports whether err means the request did not reach a server:

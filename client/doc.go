@@ -11,6 +11,13 @@
 // (Watch) that resume where they left off after a reconnect, losing no
 // event.
 //
+// Access (DESIGN §9): Config.User and Password authenticate every request
+// and watch connection (HTTP Basic, the digest identity), Config.TLS
+// carries https and a client certificate; nodes carry ZooKeeper's ACLs
+// (CreateOptions.ACL, GetACL, SetACL), and WhoAmI tells which identities
+// the server gives the client. A refusal is ErrNoAuth, a bad credential
+// ErrAuthFailed.
+//
 // The coordination recipes (locks, leader election, barriers, queues,
 // group membership, configuration) are in package client/recipe.
 package client

@@ -23,6 +23,7 @@ var (
 	ErrNoAuth                  = &api.Error{Code: api.CodeNoAuth}
 	ErrSessionExpired          = &api.Error{Code: api.CodeSessionExpired}
 	ErrTooLarge                = &api.Error{Code: api.CodeTooLarge}
+	ErrQuotaExceeded           = &api.Error{Code: api.CodeQuotaExceeded}
 	ErrNoWatcher               = &api.Error{Code: api.CodeNoWatcher}
 	ErrThrottled               = &api.Error{Code: api.CodeThrottled}
 	ErrUnavailable             = &api.Error{Code: api.CodeUnavailable}

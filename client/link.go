@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,6 +37,12 @@ type link struct {
 	// delivering is set while the read loop waits on a consumer: a slow
 	// consumer is not a sick server.
 	delivering atomic.Bool
+	// denied is closed, with deniedErr set, when a server refused the
+	// upgrade for the client's credentials (401 or 403), or TLS failed:
+	// another try, or server, would meet the same answer, so the link
+	// stops.
+	denied    chan struct{}
+	deniedErr error
 }
 
 type linkHooks struct {
@@ -70,7 +78,7 @@ const healthInterval = 3 * time.Second
 func newLink(sh *shared, hooks linkHooks) *link {
 	ctx, stop := context.WithCancel(context.Background())
 	l := &link{sh: sh, hooks: hooks, ctx: ctx, stop: stop, done: make(chan struct{}),
-		up: make(chan struct{}), pending: map[int64]*pending{}}
+		up: make(chan struct{}), pending: map[int64]*pending{}, denied: make(chan struct{})}
 	return l
 }
 
@@ -89,6 +97,15 @@ func (l *link) run() {
 		idx := int(l.sh.current.Load())
 		conn, err := l.dial(l.sh.servers[idx])
 		l.sh.refused.dialed(l.sh.servers[idx], err)
+		var ae *api.Error
+		if errors.As(err, &ae) || err != nil && tlsTrouble(err) {
+			if !errors.As(err, &ae) {
+				err = fmt.Errorf("canopy: TLS with %s: %w", l.sh.servers[idx], err)
+			}
+			l.deniedErr = err
+			close(l.denied)
+			return
+		}
 		if err != nil {
 			l.sh.current.CompareAndSwap(int32(idx), int32((idx+1)%len(l.sh.servers)))
 			if !ctxtime.Sleep(l.ctx, jitter(backoff)) {
@@ -129,9 +146,20 @@ func (l *link) run() {
 func (l *link) dial(server string) (*websocket.Conn, error) {
 	ctx, cancel := context.WithTimeout(l.ctx, 5*time.Second)
 	defer cancel()
-	u := "ws" + strings.TrimPrefix(server, "http") + "/v1/watch"
-	conn, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPClient: l.sh.hc})
+	u := "ws" + strings.TrimPrefix(server, "http") + "/v1/watch" // https: wss
+	opts := &websocket.DialOptions{HTTPClient: l.sh.hc}
+	if l.sh.auth != "" {
+		opts.HTTPHeader = http.Header{"Authorization": {l.sh.auth}}
+	}
+	conn, resp, err := websocket.Dial(ctx, u, opts)
 	if err != nil {
+		if resp != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
+			var data []byte
+			if resp.Body != nil {
+				data, _ = io.ReadAll(resp.Body)
+			}
+			return nil, decodeError(resp, data)
+		}
 		return nil, err
 	}
 	conn.SetReadLimit(64 << 20)
@@ -214,6 +242,8 @@ func (l *link) call(ctx context.Context, req api.Request, ok func(json.RawMessag
 				return nil, fmt.Errorf("%w: no watch connection: %v", ErrUnavailable, ctx.Err())
 			case <-l.sh.refused.gaveUp():
 				return nil, l.sh.refused.err()
+			case <-l.denied:
+				return nil, l.deniedErr
 			case <-l.ctx.Done():
 				return nil, ErrClosed
 			}

@@ -51,6 +51,11 @@ type CreateOptions struct {
 	TTL time.Duration
 	// Parents creates missing ancestors as persistent nodes.
 	Parents bool
+	// ACL is the new node's access list (api.ParseACLList reads zkCli's
+	// "digest:alice:<hash>:cdrwa,world:anyone:r"); none gives the server's
+	// default: world:anyone:cdrwa, or creator-all on a server that requires
+	// authentication.
+	ACL []api.ACL
 }
 
 // Create makes a node and returns its actual path (with the sequence
@@ -69,6 +74,7 @@ func (c *Client) Create(ctx context.Context, path string, data []byte, opts *Cre
 		if opts.TTL > 0 {
 			q.Set("ttl_ms", strconv.FormatInt(opts.TTL.Milliseconds(), 10))
 		}
+		aclQuery(q, opts.ACL)
 	}
 	if data == nil {
 		data = []byte{}
@@ -211,6 +217,7 @@ func CreateOp(path string, data []byte, opts *CreateOptions) Op {
 	setOpData(&op, data)
 	if opts != nil {
 		op.Ephemeral, op.Sequential, op.Container = opts.Ephemeral, opts.Sequential, opts.Container
+		op.ACL = opts.ACL
 		if opts.TTL != 0 {
 			ttl := opts.TTL.Milliseconds()
 			op.TTLms = &ttl

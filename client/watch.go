@@ -291,6 +291,10 @@ func (c *Client) Watch(ctx context.Context, path string, opts *WatchOptions) (*W
 		err := c.refused.err()
 		w.end(err)
 		return nil, err
+	case <-w.link.denied:
+		err := w.link.deniedErr
+		w.end(err)
+		return nil, err
 	}
 	go func() {
 		select {

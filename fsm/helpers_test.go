@@ -539,6 +539,7 @@ func parseSnapshot(tb testing.TB, b []byte) parsedSnapshot {
 		id := api.ID(uvarint())
 		ps.Sessions[id] = varint()
 		ps.Owners[id] = strs()
+		str() // the client address
 	}
 	for n := uvarint(); n > 0; n-- {
 		sn := snapNode{Path: str(), Data: str()}

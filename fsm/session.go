@@ -34,12 +34,13 @@ func (t *Tree) createSession(c *Command) *api.Error {
 	if _, ok := t.sessions[c.Session]; ok {
 		return api.Errorf(api.CodeBadArguments, "", "session %s already exists", c.Session)
 	}
-	t.sessions[c.Session] = &session{
+	t.addSession(&session{
 		id:         c.Session,
 		timeout:    ClampTimeout(c.Timeout),
 		ephemerals: make(map[string]struct{}),
 		owner:      acl.Authenticated(c.Identity),
-	}
+		addr:       addrOf(c.Identity),
+	})
 	return nil
 }
 
@@ -68,6 +69,6 @@ func (t *Tree) closeSession(zxid int64, c *Command) (Result, []api.Event) {
 		x.remove(p)
 	}
 	events := x.commit()
-	delete(t.sessions, c.Session)
+	t.removeSession(s)
 	return Result{}, events
 }

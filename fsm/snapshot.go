@@ -16,7 +16,7 @@ import (
 
 // The snapshot format: a magic string with the format version, the applied
 // index, the cluster members (id, raft and HTTP addresses), the sessions
-// (id, timeout, owner identities), then every node in index order (with
+// (id, timeout, owner identities, client address), then every node in index order (with
 // its ACL), and a CRC-32C of everything before it. Ephemeral sets,
 // timed-node sets and sizes are derived from the nodes on restore.
 //
@@ -39,6 +39,7 @@ type snapSession struct {
 	id      api.ID
 	timeout int64
 	owner   []string
+	addr    string
 }
 
 // Snapshot captures the tree in O(sessions) time.
@@ -48,7 +49,7 @@ func (t *Tree) Snapshot() *Snapshot {
 	s := &Snapshot{applied: t.applied, nodes: t.nodes.Clone()}
 	t.gen++ // every node the clone holds is now shared: none changes in place
 	for _, sess := range t.sessions {
-		s.sessions = append(s.sessions, snapSession{id: sess.id, timeout: sess.timeout, owner: sess.owner})
+		s.sessions = append(s.sessions, snapSession{id: sess.id, timeout: sess.timeout, owner: sess.owner, addr: sess.addr})
 	}
 	sort.Slice(s.sessions, func(i, j int) bool { return s.sessions[i].id < s.sessions[j].id })
 	for _, m := range t.members {
@@ -80,6 +81,7 @@ func (s *Snapshot) WriteTo(w io.Writer) (int64, error) {
 		buf = binary.AppendUvarint(buf, uint64(sess.id))
 		buf = binary.AppendVarint(buf, sess.timeout)
 		buf = appendStrings(buf, sess.owner)
+		buf = appendString(buf, sess.addr)
 	}
 	buf = binary.AppendUvarint(buf, uint64(s.nodes.Len()))
 	if _, err := bw.Write(buf); err != nil {
@@ -136,6 +138,7 @@ func (t *Tree) Restore(r io.Reader) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.nodes, t.sessions, t.timed, t.members = fresh.nodes, fresh.sessions, fresh.timed, fresh.members
+	t.sessionsFrom = fresh.sessionsFrom
 	t.applied, t.dataSize = fresh.applied, fresh.dataSize
 	return nil
 }
@@ -159,9 +162,9 @@ func readSnapshot(r io.Reader) (*Tree, error) {
 		id, timeout := api.ID(sr.uvarint()), sr.varint()
 		s := &session{id: id, timeout: timeout, ephemerals: make(map[string]struct{})}
 		if v3 {
-			s.owner = sr.strings()
+			s.owner, s.addr = sr.strings(), sr.string()
 		}
-		t.sessions[id] = s
+		t.addSession(s)
 	}
 	for i, n := uint64(0), sr.uvarint(); i < n && sr.err == nil; i++ {
 		nd := newNode(sr.string())

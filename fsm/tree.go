@@ -26,6 +26,8 @@ type Tree struct {
 	// members are the cluster's nodes and their addresses, replicated so
 	// that any node can reach any other's API.
 	members map[string]Member
+	// sessionsFrom counts the open sessions by client address.
+	sessionsFrom map[string]int
 	// applied is the index of the last raft entry applied, command or not.
 	applied  int64
 	dataSize int64
@@ -57,6 +59,9 @@ type session struct {
 	// owner is the authenticated identities that opened the session
 	// (acl.Authenticated); none for an anonymous one.
 	owner []string
+	// addr is the address of the client that opened it (its ip
+	// identity), for the sessions-per-client limit.
+	addr string
 }
 
 // NewTree returns the initial tree: the root and ZooKeeper's /zookeeper,
@@ -77,6 +82,8 @@ func emptyTree() *Tree {
 		sessions: make(map[api.ID]*session),
 		timed:    make(map[string]struct{}),
 		members:  make(map[string]Member),
+
+		sessionsFrom: make(map[string]int),
 	}
 }
 
@@ -421,3 +428,53 @@ func reapable(n *node, now int64) bool {
 func noNode(p string) *api.Error { return api.NoNode(p) }
 
 func sessionExpired(id api.ID) *api.Error { return api.SessionExpired(id) }
+
+// SessionsFrom is how many open sessions the client at addr opened.
+func (t *Tree) SessionsFrom(addr string) int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.sessionsFrom[addr]
+}
+
+// SessionEphemerals is how many ephemerals session id owns.
+func (t *Tree) SessionEphemerals(id api.ID) int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if s, ok := t.sessions[id]; ok {
+		return len(s.ephemerals)
+	}
+	return 0
+}
+
+// DataBytes is the size of all nodes' data.
+func (t *Tree) DataBytes() int64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.dataSize
+}
+
+func (t *Tree) addSession(s *session) {
+	t.sessions[s.id] = s
+	if s.addr != "" {
+		t.sessionsFrom[s.addr]++
+	}
+}
+
+func (t *Tree) removeSession(s *session) {
+	delete(t.sessions, s.id)
+	if s.addr != "" {
+		if t.sessionsFrom[s.addr]--; t.sessionsFrom[s.addr] <= 0 {
+			delete(t.sessionsFrom, s.addr)
+		}
+	}
+}
+
+// addrOf is the address in an identity's ip entry.
+func addrOf(identity []string) string {
+	for _, id := range identity {
+		if a, ok := strings.CutPrefix(id, "ip:"); ok {
+			return a
+		}
+	}
+	return ""
+}

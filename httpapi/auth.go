@@ -55,6 +55,8 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		var caller service.Caller
 		if err == nil {
 			caller, err = s.svc.Authenticate(r.RemoteAddr, cred)
+		} else {
+			caller, _ = s.svc.Authenticate(r.RemoteAddr, service.Credentials{}) // who failed, for the audit
 		}
 		if err != nil && !(api.CodeOf(err) == api.CodeAuthFailed && !cred.HasPassword && cred.Digest == "" && s.openPath(r.URL.Path)) {
 			s.svc.AuditAuth(r.Context(), caller, err)

@@ -22,6 +22,7 @@ import (
 	canopy "github.com/canopy-coord/canopy"
 	"github.com/canopy-coord/canopy/acl"
 	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/audit"
 	"github.com/canopy-coord/canopy/cluster"
 	"github.com/canopy-coord/canopy/consensus"
 	"github.com/canopy-coord/canopy/httpapi"
@@ -62,6 +63,8 @@ type Main struct {
 	SuperDigest string
 	// MetricsAuth makes /metrics need credentials with AuthRequired.
 	MetricsAuth bool
+	// AuditLog is the audit log's file (DESIGN §9); "" writes none.
+	AuditLog string
 	// Version is reported by /v1/status and the start-up log line.
 	Version string
 
@@ -75,6 +78,7 @@ type Main struct {
 	served    chan error
 	forwarder *cluster.Client
 	certs     *certSource // the API's certificate, nil without TLS
+	audit     *audit.Log  // the audit log, nil without --audit-log
 }
 
 // New returns a Main with DESIGN §7's defaults.
@@ -129,6 +133,10 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.BoolVar(&m.AuthRequired, "auth-required", false, "answer anonymous requests 401 AuthFailed (health, readiness, metrics and the UI's files stay open), and give a create without an ACL creator-all")
 	fs.StringVar(&m.SuperDigest, "super-digest", "", "the super user, who passes every ACL and administers the cluster: user:base64(sha1(user:password)), as `canopy digest USER` prints it")
 	fs.BoolVar(&m.MetricsAuth, "metrics-auth", false, "with --auth-required, /metrics needs credentials too")
+	fs.StringVar(&m.AuditLog, "audit-log", "", "append one JSON line per write, session event, ACL change and authentication to this file (reopened on SIGHUP, for rotation)")
+	fs.IntVar(&m.Limits.MaxEphemeralsPerSession, "max-ephemerals-per-session", 0, "most ephemerals one session may own; more are 507 QuotaExceeded (0: no limit)")
+	fs.IntVar(&m.Limits.MaxSessionsPerClient, "max-sessions-per-client", 0, "most open sessions one client IP address may hold; more are 429 (0: no limit)")
+	fs.Int64Var(&m.Limits.MaxTreeBytes, "max-tree-bytes", 0, "most bytes of node data the tree may hold; writes past it are 507 QuotaExceeded, deletes still work (0: no limit)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -251,10 +259,17 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	svc := service.New(m.node, limits).WithSecurity(service.Security{
-		AuthRequired: m.AuthRequired,
-		SuperDigest:  m.SuperDigest,
-	})
+	sec := service.Security{AuthRequired: m.AuthRequired, SuperDigest: m.SuperDigest}
+	if m.AuditLog != "" {
+		if m.audit, err = audit.Open(m.AuditLog); err != nil {
+			return fmt.Errorf("--audit-log: %w", err)
+		}
+		if err := m.audit.Register(reg); err != nil {
+			return err
+		}
+		sec.Audit = auditor{m.audit}
+	}
+	svc := service.New(m.node, limits).WithSecurity(sec)
 	watch := wsnotify.NewHandler(svc, hub, wsnotify.Config{
 		OriginPatterns: splitList(m.AllowedOrigins),
 		Logger:         m.log,
@@ -406,7 +421,34 @@ func (m *Main) Close() error {
 	if m.forwarder != nil {
 		m.forwarder.Close()
 	}
+	if m.audit != nil {
+		errs = append(errs, m.audit.Close())
+	}
 	return errors.Join(errs...)
+}
+
+// ReopenAudit reopens the audit log's file (after a rotation moved it).
+func (m *Main) ReopenAudit() error {
+	if m.audit == nil {
+		return nil
+	}
+	if err := m.audit.Reopen(); err != nil {
+		m.log.Error().Err(err).Str("file", m.AuditLog).Msg("audit log reopen failed")
+		return err
+	}
+	return nil
+}
+
+// auditor writes the operation layer's audit records to the audit log.
+type auditor struct{ log *audit.Log }
+
+func (a auditor) Record(r service.AuditRecord) {
+	session := ""
+	if r.Session != 0 {
+		session = r.Session.String()
+	}
+	a.log.Record(audit.Entry{Time: r.Time, Zxid: r.Zxid, Identity: r.Identity, Client: r.Client,
+		Session: session, Op: r.Op, Path: r.Path, Result: r.Result})
 }
 
 // exposureWarning is the start-up warning for an API listening at addr

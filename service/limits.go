@@ -18,6 +18,15 @@ type Limits struct {
 	// deadline of its own.
 	ReadTimeout    time.Duration
 	RequestTimeout time.Duration
+	// The abuse limits (issue 12), each off at 0: ephemerals one session
+	// may own, sessions one client address may hold open, and the bytes
+	// of data the whole tree may hold (past it writes are 507
+	// QuotaExceeded, deletes still work). They are checked before a write
+	// is proposed, against this node's replica, so concurrent writes may
+	// pass a limit by a few: soft limits, as ZooKeeper's quotas are.
+	MaxEphemeralsPerSession int
+	MaxSessionsPerClient    int
+	MaxTreeBytes            int64
 }
 
 // DefaultLimits are DESIGN §8's defaults.

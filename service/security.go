@@ -274,3 +274,28 @@ func (s *Service) audit(ctx context.Context, op, path string, session api.ID, zx
 func (s *Service) AuditAuth(ctx context.Context, c Caller, err error) {
 	s.audit(WithCaller(ctx, c), "auth", "", 0, s.node.Applied(), err)
 }
+
+// checkEphemeral refuses an ephemeral past --max-ephemerals-per-session.
+func (s *Service) checkEphemeral(path string, session api.ID) error {
+	if max := s.limits.MaxEphemeralsPerSession; max > 0 && s.node.Tree().SessionEphemerals(session) >= max {
+		return api.Errorf(api.CodeQuotaExceeded, path, "session %s already owns %d ephemerals, the limit", session, max)
+	}
+	return nil
+}
+
+// checkTreeBytes refuses a write that would add data past --max-tree-bytes.
+func (s *Service) checkTreeBytes(path string, adding int) error {
+	if max := s.limits.MaxTreeBytes; max > 0 && adding > 0 && s.node.Tree().DataBytes()+int64(adding) > max {
+		return api.Errorf(api.CodeQuotaExceeded, path, "the tree holds %d bytes of data, and the limit is %d: delete to make room", s.node.Tree().DataBytes(), max)
+	}
+	return nil
+}
+
+// checkSessions refuses a session past --max-sessions-per-client.
+func (s *Service) checkSessions(ctx context.Context) error {
+	addr := CallerOf(ctx).Addr
+	if max := s.limits.MaxSessionsPerClient; max > 0 && addr != "" && s.node.Tree().SessionsFrom(addr) >= max {
+		return api.Errorf(api.CodeThrottled, "", "client %s already holds %d open sessions, the limit", addr, max)
+	}
+	return nil
+}

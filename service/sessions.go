@@ -23,6 +23,9 @@ func (s *Service) OpenSession(ctx context.Context, timeoutMs int64) (api.Session
 	if timeoutMs < 0 {
 		return api.Session{}, s.node.Applied(), api.BadArguments("", "timeout_ms must not be negative, got %d", timeoutMs)
 	}
+	if err := s.checkSessions(ctx); err != nil {
+		return api.Session{}, s.node.Applied(), err
+	}
 	ctx, cancel := s.withDeadline(ctx)
 	defer cancel()
 	sess, zxid, err := s.node.CreateSession(ctx, timeoutMs, CallerOf(ctx).Identity)

@@ -113,6 +113,14 @@ func (s *Service) createCommand(ctx context.Context, req CreateRequest) (fsm.Com
 	if err := s.checkData(req.Path, req.Data); err != nil {
 		return c, err
 	}
+	if err := s.checkTreeBytes(req.Path, len(req.Data)); err != nil {
+		return c, err
+	}
+	if req.Ephemeral {
+		if err := s.checkEphemeral(req.Path, req.Session); err != nil {
+			return c, err
+		}
+	}
 	return c, fsm.CheckRequest(&c)
 }
 
@@ -125,7 +133,10 @@ func (s *Service) setCommand(req SetDataRequest) (fsm.Command, error) {
 	if err := s.CheckPath(req.Path); err != nil {
 		return c, err
 	}
-	return c, s.checkData(req.Path, req.Data)
+	if err := s.checkData(req.Path, req.Data); err != nil {
+		return c, err
+	}
+	return c, s.checkTreeBytes(req.Path, len(req.Data))
 }
 
 func (s *Service) deleteCommand(req DeleteRequest) (fsm.Command, error) {

@@ -313,8 +313,18 @@ type tab struct {
 	exc []string
 }
 
-// openTab opens a tab of 1280×800 on n's UI at /ui/ + hash.
+// openTab opens a tab of 1280×800 on n's UI at /ui/ + hash, and waits
+// until the page is live.
 func openTab(t *testing.T, n *node, hash string) *tab {
+	t.Helper()
+	tb := openTabLoading(t, n, hash)
+	tb.waitJS(`document.querySelector('#conn').dataset.state === 'online'`, "the live indicator to be online")
+	return tb
+}
+
+// openTabLoading opens a tab as openTab does, but waits only until the
+// page has loaded: a page that asks for a login first is not live yet.
+func openTabLoading(t *testing.T, n *node, hash string) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(startBrowser(t))
 	ctx, cancelTime := context.WithTimeout(ctx, 45*time.Second)
@@ -340,7 +350,7 @@ func openTab(t *testing.T, n *node, hash string) *tab {
 	// and Chromium then defers rendering work (and dialogs' close events).
 	url := n.base() + "/ui/" + hash
 	tb.run(page.BringToFront(), chromedp.EmulateViewport(1280, 800), chromedp.Navigate(url))
-	tb.waitLoaded(url)
+	tb.waitDocument(url)
 	return tb
 }
 
@@ -358,9 +368,15 @@ func (tb *tab) load(hash string) {
 // live.
 func (tb *tab) waitLoaded(url string) {
 	tb.t.Helper()
+	tb.waitDocument(url)
+	tb.waitJS(`document.querySelector('#conn').dataset.state === 'online'`, "the live indicator to be online")
+}
+
+// waitDocument waits until the page evaluated in is url's and fully loaded.
+func (tb *tab) waitDocument(url string) {
+	tb.t.Helper()
 	doc, _, _ := strings.Cut(url, "#")
 	tb.waitJS(fmt.Sprintf(`location.href.split('#')[0] === %q && document.readyState === 'complete'`, doc), "the page "+url+" to load")
-	tb.waitJS(`document.querySelector('#conn').dataset.state === 'online'`, "the live indicator to be online")
 }
 
 func (tb *tab) run(actions ...chromedp.Action) {

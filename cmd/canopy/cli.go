@@ -50,6 +50,7 @@ func verbs() []*verb {
 	return []*verb{
 		lsVerb(), getVerb(), statVerb(), createVerb(), setVerb(), deleteVerb(), deleteAllVerb(),
 		watchVerb(), syncVerb(), multiVerb(),
+		getACLVerb(), setACLVerb(), whoamiVerb(), digestVerb(),
 		sessionOpenVerb(), sessionLsVerb(), sessionGetVerb(), sessionCloseVerb(),
 		lockVerb(), electVerb(), queuePutVerb(), queueTakeVerb(), queueLenVerb(),
 		barrierSetVerb(), barrierRemoveVerb(), barrierWaitVerb(), barrierEnterVerb(), groupJoinVerb(), groupLsVerb(),
@@ -103,6 +104,7 @@ type env struct {
 	servers []string
 	json    bool
 	timeout time.Duration
+	auth    authFlags
 
 	cl *client.Client
 }
@@ -115,6 +117,7 @@ type globals struct {
 	servers serverList
 	output  string
 	timeout time.Duration
+	auth    authFlags
 }
 
 func addGlobals(fs *flag.FlagSet, v *verb) *globals {
@@ -126,6 +129,7 @@ func addGlobals(fs *flag.FlagSet, v *verb) *globals {
 	fs.Var(&g.servers, "server", "a node's `URL`; repeat or comma-separate for several (default: $CANOPY_SERVERS, else "+client.DefaultServer+")")
 	fs.StringVar(&g.output, "o", "text", "`output`: text or json")
 	fs.StringVar(&g.output, "output", "text", "`output`: text or json")
+	g.auth.add(fs)
 	// A verb may own --timeout for itself (session open: the session's).
 	if fs.Lookup("timeout") == nil {
 		fs.DurationVar(&g.timeout, "timeout", def, "how long each call to the cluster may take")
@@ -197,6 +201,8 @@ func runVerb(ctx context.Context, e *env, v *verb, args []string) error {
 		return e.usage("--timeout must be positive")
 	}
 	e.timeout = g.timeout
+	e.auth = g.auth
+	e.auth.fromEnv()
 	e.servers = g.servers
 	if len(e.servers) == 0 {
 		e.servers = serversFromEnv()
@@ -277,7 +283,18 @@ func isBoolFlag(f *flag.Flag) bool {
 func (e *env) client() (*client.Client, error) {
 	if e.cl == nil {
 		// A person who forgot to start the server hears so at once.
-		c, err := client.New(client.Config{Servers: e.servers, RequestTimeout: e.timeout, FailFast: true})
+		cfg := client.Config{Servers: e.servers, RequestTimeout: e.timeout, FailFast: true, User: e.auth.user}
+		tlsCfg, err := e.auth.tlsConfig()
+		if err != nil {
+			return nil, e.usage("%v", err)
+		}
+		cfg.TLS = tlsCfg
+		if cfg.User != "" {
+			if cfg.Password, err = e.password(cfg.User); err != nil {
+				return nil, err
+			}
+		}
+		c, err := client.New(cfg)
 		if err != nil {
 			return nil, &usageError{verb: e.verb, msg: err.Error()}
 		}
@@ -334,11 +351,4 @@ func (e *env) failAt(op, path string, err error) error {
 }
 
 // terminal reports whether w is a terminal (a character device).
-func terminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
+func terminal(w io.Writer) bool { return isTerminal(w) }

@@ -29,9 +29,15 @@ PATH ("export /app" then "import --into /app2" copies /app to /app2).
 Missing ancestors of the target are created empty. The writes go in
 multis of up to 500 nodes, each atomic; an import that fails midway says
 how many nodes it wrote.
+Each node created gets the ACL of the file ("acl"), or the server's
+default when the file has none (files of export --no-acl, or of older
+versions). A node whose ACL would keep the importer from creating its
+children is created with the default and given its ACL once its subtree
+is written, deepest first.
 It refuses to change an existing node (exit 4, before writing anything)
 unless --overwrite, which replaces the data of those that differ; an
 existing node that already holds the exported data is left as it is.
+Existing nodes keep their ACLs ('canopy setacl' changes them).
 Nodes that are not in the file are never deleted. Ephemeral nodes in the
 file are skipped (they belong to sessions of the source), unless
 --ephemerals, which creates them as persistent nodes. /zookeeper is
@@ -130,7 +136,8 @@ type importer struct {
 type planned struct {
 	path   string
 	data   []byte
-	exists bool // set its data rather than create it
+	acl    []api.ACL // of a create; none: the server's default
+	exists bool      // set its data rather than create it
 }
 
 func (im *importer) run(ctx context.Context) error {
@@ -154,7 +161,7 @@ func (im *importer) run(ctx context.Context) error {
 		if ok && int(st.DataLength) == len(data) {
 			same = append(same, len(plan))
 		}
-		plan = append(plan, planned{path: p, data: data, exists: ok})
+		plan = append(plan, planned{path: p, data: data, acl: n.ACL, exists: ok})
 	}
 	// Existing nodes of the same length: read them to compare.
 	unchanged := make([]bool, len(plan))
@@ -247,8 +254,59 @@ func (im *importer) ensureParent(ctx context.Context) error {
 	return err
 }
 
-// write applies the plan in multis, parents before children.
+// write applies the plan in multis, parents before children, then the
+// ACLs held back.
 func (im *importer) write(ctx context.Context, todo []planned, prog *progress) error {
+	later := holdACLs(todo)
+	if err := im.writeNodes(ctx, todo, prog); err != nil {
+		return err
+	}
+	// Deepest first: a node's ACL never stands in the way of its own.
+	for i := len(later) - 1; i >= 0; i-- {
+		pl := later[i]
+		cctx, cancel := im.e.call(ctx)
+		_, err := im.c.SetACL(cctx, pl.path, pl.acl, client.AnyVersion)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("setting the ACL of %s: %w (every node was written; %d of %d ACLs of nodes with children were still to set)",
+				pl.path, err, i+1, len(later))
+		}
+	}
+	return nil
+}
+
+// holdACLs takes out of todo, and returns, the ACLs to set after the
+// nodes are written: those of nodes created with children below them,
+// since CREATE is checked on the parent and the ACL may not give it to
+// the importer. An ACL that gives everyone CREATE goes with the create.
+func holdACLs(todo []planned) []planned {
+	parents := map[string]bool{}
+	for _, pl := range todo {
+		if !pl.exists {
+			parents[path.Dir(pl.path)] = true
+		}
+	}
+	var later []planned
+	for i, pl := range todo {
+		if pl.exists || len(pl.acl) == 0 || !parents[pl.path] || anyoneMayCreate(pl.acl) {
+			continue
+		}
+		later = append(later, pl)
+		todo[i].acl = nil
+	}
+	return later
+}
+
+func anyoneMayCreate(acl []api.ACL) bool {
+	for _, a := range acl {
+		if a.Scheme == "world" && a.ID == "anyone" && a.Perms&api.PermCreate != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (im *importer) writeNodes(ctx context.Context, todo []planned, prog *progress) error {
 	var ops []client.Op
 	var batch []planned
 	size := 0
@@ -281,6 +339,9 @@ func (im *importer) write(ctx context.Context, todo []planned, prog *progress) e
 	}
 	for _, pl := range todo {
 		cost := len(pl.path) + base64.StdEncoding.EncodedLen(len(pl.data)) + 100
+		for _, a := range pl.acl {
+			cost += len(a.ID) + 50
+		}
 		if len(ops) == importMaxOps || len(ops) > 0 && size+cost > importMaxBytes {
 			if err := flush(); err != nil {
 				return err
@@ -289,7 +350,7 @@ func (im *importer) write(ctx context.Context, todo []planned, prog *progress) e
 		if pl.exists {
 			ops = append(ops, client.SetOp(pl.path, pl.data, client.AnyVersion))
 		} else {
-			ops = append(ops, client.CreateOp(pl.path, pl.data, nil))
+			ops = append(ops, client.CreateOp(pl.path, pl.data, &client.CreateOptions{ACL: pl.acl}))
 		}
 		batch = append(batch, pl)
 		size += cost

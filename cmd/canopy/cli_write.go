@@ -58,7 +58,7 @@ func (t *ttlFlag) Set(s string) error {
 }
 
 func createVerb() *verb {
-	return &verb{name: "create", args: "[-e] [-s] [-c] [-t TTL] [-p] [--session ID] PATH [DATA | - | -f FILE]", summary: "create a node",
+	return &verb{name: "create", args: "[-e] [-s] [-c] [-t TTL] [-p] [--acl ACL[,ACL...]] [--session ID] PATH [DATA | - | -f FILE]", summary: "create a node",
 		min: 1, max: 2,
 		details: `Creates PATH with the data given as an argument, read from stdin ("-"),
 or from a file (-f); with none, the data is empty. Prints the created path
@@ -72,6 +72,11 @@ An ephemeral node (-e) lives as long as its session:
     command is interrupted (Ctrl-C, SIGTERM), which closes the session and
     deletes the node. If the session is lost, the command fails (exit 7).
 
+With --acl, the node gets that ACL, in zkCli's syntax (see 'canopy help
+setacl'); without, the server's default: world:anyone:cdrwa, or all
+perms for the creator's identities on a server that requires
+authentication. Missing parents made by -p get the default.
+
 In JSON: the API's {"path","stat"}, with "session" for -e.`,
 		setup: func(fs *flag.FlagSet) runFunc {
 			eph := fs.Bool("e", false, "ephemeral: deleted when its session ends (see above)")
@@ -82,6 +87,8 @@ In JSON: the API's {"path","stat"}, with "session" for -e.`,
 			parents := fs.Bool("p", false, "create missing parents (persistent, empty)")
 			file := fs.String("f", "", "read the data from this `FILE`")
 			session := fs.String("session", "", "with -e: the existing session (0x...) to create the node in, by its `ID`")
+			var acl aclFlag
+			fs.Var(&acl, "acl", "the node's `ACL`, zkCli's scheme:id:perms, comma-separated (default: the server's)")
 			return func(ctx context.Context, e *env, args []string) error {
 				data, err := e.readData(args[1:], *file)
 				if err != nil {
@@ -91,7 +98,7 @@ In JSON: the API's {"path","stat"}, with "session" for -e.`,
 					return e.usage("--session goes with -e")
 				}
 				p := args[0]
-				opts := &client.CreateOptions{Ephemeral: *eph, Sequential: *seq, Container: *cont, TTL: ttl.d, Parents: *parents}
+				opts := &client.CreateOptions{Ephemeral: *eph, Sequential: *seq, Container: *cont, TTL: ttl.d, Parents: *parents, ACL: acl.acl}
 				if *eph {
 					return e.createEphemeral(ctx, p, data, opts, *session)
 				}

@@ -17,7 +17,9 @@ import (
 func completionVerb() *verb {
 	return &verb{name: "completion", args: "bash|zsh", summary: "print a shell completion script", min: 1, max: 1,
 		details: `Prints a completion script for bash or zsh: verbs, flags, and node paths
-(completed by listing the cluster named by CANOPY_SERVERS). Load it with
+(completed by listing the cluster named by CANOPY_SERVERS, as CANOPY_USER
+with CANOPY_PASSWORD, and CANOPY_CACERT... for TLS: completion never asks
+for a password). Load it with
   source <(canopy completion bash)      # in ~/.bashrc
   source <(canopy completion zsh)       # in ~/.zshrc, after compinit`,
 		setup: func(fs *flag.FlagSet) runFunc {
@@ -115,7 +117,7 @@ _canopy_paths() {
     dir="${cur%%/*}"
     prefix="$dir/"
     [[ -z "$dir" ]] && dir=/ && prefix=/
-    kids=$(canopy ls --timeout 2s -- "$dir" 2>/dev/null) || return
+    kids=$(canopy ls --timeout 2s -- "$dir" </dev/null 2>/dev/null) || return
     local IFS=$'\n'
     COMPREPLY=( $(compgen -P "$prefix" -W "$kids" -- "${cur##*/}") )
     compopt -o nospace 2>/dev/null
@@ -165,7 +167,7 @@ _canopy() {
     -o|--output)
         COMPREPLY=( $(compgen -W "text json" -- "$cur") )
         return ;;
-    -f)
+    -f|--cacert|--cert|--key)
         COMPREPLY=( $(compgen -f -- "$cur") )
         return ;;
     %s)
@@ -218,7 +220,7 @@ _canopy_paths() {
     local dir=${PREFIX%/*}
     [[ -z $dir ]] && dir=/
     local -a kids
-    kids=(${(f)"$(canopy ls --timeout 2s -- $dir 2>/dev/null)"})
+    kids=(${(f)"$(canopy ls --timeout 2s -- $dir </dev/null 2>/dev/null)"})
     compset -P '*/'
     compadd -S '' -- $kids
 }
@@ -280,7 +282,7 @@ _canopy() {
     (-o|--output)
         compadd -- text json
         return ;;
-    (-f)
+    (-f|--cacert|--cert|--key)
         _files
         return ;;
     (%s)

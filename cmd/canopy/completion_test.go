@@ -69,6 +69,16 @@ func TestBashCompletionOffersVerbsFlagsAndPaths(t *testing.T) {
 		{[]string{"queue", "take", "--w"}, []string{"--wait"}},
 		{[]string{"group", "join", "/a"}, []string{"/app"}},
 		{[]string{"help", "l"}, []string{"lock", "ls"}},
+		// ACLs, credentials and TLS (issue 12).
+		{[]string{"s"}, []string{"setacl", "session", "stat"}},
+		{[]string{"w"}, []string{"whoami", "watch"}},
+		{[]string{"d"}, []string{"digest", "delete"}},
+		{[]string{"getacl", "-"}, []string{"-s", "--user", "--cacert", "--cert", "--key"}},
+		{[]string{"setacl", "-"}, []string{"-v", "-s"}},
+		{[]string{"create", "--a"}, []string{"--acl"}},
+		{[]string{"getacl", "/app/w"}, []string{"/app/web", "/app/workers"}},
+		{[]string{"get", "--cacert", "main."}, []string{"main.go"}},
+		{[]string{"get", "--key", "main_"}, []string{"main_test.go"}},
 		// After "--", the command to run.
 		{[]string{"lock", "/app", "--", "tru"}, []string{"true"}},
 		{[]string{"group", "join", "/app", "w1", "--", "tru"}, []string{"true"}},

@@ -26,6 +26,7 @@ const (
 	exitUnavailable = 6   // cannot reach the cluster, Unavailable, timeouts, connection lost
 	exitSession     = 7   // SessionExpired, a session lost, or what it held lost
 	exitWait        = 8   // --wait ran out
+	exitAuth        = 9   // NoAuth, AuthFailed
 	exitCannotRun   = 126 // the command of lock, elect, group join cannot be run
 	exitNotFound    = 127 // ... is not found
 	exitInterrupted = 130
@@ -43,6 +44,8 @@ const exitCodesHelp = `Exit codes:
   7  SessionExpired, or the session was lost; for lock, elect and group
      join, what they held was lost (their command got SIGTERM)
   8  --wait ran out before the lock, leadership, an item or the barrier
+  9  NoAuth: the node's ACL does not allow it; AuthFailed: the server
+     refused the credentials (or requires some)
   130 interrupted
 lock, elect and group join ... -- COMMAND exit with COMMAND's exit status
 once it has run (128+N when signal N killed it; 126 when it cannot be run,
@@ -166,6 +169,8 @@ func exitCode(err error) int {
 		return exitUnavailable
 	case api.CodeSessionExpired:
 		return exitSession
+	case api.CodeNoAuth, api.CodeAuthFailed:
+		return exitAuth
 	}
 	return exitError
 }
@@ -214,6 +219,10 @@ func hint(op string, code api.Code) string {
 		return "; 'canopy deleteall' deletes a node and its children"
 	case name == "multi":
 		return "; nothing was applied"
+	case code == api.CodeNoAuth:
+		return "; 'canopy whoami' shows who the cluster takes you for, --user authenticates"
+	case code == api.CodeAuthFailed:
+		return "; --user (or CANOPY_USER) names the user, CANOPY_PASSWORD the password"
 	}
 	return ""
 }

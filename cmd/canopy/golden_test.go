@@ -51,20 +51,26 @@ func TestTextOutputMatchesGoldenFiles(t *testing.T) {
 		{"stat.golden", []string{"stat", "/app/workers"}},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
-			got := normalize(canopyAt(t, nd.URL, tc.args...).ok(t).out)
-			file := filepath.Join("testdata", tc.golden)
-			if *update {
-				if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatalf("%v (run with -update to write it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("canopy %q printed\n%s\nwant (%s)\n%s", tc.args, got, file, want)
-			}
+			matchGolden(t, tc.golden, tc.args, normalize(canopyAt(t, nd.URL, tc.args...).ok(t).out))
 		})
+	}
+}
+
+// matchGolden compares what canopy args printed with testdata/golden
+// (which -update rewrites).
+func matchGolden(t *testing.T, golden string, args []string, got string) {
+	t.Helper()
+	file := filepath.Join("testdata", golden)
+	if *update {
+		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (run with -update to write it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("canopy %q printed\n%s\nwant (%s)\n%s", args, got, file, want)
 	}
 }

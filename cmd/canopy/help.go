@@ -29,10 +29,22 @@ Global flags (every verb):
                  one compact object per line, in the API's shapes
   --timeout D    how long each call to the cluster may take (default 10s);
                  waits for a lock, an item... are bounded by the verb's --wait
+  --user USER    authenticate as USER (HTTP Basic): the password comes from
+                 CANOPY_PASSWORD, or is asked for when stdin is a terminal
+  --cacert FILE  TLS: trust servers whose certificates these CAs (PEM) signed;
+                 an https:// server without it is checked against the system's
+  --cert FILE, --key FILE
+                 TLS: present this client certificate (PEM) and its key; the
+                 server gives the identity x509:<subject DN>
+                 With any of the three, a bare host:port server means https.
 
 Environment:
   CANOPY_SERVERS  comma-separated server URLs, used when no --server is given
                   (CANOPY_SERVER, a single URL, is read too); default ` + "http://127.0.0.1:8900" + `
+  CANOPY_USER     the user, when no --user is given
+  CANOPY_PASSWORD the password of the user (never a flag: flags show in ps)
+  CANOPY_CACERT, CANOPY_CERT, CANOPY_KEY
+                  the files of --cacert, --cert and --key, when not given
 
 `
 
@@ -81,7 +93,7 @@ func printFlags(w io.Writer, v *verb) {
 func printVerbHelp(w io.Writer, v *verb) {
 	fmt.Fprintf(w, "usage: %s\n\n%s\n", synopsis(v), v.details)
 	printFlags(w, v)
-	fmt.Fprintln(w, "\nGlobal flags: --server URL, -o text|json, --timeout D; see 'canopy help'.")
+	fmt.Fprintln(w, "\nGlobal flags: --server URL, -o text|json, --timeout D, --user USER, --cacert FILE,\n--cert FILE, --key FILE; see 'canopy help'.")
 }
 
 func printGroupHelp(w io.Writer, group string) {

@@ -129,7 +129,8 @@ func globalsAfterVerb(args []string) []string {
 }
 
 // globalFlags are the flags addGlobals declares, by name.
-var globalFlags = map[string]bool{"server": true, "o": true, "output": true, "timeout": true}
+var globalFlags = map[string]bool{"server": true, "o": true, "output": true, "timeout": true,
+	"user": true, "cacert": true, "cert": true, "key": true}
 
 func isGroup(word string) bool {
 	for _, v := range verbs() {
@@ -141,7 +142,7 @@ func isGroup(word string) bool {
 }
 
 // serve runs a node until SIGINT or SIGTERM, then shuts down gracefully;
-// SIGHUP reloads its TLS certificate.
+// SIGHUP reloads its TLS certificate and reopens its audit log.
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	m := server.New(stderr)
 	m.Version = version
@@ -170,7 +171,8 @@ wait:
 	for {
 		select {
 		case <-hup:
-			_ = m.ReloadTLS() // a failure is logged, and the old certificate stays
+			_ = m.ReloadTLS()   // a failure is logged, and the old certificate stays
+			_ = m.ReopenAudit() // for log rotation; a failure is logged
 		case <-ctx.Done():
 			m.Log().Info().Msg("shutting down")
 			break wait

@@ -1,5 +1,5 @@
 // The REST API (DESIGN §4) and its errors in words a person understands.
-import { encPath } from "./util.js";
+import { encPath, utf8Bytes, bytesToB64 } from "./util.js";
 
 export class ApiError extends Error {
   constructor(code, message, { status = 0, path = "", index, oldest } = {}) {
@@ -30,8 +30,9 @@ export function human(err) {
     case "Unavailable": return `The cluster cannot serve this right now: it has no leader or no quorum. Try again in a moment${said}.`;
     case "OperationTimeout": return `The server did not answer in time. The change may or may not have been made; it is shown as it is once it reloads${said}.`;
     case "Throttled": return `Too many requests: the server asked this browser to slow down${said}.`;
-    case "NoAuth": return `You are not allowed to do that on ${p}${said}.`;
-    case "AuthFailed": return `Authentication failed${said}.`;
+    case "NoAuth": return `You have no permission to do that on ${p}: its ACL does not allow ${whoText()}${said}.`;
+    case "AuthFailed": return `This server needs you to log in${said}.`;
+    case "InvalidACL": return `The ACL is not valid: ${err.message}`;
     case "Compacted": return `The server no longer holds the events since this page last saw the tree; it was reloaded instead${said}.`;
     case "NotFound": return `This server does not know that route: ${err.message}. It may be an older Canopy.`;
     case "RuntimeInconsistency": return `Not applied, because an earlier operation of the same batch failed.`;
@@ -44,6 +45,16 @@ function fromBody(body, status) {
   if (e && e.code) return new ApiError(e.code, e.message || "", { status, path: e.path, index: e.index, oldest: e.oldest_zxid });
   return new ApiError("HTTP" + status, `HTTP ${status}`, { status });
 }
+
+// whoText names the caller in messages: "alice", or "anonymous callers".
+let who = null;
+export const setWho = (w) => { who = w; };
+const whoText = () => (who && who.user ? who.user : "anonymous callers");
+
+// onAuthFailed is called when any request answers 401 AuthFailed: the
+// server requires a login (or the login cookie is no longer valid).
+let authFailed = () => {};
+export const onAuthFailed = (fn) => { authFailed = fn; };
 
 const RETRY_TRIES = 5;
 
@@ -58,7 +69,7 @@ export function retryAfterMs(header) {
 export const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // request sends one REST call. query: object of name → value (true = bare
-// flag). body: string, Uint8Array or an object (sent as JSON). Answers
+// flag, an array = the name repeated). body: string, Uint8Array or an object (sent as JSON). Answers
 // {status, body, zxid, headers}; non-2xx throws ApiError.
 export async function request(method, url, { query, body, headers = {} } = {}) {
   let qs = "";
@@ -66,7 +77,8 @@ export async function request(method, url, { query, body, headers = {} } = {}) {
     const parts = [];
     for (const [k, v] of Object.entries(query)) {
       if (v === undefined || v === null || v === false) continue;
-      parts.push(v === true ? k : `${k}=${encodeURIComponent(v)}`);
+      if (Array.isArray(v)) for (const x of v) parts.push(`${k}=${encodeURIComponent(x)}`);
+      else parts.push(v === true ? k : `${k}=${encodeURIComponent(v)}`);
     }
     if (parts.length) qs = "?" + parts.join("&");
   }
@@ -105,6 +117,7 @@ export async function request(method, url, { query, body, headers = {} } = {}) {
     const err = fromBody(parsed, res.status);
     err.body = parsed;
     err.zxid = zxid;
+    if (res.status === 401 && !init.headers.Authorization) authFailed(err);
     throw err;
   }
   return { status: res.status, body: parsed, zxid, headers: res.headers };
@@ -128,4 +141,12 @@ export const api = {
   cluster: () => request("GET", "/v1/cluster"),
   status: () => request("GET", "/v1/status"),
   rawURL: (path) => node("nodes", path) + "?raw",
+  acl: (path) => request("GET", node("acl", path)),
+  setACL: (path, acl, aversion) => request("PUT", node("acl", path), { query: { aversion }, body: { acl } }),
+  whoami: () => request("GET", "/v1/whoami"),
+  // login sends the password once, in the Basic header; the server answers
+  // with an HttpOnly cookie that authenticates the page's later requests,
+  // its WebSocket included. The page keeps no copy of the password.
+  login: (user, password) => request("POST", "/v1/login", { headers: { Authorization: "Basic " + bytesToB64(utf8Bytes(`${user}:${password}`)) } }),
+  logout: () => request("POST", "/v1/logout"),
 };

@@ -1,11 +1,11 @@
 // Canopy's tree explorer: wires the tree, the node view, the panels and the
 // one live WebSocket together, and keeps the selected path in the URL hash.
-import { api, human, ApiError } from "./api.js";
+import { api, human, ApiError, onAuthFailed, setWho } from "./api.js";
 import { Live } from "./live.js";
 import { Tree } from "./tree.js";
 import { NodeView } from "./node.js";
 import { EventLog, SessionsPanel, ClusterPanel } from "./panels.js";
-import { createDialog, deleteDialog, importDialog, exportSubtree, confirmDialog } from "./dialogs.js";
+import { createDialog, deleteDialog, importDialog, exportSubtree, confirmDialog, loginDialog } from "./dialogs.js";
 import { h, $, hashPath, fromHash, normalizePath, parentOf, baseName, join, before, debounce } from "./util.js";
 
 const SESSION_MS = 30000;
@@ -62,6 +62,9 @@ const app = {
     paintSession();
     if (err) app.showError(new ApiError("SessionExpired", `session ${id} of this tab is gone (${err.code}); its ephemeral nodes were deleted`), "");
   },
+  // whoName names the caller in messages: "alice" or "anonymous callers".
+  whoName: () => (me && me.user ? me.user : me && me.super ? "the super user" : "anonymous callers"),
+  aclChanged: (path, stat) => node.aclChanged(path, stat),
   setNodeLabel(cl) {
     const lead = cl.leader && cl.leader.id === cl.self;
     $("#node-label").textContent = `${cl.self}${lead ? " · leader" : cl.leader ? " · follower" : " · no leader"}`;
@@ -186,7 +189,7 @@ const complete = debounce(async () => {
     opts.replaceChildren(...names.map((n) => h("option", { value: join(dir, n) })));
   } catch (err) {
     opts.replaceChildren();
-    if (err.code !== "NoNode" && err.code !== "BadArguments") app.showError(err, "Completing the path");
+    if (!["NoNode", "BadArguments", "NoAuth", "AuthFailed"].includes(err.code)) app.showError(err, "Completing the path");
   }
 }, 150);
 pathin.addEventListener("input", complete);
@@ -199,13 +202,110 @@ document.addEventListener("keydown", (e) => {
   if (e.key === "/" && !e.target.closest("input, textarea, select, [contenteditable]")) { e.preventDefault(); pathin.focus(); pathin.select(); }
 });
 
+// --- who you are -------------------------------------------------------------
+
+// me is GET /v1/whoami's answer; null until known, or on a server without it.
+let me = null;
+let started = false;
+let asking = false; // the login dialog is open
+let authRequired = false; // the server answered 401: nothing shows before a login
+
+function paintWho() {
+  const el = $("#who");
+  el.hidden = !me && !authRequired;
+  $("#who-super").hidden = !me || !me.super;
+  if (!me) {
+    $("#who-name").textContent = "not logged in";
+    el.dataset.authenticated = "false";
+    el.title = "This server answers only callers who log in";
+    el.setAttribute("aria-label", "Not logged in");
+    $("#login").textContent = "Log in";
+    $("#logout").hidden = true;
+    return;
+  }
+  const ip = (me.identities || []).find((i) => i.scheme === "ip");
+  const x509 = (me.identities || []).find((i) => i.scheme === "x509");
+  const name = me.user || (x509 && x509.id) || (me.super ? "super" : `anonymous${ip ? ` (${ip.id})` : ""}`);
+  $("#who-name").textContent = name;
+  el.dataset.authenticated = String(!!me.authenticated);
+  el.title = "Identities of this browser's requests:\n" + (me.identities || []).map((i) => `${i.scheme}:${i.id}`).join("\n");
+  el.setAttribute("aria-label", `Logged in as ${name}${me.super ? ", super user" : ""}`);
+  $("#login").textContent = me.authenticated ? "Switch user" : "Log in";
+  $("#logout").hidden = !me.authenticated;
+}
+
+// whoami answers true when the server serves this caller, false when it
+// needs a login first.
+async function whoami() {
+  try {
+    me = (await api.whoami()).body;
+  } catch (err) {
+    me = null;
+    if (err.code === "AuthFailed") {
+      authRequired = true;
+      paintWho();
+      live.setState("offline", "log in to connect");
+      return false;
+    }
+    if (err.code !== "NotFound") app.showError(err, "Reading who you are");
+  }
+  setWho(me);
+  paintWho();
+  return true;
+}
+
+// login asks for a user and password. Every view, the live socket and the
+// tab's session belong to the identity that opened them, so a page already
+// running starts afresh as the new identity.
+async function login(required) {
+  if (asking) return;
+  asking = true;
+  try {
+    if (started && node.dirty && !(await confirmDialog("Log in and reload?", "The page reloads as the new user, and your unsaved text in the editor is lost.", "Log in"))) return;
+    const who = await loginDialog(app, { required });
+    if (!who) return;
+    await leaveSession();
+    if (started) { location.reload(); return; }
+    me = who;
+    authRequired = false;
+    setWho(me);
+    paintWho();
+    begin();
+  } finally {
+    asking = false;
+  }
+}
+
+async function leaveSession() {
+  const s = live.session;
+  if (!s) return;
+  try { await api.closeSession(s.id); } catch { /* it expires on its own */ }
+  app.sessionGone(s.id, null);
+}
+
+$("#login").addEventListener("click", () => login(false));
+$("#logout").addEventListener("click", async () => {
+  if (node.dirty && !(await confirmDialog("Log out and reload?", "The page reloads as an anonymous caller, and your unsaved text in the editor is lost.", "Log out"))) return;
+  await leaveSession();
+  try { await api.logout(); } catch (err) { app.showError(err, "Logging out"); return; }
+  location.reload();
+});
+// Any request refused for want of a login asks for one (once at a time).
+onAuthFailed(() => { me = null; authRequired = true; paintWho(); login(true); });
+
 // --- start ------------------------------------------------------------------
 
-const saved = sessionStorage.getItem("canopy.session");
-if (saved) { live.session = { id: saved }; paintSession(); }
-live.connect();
+function begin() {
+  if (started) return;
+  started = true;
+  const saved = sessionStorage.getItem("canopy.session");
+  if (saved) { live.session = { id: saved }; paintSession(); }
+  live.connect();
+  tree.expand(tree.root);
+  select(fromHash(location.hash));
+  api.cluster().then((r) => app.setNodeLabel(r.body), (err) => app.showError(err, "Reading the cluster"));
+}
+
 showTab("node");
-tree.expand(tree.root);
-select(fromHash(location.hash));
-api.cluster().then((r) => app.setNodeLabel(r.body), (err) => app.showError(err, "Reading the cluster"));
 window.canopy = { app, live, tree, node };
+whoami().then((ok) => { if (ok) begin(); else login(true); });

@@ -1,6 +1,8 @@
-// Dialogs that change the tree: create a child, delete (recursively, with
-// the count from /v1/tree), import a subtree; and the subtree export.
+// Dialogs that change the tree: create a child (with an ACL or the
+// server's default), delete (recursively, with the count from /v1/tree),
+// import a subtree; the subtree export; and the login.
 import { api, human } from "./api.js";
+import { AclEditor, aclText } from "./acl.js";
 import { h, parentOf, baseName, fmtInt, download, b64ToBytes, bytesToB64, utf8Bytes } from "./util.js";
 
 const TREE_MAX = 100000; // /v1/tree's largest limit
@@ -53,6 +55,13 @@ export function createDialog(app, parent, name = "") {
   const submit = h("button", { type: "submit", class: "primary" }, "Create");
   const ttlField = field("TTL (ms)", ttl, "A TTL node is deleted once it has no children and has not changed for this long.");
   ttlField.hidden = true;
+  const aclModes = [["default", "The server's default"], ["custom", "This ACL:"]];
+  const aclRadios = aclModes.map(([v, l], i) => h("label", { class: "radio" }, h("input", { type: "radio", name: "aclmode", value: v, checked: i === 0 }), l));
+  const aclEditor = new AclEditor([{ scheme: "world", id: "anyone", perms: "cdrwa" }], { label: "ACL of the new node" });
+  aclEditor.el.hidden = true;
+  const aclSet = h("fieldset", { class: "aclset" }, h("legend", {}, "ACL"), ...aclRadios,
+    h("small", { class: "muted" }, "The default is world:anyone:cdrwa, or on a server that requires a login, all permissions to the identities you are logged in with."),
+    aclEditor.el);
   const form = h("form", { method: "dialog" },
     field("Name", nameIn, "With Sequential, a 10-digit counter is appended (the name may be empty). A name with “/” creates a deeper path."),
     field("Data", data),
@@ -60,8 +69,12 @@ export function createDialog(app, parent, name = "") {
     ttlField,
     h("label", { class: "radio" }, seqBox, "Sequential"),
     h("label", { class: "radio" }, parentsBox, "Create missing parents"),
+    aclSet,
     h("div", { class: "actions" }, submit, h("button", { type: "button", onclick: () => dlg.close() }, "Cancel")));
-  form.addEventListener("change", () => { ttl.disabled = ttlField.hidden = form.kind.value !== "ttl"; });
+  form.addEventListener("change", () => {
+    ttl.disabled = ttlField.hidden = form.kind.value !== "ttl";
+    aclEditor.el.hidden = form.aclmode.value !== "custom";
+  });
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const kind = form.kind.value;
@@ -69,6 +82,11 @@ export function createDialog(app, parent, name = "") {
     if (kind === "ttl") flags.ttl_ms = ttl.value;
     const nm = nameIn.value;
     if (!nm && !flags.sequential) { dlg.err(new Error("A name is needed (only a sequential node may have an empty one).")); nameIn.focus(); return; }
+    if (form.aclmode.value === "custom") {
+      const bad = aclEditor.problem();
+      if (bad) { dlg.err(new Error(bad)); return; }
+      flags.acl = aclEditor.value().map(aclText);
+    }
     submit.disabled = true;
     dlg.err(null);
     try {
@@ -248,3 +266,42 @@ async function runImport(doc, to, existing, say) {
 }
 
 
+
+// loginDialog asks for a user and password and logs in with them: the
+// server answers with a cookie (HttpOnly: this page never sees it) that
+// authenticates every later request. It answers the new /v1/whoami, or
+// null when cancelled. The password is sent once and kept nowhere.
+export function loginDialog(app, { required } = {}) {
+  return new Promise((resolve) => {
+    const user = h("input", { name: "user", required: true, autocomplete: "username", spellcheck: "false", autocapitalize: "off" });
+    const password = h("input", { name: "password", type: "password", autocomplete: "current-password" });
+    const submit = h("button", { type: "submit", class: "primary", "data-act": "login" }, "Log in");
+    let who = null;
+    const form = h("form", { method: "dialog", class: "login" },
+      h("p", { class: "muted" }, required
+        ? "This server answers only callers who log in."
+        : "Logging in adds your user to what the ACLs of the nodes can allow; without it you are anonymous, known by your address only."),
+      field("User", user),
+      field("Password", password, "There is no user list: a wrong password is not refused, it is a different identity, and the ACLs decide what it may do."),
+      h("div", { class: "actions" }, submit, h("button", { type: "button", onclick: () => dlg.close() }, "Cancel")));
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      if (!user.value) { user.focus(); return; }
+      submit.disabled = true;
+      dlg.err(null);
+      try {
+        const res = await api.login(user.value, password.value);
+        password.value = "";
+        who = res.body;
+        dlg.close();
+      } catch (err) {
+        dlg.err(err);
+        submit.disabled = false;
+      }
+    });
+    const dlg = dialog(required ? "Log in to Canopy" : "Log in", form);
+    dlg.classList.add("logindlg");
+    dlg.addEventListener("close", () => { password.value = ""; resolve(who); });
+    user.focus();
+  });
+}

@@ -1,6 +1,7 @@
 // The node view: data in five renderings, the editor with version-checked
-// saves and a conflict view, the full Stat, and the ACL note.
+// saves and a conflict view, the full Stat, and the ACL panel.
 import { api } from "./api.js";
+import { AclPanel } from "./acl.js";
 import {
   h, parentOf, baseName, b64ToBytes, bytesToB64, utf8Bytes, utf8Text, hexdump,
   fmtInt, fmtBytes, fmtTime, fmtAgo, highlightJSON, toYAML, lineDiff, copyText, fresh, readAt,
@@ -62,11 +63,13 @@ export class NodeView {
       h("div", { role: "tabpanel", "aria-labelledby": "data-h" }, this.editNote, this.editor, this.rendered, this.editbar));
     this.statTable = h("table", { class: "stat", "aria-labelledby": "stat-h" });
     const statSec = h("section", { "aria-labelledby": "stat-h" }, h("h3", { id: "stat-h" }, "Stat"), this.statTable);
-    const aclSec = h("section", { "aria-labelledby": "acl-h", class: "acl" }, h("h3", { id: "acl-h" }, "ACL"),
-      h("p", {}, "ACLs are not available in this version of Canopy yet: every client can read and change every node, as with ZooKeeper's ",
-        h("code", {}, "world:anyone:cdrwa"), ". This section will show the node's ACL, read-only, once ACLs land."));
+    const aclSec = h("section", { "aria-labelledby": "acl-h", class: "acl" });
+    this.acl = new AclPanel(aclSec, this.app);
+    // Shown in place of the data when the ACL gives this caller no READ.
+    this.deniedEl = h("p", { class: "denied", role: "status", hidden: true });
+    this.dataSec.append(this.deniedEl);
     this.missing = h("div", { class: "missing", hidden: true });
-    this.body = h("div", { class: "nodebody" }, this.dataSec, h("div", { class: "cols" }, statSec, aclSec));
+    this.body = h("div", { class: "nodebody" }, this.dataSec, aclSec, statSec);
     this.el.append(h("div", { class: "nodehead" }, this.crumbs, this.badges), toolbar, this.banners, this.conflictEl, this.missing, this.body);
     this.setView("text", false);
   }
@@ -77,13 +80,13 @@ export class NodeView {
     if (path === this.path) return;
     if (this.watched) this.live.unwatch(this.watched, "persistent");
     this.watched = null;
-    Object.assign(this, { path, stat: null, bytes: null, text: null, dirty: false, deleted: false, theirs: null, exists: null, zx: 0, full: true, seen: null, saving: false, held: [] });
+    Object.assign(this, { path, stat: null, bytes: null, text: null, dirty: false, deleted: false, denied: false, theirs: null, exists: null, zx: 0, full: true, seen: null, saving: false, held: [] });
     this.conflictEl.hidden = true;
     this.editor.value = "";
     this.renderHead();
     this.banners.replaceChildren();
     this.editStatus.textContent = "Loading…";
-    await this.load();
+    await Promise.all([this.load(), this.acl.open(path)]);
     // Watch from the state just read: nothing between read and watch is lost.
     if (this.path === path) {
       this.live.watch(path, "persistent", this.zx || undefined);
@@ -99,6 +102,7 @@ export class NodeView {
     } catch (err) {
       if (path !== this.path) return;
       if (err.code === "NoNode") { this.exists = false; this.stat = null; readAt(this, err.zxid || 0); this.render(); return; }
+      if (err.code === "NoAuth") { await this.loadDenied(path, err); return; }
       this.editStatus.textContent = "";
       this.failed = true;
       this.app.showError(err, `Opening ${path}`);
@@ -109,6 +113,7 @@ export class NodeView {
     readAt(this, res.zxid);
     this.exists = true;
     this.deleted = false;
+    this.denied = false;
     this.stat = res.body.stat;
     this.bytes = res.body.encoding === "base64" ? b64ToBytes(res.body.data) : utf8Bytes(res.body.data);
     this.text = res.body.encoding === "utf8" ? res.body.data : utf8Text(this.bytes);
@@ -117,6 +122,28 @@ export class NodeView {
     this.theirs = null;
     this.editor.value = this.editText();
     this.fitEditor();
+    this.render();
+  }
+
+  // loadDenied shows a node whose data this caller may not read: its Stat
+  // (exists checks no permission, as in ZooKeeper) and a note in place of
+  // the data, not an error.
+  async loadDenied(path, err) {
+    this.failed = false;
+    this.denied = true;
+    this.bytes = this.text = null;
+    this.dirty = false;
+    this.editor.value = "";
+    readAt(this, err.zxid || 0);
+    try {
+      const st = await api.stat(path);
+      if (path !== this.path) return;
+      this.stat = st.body.stat;
+      this.exists = true;
+    } catch (e) {
+      if (path !== this.path) return;
+      if (e.code === "NoNode") { this.exists = false; this.stat = null; }
+    }
     this.render();
   }
 
@@ -177,10 +204,10 @@ export class NodeView {
     this.dl.download = p === "/" ? "root" : baseName(p);
     this.dl.setAttribute("aria-label", `Download the data of ${p}`);
     const gone = this.exists === false || this.deleted;
-    this.dl.toggleAttribute("aria-disabled", gone);
     this.actions.del.disabled = p === "/" || p.startsWith("/zookeeper") || gone;
     this.actions.create.disabled = gone || eph || p.startsWith("/zookeeper");
-    this.actions.exp.disabled = gone;
+    this.actions.exp.disabled = gone || this.denied;
+    this.dl.toggleAttribute("aria-disabled", gone || this.denied);
     this.actions.imp.disabled = p.startsWith("/zookeeper");
   }
 
@@ -213,6 +240,14 @@ export class NodeView {
 
   renderData() {
     const v = this.view;
+    const panel = this.editor.parentElement;
+    panel.hidden = this.denied;
+    this.deniedEl.hidden = !this.denied;
+    if (this.denied) {
+      this.size.textContent = this.stat ? fmtBytes(this.stat.dataLength) : "";
+      this.deniedEl.textContent = `No permission to read the data of ${this.path}: its ACL does not give ${this.app.whoName()} READ. The Stat below is shown because it needs no permission.`;
+      return;
+    }
     const bytes = this.bytes || new Uint8Array();
     this.size.textContent = this.stat ? fmtBytes(this.stat.dataLength) + (this.text === null && this.bytes ? " · binary" : "") : "";
     this.editor.hidden = v !== "text";
@@ -276,7 +311,8 @@ export class NodeView {
     this.saveBtn.textContent = this.deleted ? "Re-create" : "Save";
     this.saveBtn.disabled = this.saving || (!this.dirty && !this.deleted) || !this.stat;
     this.revertBtn.disabled = !this.dirty || this.saving;
-    if (this.saving) this.editStatus.textContent = "Saving…";
+    if (this.denied) this.editStatus.textContent = "";
+    else if (this.saving) this.editStatus.textContent = "Saving…";
     else if (this.stat) this.editStatus.textContent = this.deleted ? "The node is gone." : `${this.dirty ? "Unsaved changes · " : ""}version ${this.loaded}`;
   }
 
@@ -377,10 +413,12 @@ export class NodeView {
         else this.load();
         break;
       case "NodeCreated":
+        this.acl.refresh();
         if (this.exists === false || !this.dirty) this.load();
         else { this.deleted = false; this.theirs = ev.stat; this.stat = ev.stat; this.render(); }
         break;
       case "NodeDeleted":
+        this.acl.refresh();
         this.deleted = true;
         this.theirs = null;
         this.conflictEl.hidden = true;
@@ -395,5 +433,13 @@ export class NodeView {
   // reload re-reads the node after events may have been lost.
   reload() {
     if (this.path && !this.dirty) this.load();
+    if (this.path) this.acl.refresh();
+  }
+
+  // aclChanged follows an ACL saved from this page: its aversion is in the Stat.
+  aclChanged(path, stat) {
+    if (path !== this.path || !this.stat) return;
+    this.stat = { ...this.stat, aversion: stat.aversion };
+    this.renderStat();
   }
 }
