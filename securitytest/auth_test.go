@@ -56,6 +56,9 @@ func TestRequestsWithoutCredentialsAre401AuthFailed(t *testing.T) {
 	l.finish(t, 0)
 	f.unchanged(t)
 	f.sessionAlive(t)
+	if lines := f.audited(t); !auditHas(lines, map[string]string{"operation": "auth", "result": "AuthFailed", "client": "127.0.0.1"}) {
+		t.Errorf("audit log: no refused authentication from 127.0.0.1 among %d lines", len(lines))
+	}
 }
 
 func TestMalformedCredentialsAre401AuthFailed(t *testing.T) {
@@ -102,6 +105,14 @@ func TestWrongPasswordIs403NoAuthOnACreatorAllNode(t *testing.T) {
 	l.finish(t, 0)
 	f.unchanged(t)
 	f.sessionAlive(t)
+	// Each refused write is audited under the identity the wrong password
+	// made, never with the password.
+	lines := f.audited(t)
+	for _, path := range []string{"/alice", "/alice/eph", "/alice/child"} {
+		if !auditHas(lines, map[string]string{"path": path, "result": "NoAuth", "identity": "digest:" + mallory.digest()}) {
+			t.Errorf("audit log: no NoAuth write of %s by %s among %d lines", path, mallory.digest(), len(lines))
+		}
+	}
 }
 
 func TestForgedLoginCookieIsRefused(t *testing.T) {
@@ -162,6 +173,7 @@ func TestInternalCallsWithoutCredentialsAre401AndForgeNothing(t *testing.T) {
 	l := startLegit(t, f.node, "internal calls")
 	forged := fsm.Command{Op: fsm.OpSetData, Path: "/admin/config", Data: []byte("pwned"), Version: -1,
 		Identity: []string{"ip:127.0.0.1", "digest:" + alice.digest()}}
+	forgedAt := "" // the zxid of the forged write, if it went through
 	for _, a := range []struct {
 		what, method, target string
 		body                 []byte
@@ -173,9 +185,16 @@ func TestInternalCallsWithoutCredentialsAre401AndForgeNothing(t *testing.T) {
 	} {
 		r := f.call(t, anonymous, a.method, a.target, a.body)
 		refused(t, "anonymous "+a.what, r, http.StatusUnauthorized, api.CodeAuthFailed)
+		if zxid := r.header.Get(api.HeaderZxid); r.status == http.StatusOK && a.target == "/v1/internal/propose" {
+			forgedAt = zxid
+		}
 	}
 	l.finish(t, 0)
 	f.unchanged(t)
+	// A write that went through must at least be on the record.
+	if lines := f.audited(t); forgedAt != "" && !auditHas(lines, map[string]string{"zxid": forgedAt, "path": "/admin/config"}) {
+		t.Errorf("audit log: the forged setData of /admin/config (zxid %s) is not among its %d lines", forgedAt, len(lines))
+	}
 }
 
 func short(s string) string {

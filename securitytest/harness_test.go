@@ -10,9 +10,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -69,28 +71,83 @@ const wrongPassword = "alice-Guess-4"
 
 func (u user) digest() string { return api.Digest(u.name, u.password) }
 
-// node is a real single node with --auth-required, and root as its
-// --super-digest.
+// node is a real single node with --auth-required, root as its
+// --super-digest, and an --audit-log.
 type node struct {
 	*testnode.Node
-	addr   string // host:port, for raw connections
-	client *http.Client
+	addr     string // host:port, for raw connections
+	client   *http.Client
+	auditLog string
 }
 
 func startSecure(t *testing.T) *node {
 	t.Helper()
+	auditLog := filepath.Join(t.TempDir(), "audit.log")
 	nd := testnode.Start(t, func(m *server.Main) {
 		m.AuthRequired = true
 		m.SuperDigest = root.digest()
+		m.AuditLog = auditLog
 	})
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 16
 	t.Cleanup(tr.CloseIdleConnections)
-	return &node{
-		Node:   nd,
-		addr:   strings.TrimPrefix(nd.URL, "http://"),
-		client: &http.Client{Transport: tr, Timeout: 20 * time.Second},
+	n := &node{
+		Node:     nd,
+		addr:     strings.TrimPrefix(nd.URL, "http://"),
+		client:   &http.Client{Transport: tr, Timeout: 20 * time.Second},
+		auditLog: auditLog,
 	}
+	// Whatever the attack, the audit log holds no password.
+	t.Cleanup(func() {
+		for _, l := range n.audited(t) {
+			noPassword(t, "audit log", reply{body: []byte(fmt.Sprint(l))})
+		}
+	})
+	return n
+}
+
+// audited stops the node, which writes out its audit log, and returns
+// the log's lines; each must be one JSON object.
+func (n *node) audited(t testing.TB) []map[string]any {
+	t.Helper()
+	n.Stop()
+	raw, err := os.ReadFile(n.auditLog)
+	if err != nil {
+		t.Fatalf("audit log: %v", err)
+	}
+	noPassword(t, "audit log", reply{body: raw})
+	var lines []map[string]any
+	for _, line := range bytes.Split(bytes.TrimSpace(raw), []byte("\n")) {
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil {
+			t.Fatalf("audit log line %q: %v", line, err)
+		}
+		lines = append(lines, m)
+	}
+	return lines
+}
+
+// auditHas reports whether one of lines has every field of want.
+func auditHas(lines []map[string]any, want map[string]string) bool {
+	for _, l := range lines {
+		ok := true
+		for k, v := range want {
+			switch got := l[k].(type) {
+			case string:
+				ok = ok && got == v
+			case float64: // zxid
+				ok = ok && strconv.FormatFloat(got, 'f', -1, 64) == v
+			case []any:
+				ok = ok && slices.Contains(got, any(v))
+			default:
+				ok = false
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
 }
 
 // reply is one answer, read whole.
