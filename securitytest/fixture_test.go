@@ -53,7 +53,7 @@ func setUp(t *testing.T) *fixture {
 // unchanged checks the attack left the tree as setUp made it.
 func (f *fixture) unchanged(t *testing.T) {
 	t.Helper()
-	unchanged(t, f.node, f.before)
+	compareTrees(t, f.before, f.tree(t))
 }
 
 // sessionAlive checks alice's session survived, her ephemeral with it.

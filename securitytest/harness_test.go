@@ -291,12 +291,8 @@ func (n *node) tree(t testing.TB) map[string]api.Stat {
 	return out
 }
 
-// unchanged fails t when the tree differs from before, naming the paths.
-func unchanged(t testing.TB, n *node, before map[string]api.Stat) {
-	t.Helper()
-	compareTrees(t, before, n.tree(t))
-}
-
+// compareTrees fails t when the tree after an attack differs from the
+// one before, naming the paths.
 func compareTrees(t testing.TB, before, after map[string]api.Stat) {
 	t.Helper()
 	if reflect.DeepEqual(before, after) {
