@@ -40,10 +40,11 @@ func (p Perms) String() string {
 }
 
 // ParsePerms reads perms as zkCli writes them ("cdrwa", any order, each
-// letter once) or as a number (ZooKeeper's bits, "31" or "0x1f").
+// letter once; "" is none) or as a number (ZooKeeper's bits, "31" or
+// "0x1f").
 func ParsePerms(s string) (Perms, error) {
 	if s == "" {
-		return 0, Errorf(CodeInvalidACL, "", "perms are empty: want letters of cdrwa")
+		return 0, nil
 	}
 	if s[0] >= '0' && s[0] <= '9' {
 		n, err := strconv.ParseInt(s, 0, 32)
