@@ -1,7 +1,7 @@
 # The index of what one can do with Canopy. Each target is a line or two.
 GO        ?= go
 FUZZTIME  ?= 30s
-PKGS_RACE := ./fsm/... ./consensus/... ./service/... ./httpapi/... ./wsnotify/... ./cluster/... ./client/... ./examples/... ./cmd/... ./server/... ./paritytest/... ./internal/...
+PKGS_RACE := ./fsm/... ./acl/... ./audit/... ./consensus/... ./service/... ./httpapi/... ./wsnotify/... ./cluster/... ./client/... ./examples/... ./cmd/... ./server/... ./paritytest/... ./internal/...
 
 .PHONY: run cluster build test lint fuzz bench bench-cluster ui-shots
 
