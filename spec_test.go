@@ -89,11 +89,11 @@ var routes = []struct {
 	{"GET", "/v1/whoami", []int{200, 401, 403}},
 	{"POST", "/v1/login", []int{200, 401}},
 	{"POST", "/v1/logout", []int{204}},
-	{"GET", "/healthz", []int{200}},
-	{"GET", "/readyz", []int{200, 503}},
-	{"GET", "/metrics", []int{200}},
-	{"GET", "/openapi.yaml", []int{200}},
-	{"GET", "/ui/", []int{200}},
+	{"GET", "/healthz", []int{200, 401}},
+	{"GET", "/readyz", []int{200, 401, 503}},
+	{"GET", "/metrics", []int{200, 401}},
+	{"GET", "/openapi.yaml", []int{200, 401}},
+	{"GET", "/ui/", []int{200, 401}},
 }
 
 func TestSpecRoutes(t *testing.T) {

@@ -14,7 +14,7 @@ func TestNewTreeHoldsRootAndZookeeperNodes(t *testing.T) {
 	want := []nodeState{
 		{Path: "/", Stat: api.Stat{NumChildren: 1}, ACL: "world:anyone:cdrwa"},
 		{Path: "/zookeeper", Stat: api.Stat{NumChildren: 2}, ACL: "world:anyone:cdrwa"},
-		{Path: "/zookeeper/config", ACL: "world:anyone:cdrwa"},
+		{Path: "/zookeeper/config", ACL: "world:anyone:r"},
 		{Path: "/zookeeper/quota", ACL: "world:anyone:cdrwa"},
 	}
 	if fmt.Sprint(s.Nodes) != fmt.Sprint(want) {

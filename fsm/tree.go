@@ -68,9 +68,12 @@ type session struct {
 // /zookeeper/config and /zookeeper/quota, all persistent with zxid 0.
 func NewTree() *Tree {
 	t := emptyTree()
-	root, zk := newNode("/"), newNode(ReservedPath)
+	root, zk, config := newNode("/"), newNode(ReservedPath), newNode(ReservedPath+"/config")
 	root.numChildren, zk.numChildren = 1, 2
-	for _, n := range []*node{root, zk, newNode(ReservedPath + "/config"), newNode(ReservedPath + "/quota")} {
+	// As ZooKeeper's DataTree.addConfigNode: anyone may read the dynamic
+	// configuration, only the super user change its ACL.
+	config.acl = []api.ACL{{Scheme: "world", ID: "anyone", Perms: api.PermRead}}
+	for _, n := range []*node{root, zk, config, newNode(ReservedPath + "/quota")} {
 		t.nodes.ReplaceOrInsert(n)
 	}
 	return t

@@ -57,13 +57,16 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		cred, err := s.credentials(r)
+		malformed := err != nil
 		var caller service.Caller
-		if err == nil {
+		if !malformed {
 			caller, err = s.svc.Authenticate(r.RemoteAddr, cred)
 		} else {
 			caller, _ = s.svc.Authenticate(r.RemoteAddr, service.Credentials{}) // who failed, for the audit
 		}
-		if err != nil && !(api.CodeOf(err) == api.CodeAuthFailed && !cred.HasPassword && cred.Digest == "" && s.openPath(r.URL.Path)) {
+		// An anonymous request to an open path is served; a malformed
+		// Authorization header is refused everywhere.
+		if err != nil && (malformed || !(api.CodeOf(err) == api.CodeAuthFailed && !cred.HasPassword && cred.Digest == "" && s.openPath(r.URL.Path))) {
 			s.svc.AuditAuth(r.Context(), caller, err)
 			challenge(w, r)
 			writeError(w, s.svc.Applied(), err)

@@ -167,6 +167,14 @@ func bodyError(err error, path string) error {
 	if errors.As(err, &tooBig) {
 		return api.Errorf(api.CodeTooLarge, path, "request body is over the limit of %d bytes", tooBig.Limit)
 	}
+	var ae *api.Error
+	if errors.As(err, &ae) { // a field's own refusal: perms that are not cdrwa are InvalidACL
+		e := *ae
+		if e.Path == "" {
+			e.Path = path
+		}
+		return &e
+	}
 	return badArgs(path, "reading the request body: %v", err)
 }
 

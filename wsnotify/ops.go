@@ -3,6 +3,7 @@ package wsnotify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/canopy-coord/canopy/api"
@@ -14,6 +15,11 @@ import (
 func (c *conn) handle(ctx context.Context, data []byte) (json.RawMessage, any, error) {
 	var req request
 	if err := api.DecodeStrict(data, &req); err != nil {
+		var ae *api.Error
+		if errors.As(err, &ae) { // a field's own refusal: perms that are not cdrwa are InvalidACL
+			c.h.cfg.Metrics.frames.WithLabelValues("invalid", string(ae.Code)).Inc()
+			return peekID(data), nil, ae
+		}
 		c.h.cfg.Metrics.frames.WithLabelValues("invalid", string(api.CodeBadArguments)).Inc()
 		return peekID(data), nil, api.Errorf(api.CodeBadArguments, "", "bad frame: %v", err)
 	}
