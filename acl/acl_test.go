@@ -161,3 +161,25 @@ func FuzzParseACL(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkAllowed is the cost of one check as the state machine and the
+// read path make it: an open node (nil list, no look), a digest ACL that
+// names the caller, and one that names someone else with an ip entry.
+func BenchmarkAllowed(b *testing.B) {
+	aliceID := api.Digest("alice", "secret")
+	identity := []string{"ip:127.0.0.1", alice}
+	for _, bc := range []struct {
+		name string
+		list []api.ACL
+	}{
+		{"open", nil},
+		{"digest-match", []api.ACL{{Scheme: "digest", ID: aliceID, Perms: api.PermAll}}},
+		{"digest-and-ip-miss", []api.ACL{{Scheme: "digest", ID: "bob:x", Perms: api.PermAll}, {Scheme: "ip", ID: "10.0.0.0/8", Perms: api.PermRead}}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				acl.Allowed(bc.list, identity, api.PermRead)
+			}
+		})
+	}
+}
