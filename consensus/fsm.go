@@ -32,6 +32,8 @@ type raftFSM struct {
 	// must stay in the log, for the version that can read it.
 	halt    func(error)
 	stopped atomic.Bool
+	// onApplied runs after each applied batch (the leader's commit notices).
+	onApplied func()
 }
 
 var _ raft.BatchingFSM = (*raftFSM)(nil)
@@ -90,6 +92,9 @@ func (f *raftFSM) ApplyBatch(logs []*raft.Log) []interface{} {
 	f.metrics.applyBatch.Observe(float64(len(entries)))
 	f.metrics.events.Add(float64(events))
 	f.applied.set(entries[len(entries)-1].Zxid)
+	if f.onApplied != nil {
+		f.onApplied()
+	}
 	return resps
 }
 

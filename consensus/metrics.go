@@ -11,6 +11,7 @@ type metrics struct {
 	reaped          prometheus.Counter
 	verifyRounds    prometheus.Counter
 	linearizedReads prometheus.Counter
+	commitNotices   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -45,9 +46,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		linearizedReads: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "canopy_linearizable_reads_total", Help: "Reads that waited for a leadership check.",
 		}),
+		commitNotices: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "canopy_raft_commit_notices_total", Help: "Times the leader told its followers of a commit no entry in flight would carry (commitnotify.go).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.proposeSeconds, m.logStoreSeconds, m.applyBatch, m.events, m.expired, m.reaped, m.verifyRounds, m.linearizedReads)
+		reg.MustRegister(m.proposeSeconds, m.logStoreSeconds, m.applyBatch, m.events, m.expired, m.reaped, m.verifyRounds, m.linearizedReads, m.commitNotices)
 	}
 	return m
 }

@@ -101,6 +101,7 @@ type Peer struct {
 // Node is one raft member holding a replica of the tree.
 type Node struct {
 	cfg       Config
+	commits   *commitNotifier // the leader's commit notices to followers
 	log       zerolog.Logger
 	tree      *fsm.Tree
 	fsm       *raftFSM
@@ -167,6 +168,7 @@ func Open(c Config) (*Node, error) {
 		&api.Error{Code: api.CodeOperationTimeout, Message: "the keep-alive did not reach the leader in time"})
 	n.goLoop("leadership", n.watchLeadership)
 	n.goLoop("register-self", n.registerSelf)
+	n.goLoop("commit-notify", n.commits.run)
 	return n, nil
 }
 
@@ -187,6 +189,8 @@ func (n *Node) openRaft() error {
 	if err != nil {
 		return err
 	}
+	n.commits = newCommitNotifier(n, logs)
+	n.fsm.onApplied = n.commits.applied
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 2, hlog)
 	if err != nil {
 		return fmt.Errorf("open snapshot store: %w", err)
