@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -98,6 +99,11 @@ func startCluster(t testing.TB, n int, extra ...string) *cluster {
 // makes partition impossible.
 func startClusterWith(t testing.TB, n int, proxied bool, extra ...string) *cluster {
 	t.Helper()
+	// CANOPY_RAFT_LOG_STORE runs the cluster on that log store (make test
+	// runs the fault tests on raft-boltdb too); a test's own choice wins.
+	if store := os.Getenv("CANOPY_RAFT_LOG_STORE"); store != "" && !slices.Contains(extra, "--raft-log-store") {
+		extra = append(extra, "--raft-log-store", store)
+	}
 	c := &cluster{t: t, net: newRaftNet(), dataRoot: t.TempDir(), extra: extra, proxied: proxied}
 	name := regexp.MustCompile(`[^A-Za-z0-9_-]+`).ReplaceAllString(t.Name(), "_")
 	var err error

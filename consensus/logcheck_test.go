@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,7 +37,7 @@ func openNodeConfig(t *testing.T, dir string, tweak ...func(*Config)) (*Node, Co
 // log, in its term, with raft's own log store.
 func appendEntries(t *testing.T, dir string, data ...[]byte) (first uint64) {
 	t.Helper()
-	store := openBolt(t, dir)
+	store := openStore(t, dir)
 	defer store.Close()
 	last, err := store.LastIndex()
 	if err != nil {
@@ -58,15 +59,41 @@ func appendEntries(t *testing.T, dir string, data ...[]byte) (first uint64) {
 
 // openBolt opens a data directory's raft.db as Open does, failing rather
 // than waiting if something still holds it.
-func openBolt(t *testing.T, dir string) *raftboltdb.BoltStore {
+// openStore opens a closed node's raft log store, whichever it is.
+func openStore(t *testing.T, dir string) raftStore {
 	t.Helper()
-	opts := boltOptions()
-	opts.Timeout = 2 * time.Second
-	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db"), BoltOptions: opts})
+	store, _, err := openLogStore(dir, "", zerolog.Nop(), hclog.NewNullLogger())
 	if err != nil {
-		t.Fatalf("open raft.db: %v", err)
+		t.Fatalf("open the raft log: %v", err)
 	}
 	return store
+}
+
+// rewrite replaces the data of entry index in a closed node's log: the
+// tail from it is cut and written again (raft-wal appends only).
+func rewrite(t *testing.T, dir string, index uint64, data []byte) {
+	t.Helper()
+	store := openStore(t, dir)
+	defer store.Close()
+	last, err := store.LastIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tail []*raft.Log
+	for i := index; i <= last; i++ {
+		l := new(raft.Log)
+		if err := store.GetLog(i, l); err != nil {
+			t.Fatal(err)
+		}
+		tail = append(tail, l)
+	}
+	tail[0].Data = data
+	if err := store.DeleteRange(index, last); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.StoreLogs(tail); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // newerCreate is a create in a payload version after the latest: what a
@@ -106,7 +133,7 @@ func TestOpenRefusesALogWithAnEntryOfANewerVersion(t *testing.T) {
 		}
 	}
 	// The stores were closed: the file is free, and the entry still there.
-	store := openBolt(t, dir)
+	store := openStore(t, dir)
 	var l raft.Log
 	if err := store.GetLog(bad, &l); err != nil || !bytes.Equal(l.Data, newerCreate("/c")) {
 		t.Errorf("entry %d after the refused open: %v", bad, err)
@@ -128,18 +155,7 @@ func TestOpenReadsOnlyTheEntriesAfterTheLatestSnapshot(t *testing.T) {
 
 	// An entry the snapshot covers is never replayed: raft keeps it only
 	// for slow followers, so an unreadable one does not stop the node.
-	overwrite := func(index uint64, data []byte) {
-		store := openBolt(t, dir)
-		defer store.Close()
-		var l raft.Log
-		if err := store.GetLog(index, &l); err != nil {
-			t.Fatal(err)
-		}
-		l.Data = data
-		if err := store.StoreLog(&l); err != nil {
-			t.Fatal(err)
-		}
-	}
+	overwrite := func(index uint64, data []byte) { rewrite(t, dir, index, data) }
 	overwrite(oldIndex, newerCreate("/old"))
 	n2, err := reopen(cfg)
 	if err != nil {

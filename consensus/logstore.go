@@ -90,3 +90,11 @@ func (s *logStore) DeleteRange(min, max uint64) error {
 }
 
 const deleteChunk = 4096
+
+// IsMonotonic passes raft-wal's through (raft.MonotonicLogStore): raft
+// then drops the whole log when it installs a snapshot past it (a
+// restore, a follower's catch-up), as a log without gaps needs.
+func (s *logStore) IsMonotonic() bool {
+	m, ok := s.LogStore.(raft.MonotonicLogStore)
+	return ok && m.IsMonotonic()
+}

@@ -7,14 +7,12 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -29,6 +27,9 @@ type Config struct {
 	RaftAdvertise string // the address peers use, when it differs from RaftBind
 	HTTPAdvertise string // this node's API address as the other nodes reach it
 	DataDir       string // raft log, stable store and snapshots
+	// LogStore is the raft log store of a new data directory: "wal" (the
+	// default) or "boltdb"; an existing directory keeps its own (stores.go).
+	LogStore string
 	// Bootstrap makes a node with no state start a cluster: of Peers when
 	// given (every node of a static cluster is given the same list), or of
 	// itself alone. A node that joins a running cluster does not bootstrap.
@@ -100,18 +101,20 @@ type Peer struct {
 
 // Node is one raft member holding a replica of the tree.
 type Node struct {
-	cfg       Config
-	commits   *commitNotifier // the leader's commit notices to followers
-	log       zerolog.Logger
-	tree      *fsm.Tree
-	fsm       *raftFSM
-	raft      *raft.Raft
-	transport *raft.NetworkTransport
-	store     *raftboltdb.BoltStore
-	applied   *appliedIndex
-	metrics   *metrics
-	lease     *leaseClock
-	verify    *verifier
+	cfg     Config
+	commits *commitNotifier // the leader's commit notices to followers
+	// logStoreKind is the raft log store in use: LogStoreWAL or LogStoreBoltDB.
+	logStoreKind string
+	log          zerolog.Logger
+	tree         *fsm.Tree
+	fsm          *raftFSM
+	raft         *raft.Raft
+	transport    *raft.NetworkTransport
+	store        raftStore
+	applied      *appliedIndex
+	metrics      *metrics
+	lease        *leaseClock
+	verify       *verifier
 	// On a follower: read indexes and keep-alives batched to the leader.
 	readIndexes *batcher[struct{}, int64]
 	keepAlives  *batcher[api.ID, map[api.ID]bool]
@@ -175,12 +178,11 @@ func Open(c Config) (*Node, error) {
 func (n *Node) openRaft() error {
 	cfg := n.cfg
 	hlog := newHCLogger(n.log, cfg.LogOutput)
-	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db"),
-		BoltOptions: boltOptions()})
+	store, kind, err := openLogStore(cfg.DataDir, cfg.LogStore, n.log, hlog)
 	if err != nil {
-		return fmt.Errorf("open raft log: %w", err)
+		return err
 	}
-	n.store = store
+	n.store, n.logStoreKind = store, kind
 	// Recent entries stay in memory for replication to followers; a multi
 	// can be a megabyte, so the cache is kept modest.
 	ls := newLogStore(store, n.metrics, n.log)
@@ -317,6 +319,9 @@ func (n *Node) closeStores() {
 		n.store.Close()
 	}
 }
+
+// LogStore is the raft log store in use: LogStoreWAL or LogStoreBoltDB.
+func (n *Node) LogStore() string { return n.logStoreKind }
 
 // Fresh reports whether the node started with no raft state: a joining
 // node asks to be added only then.

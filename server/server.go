@@ -64,6 +64,9 @@ type Main struct {
 	SuperDigest string
 	// MetricsAuth makes /metrics need credentials with AuthRequired.
 	MetricsAuth bool
+	// RaftLogStore is the log store of a new data directory ("wal" or
+	// "boltdb"; "" is wal); an existing directory keeps its own.
+	RaftLogStore string
 	// AuditLog is the audit log's file (DESIGN §9); "" writes none.
 	AuditLog string
 	// ClusterTokenFile holds the secret every node of the cluster shares:
@@ -113,6 +116,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.PeerTLS.KeyFile, "peer-tls-key", "", "raft mutual TLS: this node's key")
 	fs.StringVar(&m.PeerTLS.CAFile, "peer-tls-ca", "", "raft mutual TLS: the CA that signs every member's certificate")
 	fs.StringVar(&m.DataDir, "data-dir", m.DataDir, "directory of the raft log and snapshots (created 0700)")
+	fs.StringVar(&m.RaftLogStore, "raft-log-store", "", "the raft log store of a new data directory: wal (the default, hashicorp/raft-wal) or boltdb; a directory keeps the store it holds, and asking for the other is an error")
 	fs.StringVar(&m.ID, "id", m.ID, "this node's id in the cluster")
 	fs.StringVar(&m.LogLevel, "log-level", m.LogLevel, "debug (one line per request), info, warn or error")
 	fs.DurationVar(&m.ElectionTimeout, "election-timeout", 500*time.Millisecond, "failover time: a new leader within twice this after the leader fails (raft's heartbeat and election timeouts are 2/5 of it)")
@@ -257,6 +261,7 @@ func (m *Main) Run(ctx context.Context) error {
 		RaftAdvertise:     m.RaftAdvertise,
 		HTTPAdvertise:     httpAdvertise,
 		DataDir:           m.DataDir,
+		LogStore:          m.RaftLogStore,
 		Bootstrap:         m.Join == "",
 		Peers:             peers,
 		Forwarder:         forwarder,
@@ -336,7 +341,7 @@ func (m *Main) Run(ctx context.Context) error {
 		joinCtx, m.stopJoin = context.WithTimeout(context.Background(), 5*time.Minute)
 		go m.join(joinCtx, forwarder, join, httpAdvertise)
 	}
-	m.log.Info().Str("http", m.HTTPURL()).Str("raft", m.node.RaftAddr()).Str("data_dir", m.DataDir).
+	m.log.Info().Str("http", m.HTTPURL()).Str("raft", m.node.RaftAddr()).Str("data_dir", m.DataDir).Str("raft_log_store", m.node.LogStore()).
 		Str("version", m.Version).Msg("canopy serving; UI at " + m.HTTPURL() + "/ui/")
 	return nil
 }
