@@ -28,8 +28,8 @@ func TestChooseLogStore(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, asked, want string
-		files            []string
-		refused          bool
+		files             []string
+		refused           bool
 	}{
 		{"new directory", "", LogStoreWAL, nil, false},
 		{"new directory, boltdb asked", LogStoreBoltDB, LogStoreBoltDB, nil, false},
