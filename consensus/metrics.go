@@ -12,6 +12,7 @@ type metrics struct {
 	verifyRounds    prometheus.Counter
 	linearizedReads prometheus.Counter
 	commitNotices   prometheus.Counter
+	verifications   *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -46,12 +47,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		linearizedReads: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "canopy_linearizable_reads_total", Help: "Reads that waited for a leadership check.",
 		}),
+		verifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "canopy_raft_log_verifications_total",
+			Help: "Raft log ranges checked by the log verifier (--raft-verify-interval), by result: ok, range_mismatch (no verdict: the range is no longer held), checksum_mismatch, error.",
+		}, []string{"result"}),
 		commitNotices: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "canopy_raft_commit_notices_total", Help: "Times the leader told its followers of a commit no entry in flight would carry (commitnotify.go).",
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.proposeSeconds, m.logStoreSeconds, m.applyBatch, m.events, m.expired, m.reaped, m.verifyRounds, m.linearizedReads, m.commitNotices)
+		reg.MustRegister(m.proposeSeconds, m.logStoreSeconds, m.applyBatch, m.events, m.expired, m.reaped, m.verifyRounds, m.linearizedReads, m.commitNotices, m.verifications)
 	}
 	return m
 }

@@ -30,6 +30,9 @@ type Config struct {
 	// LogStore is the raft log store of a new data directory: "wal" (the
 	// default) or "boltdb"; an existing directory keeps its own (stores.go).
 	LogStore string
+	// VerifyInterval, when positive, turns on raft-wal's log verifier: the
+	// leader appends a checkpoint this often (verify.go).
+	VerifyInterval time.Duration
 	// Bootstrap makes a node with no state start a cluster: of Peers when
 	// given (every node of a static cluster is given the same list), or of
 	// itself alone. A node that joins a running cluster does not bootstrap.
@@ -105,16 +108,18 @@ type Node struct {
 	commits *commitNotifier // the leader's commit notices to followers
 	// logStoreKind is the raft log store in use: LogStoreWAL or LogStoreBoltDB.
 	logStoreKind string
-	log          zerolog.Logger
-	tree         *fsm.Tree
-	fsm          *raftFSM
-	raft         *raft.Raft
-	transport    *raft.NetworkTransport
-	store        raftStore
-	applied      *appliedIndex
-	metrics      *metrics
-	lease        *leaseClock
-	verify       *verifier
+	// verifierStore is the log verifier, when VerifyInterval is set.
+	verifierStore interface{ Close() error }
+	log           zerolog.Logger
+	tree          *fsm.Tree
+	fsm           *raftFSM
+	raft          *raft.Raft
+	transport     *raft.NetworkTransport
+	store         raftStore
+	applied       *appliedIndex
+	metrics       *metrics
+	lease         *leaseClock
+	verify        *verifier
 	// On a follower: read indexes and keep-alives batched to the leader.
 	readIndexes *batcher[struct{}, int64]
 	keepAlives  *batcher[api.ID, map[api.ID]bool]
@@ -172,6 +177,9 @@ func Open(c Config) (*Node, error) {
 	n.goLoop("leadership", n.watchLeadership)
 	n.goLoop("register-self", n.registerSelf)
 	n.goLoop("commit-notify", n.commits.run)
+	if cfg.VerifyInterval > 0 {
+		n.goLoop("log-checkpoints", n.checkpoints)
+	}
 	return n, nil
 }
 
@@ -187,7 +195,7 @@ func (n *Node) openRaft() error {
 	// can be a megabyte, so the cache is kept modest.
 	ls := newLogStore(store, n.metrics, n.log)
 	ls.beforeWrite = cfg.beforeLogWrite
-	logs, err := raft.NewLogCache(256, ls)
+	logs, err := raft.NewLogCache(256, n.withVerifier(ls))
 	if err != nil {
 		return err
 	}
@@ -314,6 +322,9 @@ func (n *Node) Close() error {
 func (n *Node) closeStores() {
 	if n.transport != nil {
 		n.transport.Close()
+	}
+	if n.verifierStore != nil {
+		n.verifierStore.Close()
 	}
 	if n.store != nil {
 		n.store.Close()

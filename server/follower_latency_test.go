@@ -18,7 +18,12 @@ import (
 // follower.
 func leaderAndFollower(tb testing.TB) (leader, follower *testnode.Node) {
 	tb.Helper()
-	nodes := testnode.StartCluster(tb, 3)
+	return leaderOf(tb, testnode.StartCluster(tb, 3))
+}
+
+// leaderOf names a cluster's leader and one follower.
+func leaderOf(tb testing.TB, nodes []*testnode.Node) (leader, follower *testnode.Node) {
+	tb.Helper()
 	testkit.WaitFor(tb, 20*time.Second, "a leader", func() bool {
 		resp, err := http.Get(nodes[0].URL + "/v1/cluster")
 		if err != nil {

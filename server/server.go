@@ -64,6 +64,8 @@ type Main struct {
 	SuperDigest string
 	// MetricsAuth makes /metrics need credentials with AuthRequired.
 	MetricsAuth bool
+	// RaftVerifyInterval turns on the log verifier (consensus/verify.go).
+	RaftVerifyInterval time.Duration
 	// RaftLogStore is the log store of a new data directory ("wal" or
 	// "boltdb"; "" is wal); an existing directory keeps its own.
 	RaftLogStore string
@@ -116,6 +118,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.PeerTLS.KeyFile, "peer-tls-key", "", "raft mutual TLS: this node's key")
 	fs.StringVar(&m.PeerTLS.CAFile, "peer-tls-ca", "", "raft mutual TLS: the CA that signs every member's certificate")
 	fs.StringVar(&m.DataDir, "data-dir", m.DataDir, "directory of the raft log and snapshots (created 0700)")
+	fs.DurationVar(&m.RaftVerifyInterval, "raft-verify-interval", 0, "turn on raft-wal's log verifier: the leader appends a checkpoint this often and every node checksums the log between checkpoints; failures are logged and counted in canopy_raft_log_verifications_total (0: off)")
 	fs.StringVar(&m.RaftLogStore, "raft-log-store", "", "the raft log store of a new data directory: wal (the default, hashicorp/raft-wal) or boltdb; a directory keeps the store it holds, and asking for the other is an error")
 	fs.StringVar(&m.ID, "id", m.ID, "this node's id in the cluster")
 	fs.StringVar(&m.LogLevel, "log-level", m.LogLevel, "debug (one line per request), info, warn or error")
@@ -262,6 +265,7 @@ func (m *Main) Run(ctx context.Context) error {
 		HTTPAdvertise:     httpAdvertise,
 		DataDir:           m.DataDir,
 		LogStore:          m.RaftLogStore,
+		VerifyInterval:    m.RaftVerifyInterval,
 		Bootstrap:         m.Join == "",
 		Peers:             peers,
 		Forwarder:         forwarder,
