@@ -13,9 +13,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/canopy-coord/canopy/internal/loadgen"
 )
 
 // config describes one run: one operation at one concurrency.
@@ -89,19 +89,19 @@ func (r *result) failed() bool { return r.Errors > 0 || r.SetupError != "" }
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // summarize turns raw counts into a result.
-func summarize(cfg config, h *histogram, elapsed time.Duration, errs map[string]uint64, first string) result {
+func summarize(cfg config, h *loadgen.Histogram, elapsed time.Duration, errs map[string]uint64, first string) result {
 	r := result{
 		Op: cfg.Op, Target: cfg.Target, Clients: cfg.Clients, Size: cfg.Size,
 		DurationS:  elapsed.Seconds(),
-		Ops:        h.n,
-		P50ms:      ms(h.percentile(50)),
-		P99ms:      ms(h.percentile(99)),
-		MaxMs:      ms(h.maxValue()),
-		MeanMs:     ms(h.mean()),
+		Ops:        h.Count(),
+		P50ms:      ms(h.Percentile(50)),
+		P99ms:      ms(h.Percentile(99)),
+		MaxMs:      ms(h.Max()),
+		MeanMs:     ms(h.Mean()),
 		FirstError: first,
 	}
 	if elapsed > 0 {
-		r.OpsPerSec = float64(h.n) / elapsed.Seconds()
+		r.OpsPerSec = float64(h.Count()) / elapsed.Seconds()
 	}
 	for k, v := range errs {
 		if r.ErrorKinds == nil {
@@ -288,14 +288,6 @@ func prepare(ctx context.Context, cfg config, hc *http.Client) (requestFunc, err
 	return nil, fmt.Errorf("unknown op %q", cfg.Op)
 }
 
-// clientStats is what one load client gathers.
-type clientStats struct {
-	hist    *histogram
-	errs    map[string]uint64
-	first   string
-	lastEnd time.Time
-}
-
 // run executes one benchmark run. With Op "floor" it starts its own
 // in-process HTTP server on 127.0.0.1:0 and loads that instead of Target.
 func run(ctx context.Context, cfg config) result {
@@ -314,117 +306,19 @@ func run(ctx context.Context, cfg config) result {
 	build, err := prepare(setupCtx, cfg, hc)
 	cancel()
 	if err != nil {
-		r := summarize(cfg, newHistogram(), 0, nil, "")
+		r := summarize(cfg, loadgen.NewHistogram(), 0, nil, "")
 		r.SetupError = err.Error()
 		return r
 	}
-
-	t0 := time.Now()
-	mstart := t0.Add(cfg.Warmup)
-	var mend time.Time // zero: no time limit
-	if cfg.Duration > 0 {
-		mend = mstart.Add(cfg.Duration)
-	}
-	// No request may outlive the window by more than its own timeout.
-	runCtx := ctx
-	if !mend.IsZero() {
-		var c context.CancelFunc
-		runCtx, c = context.WithDeadline(ctx, mend.Add(cfg.Timeout))
-		defer c()
-	}
-	var tokens atomic.Int64 // measured requests handed out (-requests)
-	stats := make([]*clientStats, cfg.Clients)
-	var wg sync.WaitGroup
-	for id := 0; id < cfg.Clients; id++ {
-		st := &clientStats{hist: newHistogram(), errs: map[string]uint64{}}
-		stats[id] = st
-		wg.Add(1)
-		go func(id int) {
-			defer wg.Done()
-			loadClient(runCtx, cfg, hc, build, id, mstart, mend, &tokens, st)
-		}(id)
-	}
-	wg.Wait()
-
-	total := newHistogram()
-	errs := map[string]uint64{}
-	first := ""
-	var lastEnd time.Time
-	for _, st := range stats {
-		total.merge(st.hist)
-		for k, v := range st.errs {
-			errs[k] += v
-		}
-		if first == "" {
-			first = st.first
-		}
-		if st.lastEnd.After(lastEnd) {
-			lastEnd = st.lastEnd
-		}
-	}
-	elapsed := cfg.Duration
-	if cfg.Requests > 0 && (mend.IsZero() || lastEnd.Before(mend)) {
-		elapsed = lastEnd.Sub(mstart)
-	}
-	if ctx.Err() != nil { // interrupted: report what was measured
-		if end := time.Now(); mend.IsZero() || end.Before(mend) {
-			elapsed = end.Sub(mstart)
-		}
-	}
-	if elapsed < 0 {
-		elapsed = 0
-	}
-	return summarize(cfg, total, elapsed, errs, first)
-}
-
-// loadClient is one closed-loop client: it sends a request, waits for the
-// whole answer, and sends the next. Requests that start in the warm-up or do
-// not finish inside the measured window are not counted, neither as
-// successes nor as errors.
-func loadClient(ctx context.Context, cfg config, hc *http.Client, build requestFunc, id int,
-	mstart, mend time.Time, tokens *atomic.Int64, st *clientStats) {
-	var seq uint64
-	for ctx.Err() == nil {
-		start := time.Now()
-		if !mend.IsZero() && !start.Before(mend) {
-			return
-		}
-		measured := !start.Before(mstart)
-		if measured && cfg.Requests > 0 && tokens.Add(1) > cfg.Requests {
-			return
-		}
+	w := loadgen.Window{Clients: cfg.Clients, Warmup: cfg.Warmup, Duration: cfg.Duration, Requests: cfg.Requests, Timeout: cfg.Timeout}
+	out := loadgen.Run(ctx, w, func(ctx context.Context, id int, seq uint64) (string, string) {
 		req, err := build(ctx, id, seq)
-		seq++
 		if err != nil {
-			st.fail(measured, "request build", err.Error())
-			continue
+			return "request build", err.Error()
 		}
-		kind, msg := doOne(hc, req)
-		end := time.Now()
-		if !measured || (!mend.IsZero() && end.After(mend)) {
-			continue
-		}
-		if kind != "" {
-			if ctx.Err() != nil && cfg.Requests == 0 {
-				return // cut off at the end of the run, not a server failure
-			}
-			st.fail(true, kind, msg)
-			st.lastEnd = end
-			continue
-		}
-		st.hist.record(end.Sub(start))
-		st.lastEnd = end
-	}
-}
-
-func (st *clientStats) fail(count bool, kind, msg string) {
-	if !count {
-		return
-	}
-	st.errs[kind]++
-	if st.first == "" {
-		st.first = msg
-	}
+		return doOne(hc, req)
+	})
+	return summarize(cfg, out.Hist, out.Elapsed, out.Errors, out.First)
 }
 
 // doOne sends a request and reads the whole answer. It returns an empty

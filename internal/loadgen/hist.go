@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"math"
@@ -6,13 +6,13 @@ import (
 	"time"
 )
 
-// histogram is a small HDR-like latency histogram: values (nanoseconds)
+// Histogram is a small HDR-like latency histogram: values (nanoseconds)
 // below 2^subBits are kept exactly; above, each power of two is split into
 // 2^subBits equal buckets, so a reported percentile is within 1/2^subBits
 // (0.8 %) of the true value. Memory is fixed (about 60 KB), recording is
 // O(1) and histograms merge by adding counts, so every client keeps its own
 // and they are merged once at the end.
-type histogram struct {
+type Histogram struct {
 	counts [numBuckets]uint64
 	n      uint64
 	min    int64
@@ -26,7 +26,8 @@ const (
 	numBuckets = subCount + (64-subBits)*subCount
 )
 
-func newHistogram() *histogram { return &histogram{min: math.MaxInt64} }
+// NewHistogram returns an empty histogram.
+func NewHistogram() *Histogram { return &Histogram{min: math.MaxInt64} }
 
 // bucketOf maps a value to its bucket index.
 func bucketOf(v int64) int {
@@ -56,7 +57,8 @@ func bucketRange(i int) (lo, hi int64) {
 	return int64(lo64), int64(hi64)
 }
 
-func (h *histogram) record(d time.Duration) {
+// Record adds one latency.
+func (h *Histogram) Record(d time.Duration) {
 	v := int64(d)
 	if v < 0 {
 		v = 0
@@ -72,7 +74,8 @@ func (h *histogram) record(d time.Duration) {
 	}
 }
 
-func (h *histogram) merge(o *histogram) {
+// Merge adds o's samples to h.
+func (h *Histogram) Merge(o *Histogram) {
 	for i, c := range o.counts {
 		h.counts[i] += c
 	}
@@ -88,11 +91,11 @@ func (h *histogram) merge(o *histogram) {
 	}
 }
 
-// percentile returns the latency at percentile p (0 < p <= 100): the value
+// Percentile returns the latency at percentile p (0 < p <= 100): the value
 // below or at which p % of the samples lie (nearest-rank definition). It
 // reports the top of the bucket holding that rank, clamped to the observed
 // min and max, so p100 is exactly the maximum. Zero when empty.
-func (h *histogram) percentile(p float64) time.Duration {
+func (h *Histogram) Percentile(p float64) time.Duration {
 	if h.n == 0 {
 		return 0
 	}
@@ -123,16 +126,21 @@ func (h *histogram) percentile(p float64) time.Duration {
 	return time.Duration(h.max)
 }
 
-func (h *histogram) mean() time.Duration {
+// Mean is the average latency; zero when empty.
+func (h *Histogram) Mean() time.Duration {
 	if h.n == 0 {
 		return 0
 	}
 	return time.Duration(h.sum / float64(h.n))
 }
 
-func (h *histogram) maxValue() time.Duration {
+// Max is the largest latency; zero when empty.
+func (h *Histogram) Max() time.Duration {
 	if h.n == 0 {
 		return 0
 	}
 	return time.Duration(h.max)
 }
+
+// Count is the number of latencies recorded.
+func (h *Histogram) Count() uint64 { return h.n }
