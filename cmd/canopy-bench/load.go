@@ -3,14 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -113,122 +108,6 @@ func summarize(cfg config, h *loadgen.Histogram, elapsed time.Duration, errs map
 	return r
 }
 
-// newHTTPClient returns a keep-alive client able to hold one idle connection
-// per load client. Proxies from the environment are ignored: the benchmark
-// talks to the target directly.
-func newHTTPClient(clients int, timeout time.Duration) *http.Client {
-	tr := &http.Transport{
-		Proxy:               nil,
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        2*clients + 8,
-		MaxIdleConnsPerHost: 2*clients + 8,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-		ForceAttemptHTTP2:   false,
-	}
-	return &http.Client{Transport: tr, Timeout: timeout}
-}
-
-// escapePath percent-encodes each segment of an absolute node path.
-func escapePath(p string) string {
-	segs := strings.Split(strings.TrimPrefix(p, "/"), "/")
-	for i, s := range segs {
-		segs[i] = url.PathEscape(s)
-	}
-	return "/" + strings.Join(segs, "/")
-}
-
-// payload returns n bytes of printable ASCII, so the server returns the data
-// as utf8 text (as most users' data is).
-func payload(n int) []byte {
-	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = alphabet[i%len(alphabet)]
-	}
-	return b
-}
-
-// apiError extracts "<status> <code>" from an error response.
-func apiError(resp *http.Response) (kind, msg string) {
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	kind = strconv.Itoa(resp.StatusCode)
-	var e struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	if json.Unmarshal(body, &e) == nil && e.Error.Code != "" {
-		kind += " " + e.Error.Code
-		return kind, kind + ": " + e.Error.Message
-	}
-	txt := strings.TrimSpace(string(body))
-	if len(txt) > 200 {
-		txt = txt[:200] + "..."
-	}
-	return kind, kind + ": " + txt
-}
-
-// transportKind names a transport error compactly for the error table.
-func transportKind(err error) string {
-	var ne net.Error
-	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return "timeout"
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return "connection closed"
-	case strings.Contains(err.Error(), "connection refused"):
-		return "connection refused"
-	case strings.Contains(err.Error(), "connection reset"):
-		return "connection reset"
-	}
-	return "transport error"
-}
-
-// call is a setup request: it returns the status and the error code, if any.
-func call(ctx context.Context, hc *http.Client, method, u string, body []byte) (int, string, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return 0, "", err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 == 2 {
-		_, _ = io.Copy(io.Discard, resp.Body)
-		return resp.StatusCode, "", nil
-	}
-	kind, msg := apiError(resp)
-	return resp.StatusCode, kind, errors.New(msg)
-}
-
-// ensureNode makes path exist (with its ancestors) holding data.
-func ensureNode(ctx context.Context, hc *http.Client, base, path string, data []byte) error {
-	u := base + "/v1/nodes" + escapePath(path)
-	st, _, err := call(ctx, hc, http.MethodPost, u+"?parents", data)
-	switch {
-	case st == http.StatusCreated:
-		return nil
-	case st == http.StatusConflict:
-		// It exists already (NodeExists): give it our data.
-		if _, _, err := call(ctx, hc, http.MethodPut, u, data); err != nil {
-			return fmt.Errorf("set %s: %w", path, err)
-		}
-		return nil
-	case err != nil:
-		return fmt.Errorf("create %s: %w", path, err)
-	default:
-		return fmt.Errorf("create %s: unexpected status %d", path, st)
-	}
-}
-
 // requestFunc builds request number seq of load client id.
 type requestFunc func(ctx context.Context, id int, seq uint64) (*http.Request, error)
 
@@ -236,7 +115,7 @@ type requestFunc func(ctx context.Context, id int, seq uint64) (*http.Request, e
 // request builder.
 func prepare(ctx context.Context, cfg config, hc *http.Client) (requestFunc, error) {
 	base := strings.TrimRight(cfg.Target, "/")
-	data := payload(cfg.Size)
+	data := loadgen.Payload(cfg.Size)
 	nodes := base + "/v1/nodes"
 	switch cfg.Op {
 	case "floor":
@@ -248,10 +127,10 @@ func prepare(ctx context.Context, cfg config, hc *http.Client) (requestFunc, err
 		// A fresh parent per run, so runs against the same server never collide.
 		run := strconv.FormatInt(time.Now().UnixNano(), 36)
 		parent := fmt.Sprintf("%s/create-%s-x%d", cfg.Prefix, run, cfg.Clients)
-		if err := ensureNode(ctx, hc, base, parent, nil); err != nil {
+		if err := loadgen.EnsureNode(ctx, hc, base, parent, nil); err != nil {
 			return nil, err
 		}
-		pu := nodes + escapePath(parent) + "/c"
+		pu := nodes + loadgen.EscapePath(parent) + "/c"
 		return func(ctx context.Context, id int, seq uint64) (*http.Request, error) {
 			b := make([]byte, 0, len(pu)+24)
 			b = append(b, pu...)
@@ -264,20 +143,20 @@ func prepare(ctx context.Context, cfg config, hc *http.Client) (requestFunc, err
 		urls := make([]string, cfg.Clients)
 		for i := range urls {
 			p := fmt.Sprintf("%s/set-c%d", cfg.Prefix, i)
-			if err := ensureNode(ctx, hc, base, p, data); err != nil {
+			if err := loadgen.EnsureNode(ctx, hc, base, p, data); err != nil {
 				return nil, err
 			}
-			urls[i] = nodes + escapePath(p)
+			urls[i] = nodes + loadgen.EscapePath(p)
 		}
 		return func(ctx context.Context, id int, _ uint64) (*http.Request, error) {
 			return http.NewRequestWithContext(ctx, http.MethodPut, urls[id], bytes.NewReader(data))
 		}, nil
 	case "get", "stale-get":
 		p := cfg.Prefix + "/get-data"
-		if err := ensureNode(ctx, hc, base, p, data); err != nil {
+		if err := loadgen.EnsureNode(ctx, hc, base, p, data); err != nil {
 			return nil, err
 		}
-		u := nodes + escapePath(p)
+		u := nodes + loadgen.EscapePath(p)
 		if cfg.Op == "stale-get" {
 			u += "?consistency=stale"
 		}
@@ -299,7 +178,7 @@ func run(ctx context.Context, cfg config) result {
 		defer fs.close()
 		cfg.Target = fs.url
 	}
-	hc := newHTTPClient(cfg.Clients, cfg.Timeout)
+	hc := loadgen.NewHTTPClient(cfg.Clients, cfg.Timeout)
 	defer hc.CloseIdleConnections()
 
 	setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -316,38 +195,7 @@ func run(ctx context.Context, cfg config) result {
 		if err != nil {
 			return "request build", err.Error()
 		}
-		return doOne(hc, req)
+		return loadgen.DoHTTP(hc, req)
 	})
 	return summarize(cfg, out.Hist, out.Elapsed, out.Errors, out.First)
-}
-
-// doOne sends a request and reads the whole answer. It returns an empty
-// kind on a 2xx answer, else the error's kind and message.
-func doOne(hc *http.Client, req *http.Request) (kind, msg string) {
-	resp, err := hc.Do(req)
-	if err != nil {
-		return transportKind(err), err.Error()
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return apiError(resp)
-	}
-	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		return transportKind(err), "reading body: " + err.Error()
-	}
-	return "", ""
-}
-
-// errorSummary renders error kinds as "503 Unavailable=3, timeout=1".
-func errorSummary(m map[string]uint64) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
-	}
-	return strings.Join(parts, ", ")
 }

@@ -32,6 +32,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/canopy-coord/canopy/internal/loadgen"
 )
 
 func main() {
@@ -158,7 +160,7 @@ func formatLine(r result) string {
 	s := fmt.Sprintf("%-9s clients=%-3d duration=%.2fs ops=%d ops/s=%.0f p50=%.3fms p99=%.3fms max=%.3fms errors=%d",
 		r.Op, r.Clients, r.DurationS, r.Ops, r.OpsPerSec, r.P50ms, r.P99ms, r.MaxMs, r.Errors)
 	if r.Errors > 0 {
-		s += " [" + errorSummary(r.ErrorKinds) + "] first: " + r.FirstError
+		s += " [" + loadgen.ErrorSummary(r.ErrorKinds) + "] first: " + r.FirstError
 	}
 	return s
 }
@@ -175,7 +177,7 @@ func markdownTable(rs []result) string {
 		}
 		errs := strconv.FormatUint(r.Errors, 10)
 		if r.Errors > 0 {
-			errs += " (" + strings.ReplaceAll(errorSummary(r.ErrorKinds), "|", "\\|") + ")"
+			errs += " (" + strings.ReplaceAll(loadgen.ErrorSummary(r.ErrorKinds), "|", "\\|") + ")"
 		}
 		fmt.Fprintf(&b, "| %s | %d | %.0f | %.3f | %.3f | %.3f | %s |\n",
 			r.Op, r.Clients, r.OpsPerSec, r.P50ms, r.P99ms, r.MaxMs, errs)

@@ -237,7 +237,7 @@ func TestErrorsAreCounted(t *testing.T) {
 	srv := startFake(t, f)
 	cfg := testConfig(srv.URL, "get", 2)
 	// Set up first, then make every 3rd request fail.
-	if _, err := prepare(context.Background(), cfg, newHTTPClient(1, time.Second)); err != nil {
+	if _, err := prepare(context.Background(), cfg, loadgen.NewHTTPClient(1, time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	f.failEvery = 3

@@ -3,6 +3,8 @@
 // closed-loop clients with a warm-up and a measured window, and the share
 // of CPU the hypervisor stole during a window (from /proc/stat).
 //
-// It knows nothing of HTTP, Canopy or ZooKeeper: a client's operation is a
-// function. It must never start work it does not wait for.
+// A client's operation is a function, so the same runner drives any
+// system; canopyhttp.go holds what loading Canopy's REST API needs
+// (keep-alive clients, setup requests, error kinds). The package must never
+// start work it does not wait for.
 package loadgen

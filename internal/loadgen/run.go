@@ -12,6 +12,10 @@ import (
 // "503 Unavailable") and a message.
 type Op func(ctx context.Context, id int, seq uint64) (kind, msg string)
 
+// TimedOp is an Op that measures its own latency: a watch's or a lock
+// handoff's is not the call's duration. A negative d means the call's.
+type TimedOp func(ctx context.Context, id int, seq uint64) (d time.Duration, kind, msg string)
+
 // Window is how long a run loads and how long it measures.
 type Window struct {
 	Clients  int           // concurrent closed-loop clients
@@ -50,6 +54,14 @@ type clientStats struct {
 // once the previous returned. Requests that start in the warm-up or end
 // after the window are not counted, neither as successes nor as errors.
 func Run(ctx context.Context, w Window, op Op) Outcome {
+	return RunTimed(ctx, w, func(ctx context.Context, id int, seq uint64) (time.Duration, string, string) {
+		kind, msg := op(ctx, id, seq)
+		return -1, kind, msg
+	})
+}
+
+// RunTimed is Run for operations that time themselves.
+func RunTimed(ctx context.Context, w Window, op TimedOp) Outcome {
 	t0 := time.Now()
 	mstart := t0.Add(w.Warmup)
 	var mend time.Time // zero: no time limit
@@ -150,7 +162,7 @@ func sleepUntil(ctx context.Context, t time.Time) bool {
 	}
 }
 
-func loadClient(ctx context.Context, w Window, op Op, id int,
+func loadClient(ctx context.Context, w Window, op TimedOp, id int,
 	mstart, mend time.Time, tokens *atomic.Int64, st *clientStats) {
 	var seq uint64
 	for ctx.Err() == nil {
@@ -162,7 +174,7 @@ func loadClient(ctx context.Context, w Window, op Op, id int,
 		if measured && w.Requests > 0 && tokens.Add(1) > w.Requests {
 			return
 		}
-		kind, msg := op(ctx, id, seq)
+		d, kind, msg := op(ctx, id, seq)
 		seq++
 		end := time.Now()
 		if !measured || (!mend.IsZero() && end.After(mend)) {
@@ -179,7 +191,10 @@ func loadClient(ctx context.Context, w Window, op Op, id int,
 			st.lastEnd = end
 			continue
 		}
-		st.hist.Record(end.Sub(start))
+		if d < 0 {
+			d = end.Sub(start)
+		}
+		st.hist.Record(d)
 		st.lastEnd = end
 	}
 }
