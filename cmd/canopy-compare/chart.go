@@ -148,7 +148,7 @@ func logPanel(img *image.RGBA, top int, title string, cells []cell, val func(mea
 }
 
 func ratioPanel(img *image.RGBA, top int, cells []cell) {
-	drawText(img, marginL, top+8, "CANOPY / ZOOKEEPER (ABOVE 1.0: CANOPY BETTER; OPS/S, OR P50 FOR WATCH AND LOCK)", textScale, colText)
+	drawText(img, marginL, top+8, "CANOPY / ZOOKEEPER (ABOVE 1.0: CANOPY BETTER. OPS/S, OR P50 FOR WATCH AND LOCK)", textScale, colText)
 	hiR := 2.0
 	for _, c := range cells {
 		hiR = math.Max(hiR, c.Ratio*1.15)

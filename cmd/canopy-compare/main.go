@@ -46,6 +46,7 @@ type options struct {
 	Workloads []string
 	Out       string
 	Size      int
+	Prewarm   time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -59,6 +60,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	workloads := fs.String("workloads", strings.Join(append(slices.Clone(throughputWorkloads), latencyWorkloads...), ","), "workloads to run")
 	fs.StringVar(&o.Out, "out", filepath.Join("docs", "compare"), "folder under which the dated results folder is written")
 	fs.IntVar(&o.Size, "size", 100, "bytes of node data")
+	fs.DurationVar(&o.Prewarm, "prewarm", 5*time.Second, "unmeasured sets and gets on each system before the first cell (the JVM's JIT, Go's heap)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -192,6 +194,16 @@ func compare(ctx context.Context, o options, java string, stdout, stderr io.Writ
 		Duration: o.Duration.String(),
 		Warmup:   o.Warmup.String(),
 		Machine:  readMachine(java, zkServers[0].clientAddr()),
+	}
+	if o.Prewarm > 0 {
+		fmt.Fprintf(stderr, "pre-warming both systems for %s each ...\n", o.Prewarm)
+		for _, s := range []system{cs, zks} {
+			for _, wl := range []string{wlSet, wlGet} {
+				warm := o
+				warm.Warmup, warm.Duration = 0, o.Prewarm/2
+				runCell(ctx, warm, s, wl, 16)
+			}
+		}
 	}
 	for _, wl := range o.Workloads {
 		counts := o.Clients
