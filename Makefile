@@ -3,7 +3,7 @@ GO        ?= go
 FUZZTIME  ?= 30s
 PKGS_RACE := ./fsm/... ./acl/... ./audit/... ./consensus/... ./service/... ./httpapi/... ./wsnotify/... ./cluster/... ./client/... ./examples/... ./cmd/... ./server/... ./paritytest/... ./internal/...
 
-.PHONY: run cluster build test lint fuzz bench bench-cluster ui-shots
+.PHONY: run cluster build test lint fuzz bench bench-cluster compare ui-shots
 
 run: ## start a single node with its UI at http://127.0.0.1:8900/ui/
 	$(GO) run ./cmd/canopy serve
@@ -11,7 +11,7 @@ run: ## start a single node with its UI at http://127.0.0.1:8900/ui/
 cluster: ## a local 3-node cluster: APIs and UIs on 127.0.0.1:8910, 8920, 8930 (Ctrl-C stops it)
 	./scripts/cluster.sh
 
-build: ## build bin/canopy and bin/canopy-bench
+build: ## build bin/canopy, bin/canopy-bench and bin/canopy-compare
 	CGO_ENABLED=0 $(GO) build -o bin/ ./cmd/...
 
 # The cluster's fault tests run on raft-wal (a new node's log store) with
@@ -39,6 +39,9 @@ bench-cluster: ## issue 4's table: a 3-node cluster under wrk (apt-get install -
 bench: ## FSM benchmarks, then the HTTP load matrix against a real node (see docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchmem ./fsm/
 	./scripts/bench.sh
+
+compare: ## Canopy beside a real 3-node ZooKeeper 3.8 (apt-get install zookeeper), same load: docs/compare/<date>/, ~10 min
+	$(GO) run ./cmd/canopy-compare $(COMPARE_FLAGS)
 
 ui-shots: ## screenshots of the UI's main views, from the browser tests, into ui-shots/
 	CANOPY_UI_SHOTS=$(CURDIR)/ui-shots $(GO) test -count=1 -run '^TestUI' ./web/
