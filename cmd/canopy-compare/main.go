@@ -47,6 +47,7 @@ type options struct {
 	Out       string
 	Size      int
 	Prewarm   time.Duration
+	KeepTemp  bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -60,6 +61,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	workloads := fs.String("workloads", strings.Join(append(slices.Clone(throughputWorkloads), latencyWorkloads...), ","), "workloads to run")
 	fs.StringVar(&o.Out, "out", filepath.Join("docs", "compare"), "folder under which the dated results folder is written")
 	fs.IntVar(&o.Size, "size", 100, "bytes of node data")
+	fs.BoolVar(&o.KeepTemp, "keep-temp", false, "keep the temporary folder (data directories and logs) for a post-mortem")
 	fs.DurationVar(&o.Prewarm, "prewarm", 5*time.Second, "unmeasured sets and gets on each system before the first cell (the JVM's JIT, Go's heap)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -144,7 +146,9 @@ func compare(ctx context.Context, o options, java string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
+	if !o.KeepTemp {
+		defer os.RemoveAll(tmp)
+	}
 	var procs []*proc
 	defer func() {
 		// Stopped by PID, all at once: the JVMs take a while each.
@@ -154,7 +158,11 @@ func compare(ctx context.Context, o options, java string, stdout, stderr io.Writ
 			go func(p *proc) { defer wg.Done(); p.stop() }(p)
 		}
 		wg.Wait()
-		fmt.Fprintf(stderr, "stopped %d processes, removed %s\n", len(procs), tmp)
+		if o.KeepTemp {
+			fmt.Fprintf(stderr, "stopped %d processes, kept %s\n", len(procs), tmp)
+		} else {
+			fmt.Fprintf(stderr, "stopped %d processes, removed %s\n", len(procs), tmp)
+		}
 	}()
 
 	var ports portPicker
@@ -228,6 +236,12 @@ func compare(ctx context.Context, o options, java string, stdout, stderr io.Writ
 				}
 			}
 			rep.Cells = append(rep.Cells, c)
+			// A node that died makes every later figure meaningless.
+			for _, p := range procs {
+				if p.dead() {
+					return fmt.Errorf("%s exited during %s at %d clients (%v); its log ends:\n%s", p.name, wl, n, p.err, p.tail())
+				}
+			}
 		}
 	}
 	if ctx.Err() != nil {

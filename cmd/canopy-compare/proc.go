@@ -18,9 +18,9 @@ type proc struct {
 }
 
 func startProc(name, logPath, dir string, argv ...string) (*proc, error) {
-	lf, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
+	lf, cerr := os.Create(logPath)
+	if cerr != nil {
+		return nil, cerr
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
@@ -29,7 +29,9 @@ func startProc(name, logPath, dir string, argv ...string) (*proc, error) {
 	// Its own process group, so a Ctrl-C on the terminal reaches only us
 	// and the children are stopped in order; and killed with us if we die.
 	cmd.SysProcAttr = childAttr()
-	if err := cmd.Start(); err != nil {
+	var err error
+	onSpawnThread(func() { err = cmd.Start() })
+	if err != nil {
 		lf.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
