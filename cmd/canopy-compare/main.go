@@ -54,7 +54,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("canopy-compare", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
-	fs.DurationVar(&o.Duration, "duration", 8*time.Second, "measured time per cell (per system), after the warm-up")
+	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measured time per cell (per system), after the warm-up")
 	fs.DurationVar(&o.Warmup, "warmup", 2*time.Second, "load applied before each measured window")
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "per-request timeout")
 	clients := fs.String("clients", "1,16,64", "client counts of the throughput workloads")
