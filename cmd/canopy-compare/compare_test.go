@@ -129,6 +129,9 @@ func TestMarkdownHasATablePerWorkloadWithRatiosAndNotes(t *testing.T) {
 		"Canopy setup failed: boom",
 		"| 1 pair | 400 | 1.60 | 5.00 | 300 | 0.80 | 3.00 | 0.50x |",
 		"![ops/s and ratio per cell](chart.png)",
+		"| creates ≥ 1.0x ZooKeeper at 64 clients | 0.50x | no |",
+		"| sets ≥ 1.0x ZooKeeper at 64 clients | not run | – |",
+		"| watch on a follower: p50 ≤ 1 ms, p99 ≤ 3 ms | p50 1.60 / p99 5.00 ms | no |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("results.md lacks %q:\n%s", want, md)
@@ -209,5 +212,22 @@ func TestWithoutJavaTheRunFailsSayingWhatToInstall(t *testing.T) {
 	}
 	if !strings.Contains(errs.String(), "java is not installed") || !strings.Contains(errs.String(), "apt-get install zookeeper") {
 		t.Errorf("message: %q", errs.String())
+	}
+}
+
+func TestTargetsAreMetOnlyWithinTheirBounds(t *testing.T) {
+	fast := cell{Workload: wlWatch, Clients: 1, Canopy: measure{P50ms: 0.9, P99ms: 2.9}}
+	if _, ok := canopyLatency(1, 3)(fast); !ok {
+		t.Error("p50 0.9 / p99 2.9 should meet p50 ≤ 1, p99 ≤ 3")
+	}
+	slowTail := cell{Workload: wlWatch, Clients: 1, Canopy: measure{P50ms: 0.9, P99ms: 3.1}}
+	if _, ok := canopyLatency(1, 3)(slowTail); ok {
+		t.Error("p99 3.1 should miss p99 ≤ 3")
+	}
+	if _, ok := atLeastRatio(0.8)(cell{Ratio: 0.8}); !ok {
+		t.Error("0.8x should meet ≥ 0.8x")
+	}
+	if _, ok := atLeastRatio(1)(cell{Ratio: 0}); ok {
+		t.Error("a missing ratio should not meet a target")
 	}
 }

@@ -205,6 +205,7 @@ func markdown(r report) string {
 	b.WriteString("**Ratio** is Canopy over ZooKeeper, above 1.0 when Canopy does better: ops/s for the throughput workloads, ZooKeeper's p50 over Canopy's for watch and lock-handoff. **Steal** is the CPU time the hypervisor took from this machine during the cell, Canopy's / ZooKeeper's: figures from cells with high steal are not comparable. ")
 	b.WriteString("Note that ZooKeeper's `getData` is not linearizable (its linearizable read is `sync` + `getData`); Canopy's default get is.\n\n")
 	b.WriteString("![ops/s and ratio per cell](chart.png)\n\n")
+	b.WriteString(targetsSection(r.Cells))
 
 	var order []string
 	seen := map[string]bool{}
