@@ -72,8 +72,17 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			writeError(w, s.svc.Applied(), err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(service.WithCaller(r.Context(), caller)))
+		serveAs(next, w, r, caller)
 	})
+}
+
+// serveAs serves the request as caller: into the context's caller slot
+// when requestID made one, else in a new context.
+func serveAs(next http.Handler, w http.ResponseWriter, r *http.Request, caller service.Caller) {
+	if !service.SetCaller(r.Context(), caller) {
+		r = r.WithContext(service.WithCaller(r.Context(), caller))
+	}
+	next.ServeHTTP(w, r)
 }
 
 // authenticateNode admits another node of the cluster, by the cluster
@@ -89,7 +98,7 @@ func (s *Server) authenticateNode(w http.ResponseWriter, r *http.Request, next h
 		return
 	}
 	caller.Identity = append(caller.Identity, acl.Super)
-	next.ServeHTTP(w, r.WithContext(service.WithCaller(r.Context(), caller)))
+	serveAs(next, w, r, caller)
 }
 
 // challenge asks for Basic credentials (WWW-Authenticate), except of a

@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/canopy-coord/canopy/api"
+	"github.com/canopy-coord/canopy/service"
 )
 
 const headerRequestID = "X-Request-Id"
@@ -43,7 +44,9 @@ func (s *Server) requestID(next http.Handler) http.Handler {
 			id = requestIDPrefix + strconv.FormatUint(requestCounter.Add(1), 16)
 		}
 		w.Header().Set(headerRequestID, id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+		// One new context for the request: its id, and the place
+		// authenticate fills with its caller (service.WithCallerSlot).
+		next.ServeHTTP(w, r.WithContext(service.WithCallerSlot(context.WithValue(r.Context(), requestIDKey, id))))
 	})
 }
 

@@ -67,8 +67,34 @@ func WithCaller(ctx context.Context, c Caller) context.Context {
 // CallerOf returns the caller ctx carries: none is an internal caller with
 // no identity (the leader's own work, tests of the layer alone).
 func CallerOf(ctx context.Context) Caller {
-	c, _ := ctx.Value(callerKey{}).(Caller)
-	return c
+	switch c := ctx.Value(callerKey{}).(type) {
+	case Caller:
+		return c
+	case *callerSlot:
+		return c.caller
+	}
+	return Caller{}
+}
+
+// callerSlot is a place for a request's caller, made before the caller is
+// known, so that a transport gives its request one context, not two (each
+// http.Request.WithContext copies the request).
+type callerSlot struct{ caller Caller }
+
+// WithCallerSlot returns ctx with an empty place for the caller, which
+// SetCaller fills.
+func WithCallerSlot(ctx context.Context) context.Context {
+	return context.WithValue(ctx, callerKey{}, &callerSlot{})
+}
+
+// SetCaller fills ctx's place for the caller (WithCallerSlot), before any
+// operation reads it; false when ctx has none.
+func SetCaller(ctx context.Context, c Caller) bool {
+	slot, ok := ctx.Value(callerKey{}).(*callerSlot)
+	if ok {
+		slot.caller = c
+	}
+	return ok
 }
 
 // Credentials are what a caller presents: a user and password (HTTP Basic,
