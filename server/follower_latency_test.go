@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sort"
+	"strconv"
 	"testing"
 	"time"
 
@@ -12,13 +13,14 @@ import (
 	"github.com/canopy-coord/canopy/client"
 	"github.com/canopy-coord/canopy/internal/testkit"
 	"github.com/canopy-coord/canopy/internal/testnode"
+	"github.com/canopy-coord/canopy/server"
 )
 
 // leaderAndFollower starts a 3-node cluster and names its leader and one
 // follower.
-func leaderAndFollower(tb testing.TB) (leader, follower *testnode.Node) {
+func leaderAndFollower(tb testing.TB, opts ...testnode.Option) (leader, follower *testnode.Node) {
 	tb.Helper()
-	return leaderOf(tb, testnode.StartCluster(tb, 3))
+	return leaderOf(tb, testnode.StartCluster(tb, 3, opts...))
 }
 
 // leaderOf names a cluster's leader and one follower.
@@ -144,6 +146,38 @@ func BenchmarkFollowerReadAfterWrite(b *testing.B) {
 		resp.Body.Close()
 		lags = append(lags, time.Since(start))
 		time.Sleep(5 * time.Millisecond)
+	}
+	sort.Slice(lags, func(i, j int) bool { return lags[i] < lags[j] })
+	b.ReportMetric(float64(lags[len(lags)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lags[len(lags)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// BenchmarkLoneCreateOnTheLeader reports a lone client's create latency on
+// a 3-node cluster's leader: its entry written on the leader and on a
+// follower (fsync on both) before it commits.
+func BenchmarkLoneCreateOnTheLeader(b *testing.B) {
+	for _, store := range []string{"wal", "boltdb"} {
+		b.Run(store, func(b *testing.B) {
+			loneCreates(b, store)
+		})
+	}
+}
+
+func loneCreates(b *testing.B, store string) {
+	leader, _ := leaderAndFollower(b, func(m *server.Main) { m.RaftLogStore = store })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	lc, _ := client.New(client.Config{Servers: []string{leader.URL}})
+	defer lc.Close()
+	n := max(b.N, 20)
+	lags := make([]time.Duration, 0, n)
+	b.ResetTimer()
+	for i := 0; i < n; i++ {
+		start := time.Now()
+		if _, _, err := lc.Create(ctx, "/lone-"+strconv.Itoa(i), nil, nil); err != nil {
+			b.Fatal(err)
+		}
+		lags = append(lags, time.Since(start))
 	}
 	sort.Slice(lags, func(i, j int) bool { return lags[i] < lags[j] })
 	b.ReportMetric(float64(lags[len(lags)/2].Microseconds())/1000, "p50-ms")
