@@ -14,13 +14,13 @@ cluster: ## a local 3-node cluster: APIs and UIs on 127.0.0.1:8910, 8920, 8930 (
 build: ## build bin/canopy, bin/canopy-bench and bin/canopy-compare
 	CGO_ENABLED=0 $(GO) build -o bin/ ./cmd/...
 
-# The cluster's fault tests run on raft-wal (a new node's log store) with
-# every test, and again on raft-boltdb, which existing data directories keep.
+# The cluster's fault tests run on raft-boltdb (a new node's log store) with
+# every test, and again on raft-wal, which --raft-log-store wal chooses.
 BOLT_FAULT_TESTS := TestLinearizableUnderLeaderKillAndPartition|TestLeaderKillUnderWriteLoadLosesNoAcknowledgedWrite|TestRestartOfAllNodesKeepsTreeAndSessions|TestPartitionedMinorityAnswersUnavailableAndCatchesUp
 
 test: lint ## every test; the race detector on the packages with concurrency
 	$(GO) test -count=1 -timeout 12m ./...
-	CANOPY_RAFT_LOG_STORE=boltdb $(GO) test -count=1 -timeout 5m -run '$(BOLT_FAULT_TESTS)' ./clustertest/
+	CANOPY_RAFT_LOG_STORE=wal $(GO) test -count=1 -timeout 5m -run '$(BOLT_FAULT_TESTS)' ./clustertest/
 	$(GO) test -race -count=1 -timeout 12m $(PKGS_RACE)
 
 lint: ## gofmt and go vet must be clean

@@ -15,12 +15,19 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// The raft log store (DESIGN §7, issue 13): a new data directory gets
-// hashicorp/raft-wal, as Consul 1.20+ does by default (one fsync per append
-// where bolt takes two, and truncation that does not slow later appends);
-// a directory that already holds a bolt raft.db keeps raft-boltdb. Switching
-// an existing node is never done silently: remove the node, wipe its
-// directory, and join it again.
+// The raft log store (DESIGN §7, issue 13): hashicorp/raft-wal (one fsync
+// per append where bolt takes two) or raft-boltdb. A directory keeps the
+// store it holds; switching an existing node is never done silently:
+// remove the node, wipe its directory, and join it again.
+//
+// A new directory gets raft-boltdb for now, and raft-wal only when asked:
+// raft-wal 0.4.0 (the only version the module proxy serves here) seals the
+// tail segment on a tail truncation without writing its index block, so
+// after a restart every entry of that segment reads "sealed segment has no
+// index block". Raft truncates a follower's tail when a new leader's log
+// differs from it, so a WAL node could fail to start after a failover and a
+// restart. DESIGN §7 asks for raft-wal by default; that waits for a fixed
+// raft-wal.
 const (
 	LogStoreWAL    = "wal"
 	LogStoreBoltDB = "boltdb"
@@ -62,7 +69,7 @@ func chooseLogStore(dataDir, asked string) (string, error) {
 	case hasWAL:
 		return LogStoreWAL, nil
 	case asked == "":
-		return LogStoreWAL, nil
+		return LogStoreBoltDB, nil
 	}
 	return asked, nil
 }
@@ -81,9 +88,9 @@ func openLogStore(dataDir, asked string, log zerolog.Logger, hlog hclog.Logger) 
 	}
 	switch kind {
 	case LogStoreBoltDB:
-		if asked == "" {
+		if asked == "" && exists(filepath.Join(dataDir, boltFile)) {
 			log.Info().Str("file", filepath.Join(dataDir, boltFile)).
-				Msg("this data directory holds a raft-boltdb log: keeping it (new data directories use raft-wal)")
+				Msg("this data directory holds a raft-boltdb log: keeping it")
 		}
 		store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dataDir, boltFile), BoltOptions: boltOptions()})
 		if err != nil {
@@ -91,6 +98,7 @@ func openLogStore(dataDir, asked string, log zerolog.Logger, hlog hclog.Logger) 
 		}
 		return store, kind, nil
 	}
+	log.Warn().Msg("raft-wal 0.4.0 loses the readability of a log segment after a tail truncation and a restart (see consensus/stores.go): use it for trials only")
 	dir := filepath.Join(dataDir, walDir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, "", fmt.Errorf("open raft log (wal): %w", err)

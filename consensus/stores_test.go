@@ -31,7 +31,7 @@ func TestChooseLogStore(t *testing.T) {
 		files             []string
 		refused           bool
 	}{
-		{"new directory", "", LogStoreWAL, nil, false},
+		{"new directory: boltdb until raft-wal's tail truncation is fixed", "", LogStoreBoltDB, nil, false},
 		{"new directory, boltdb asked", LogStoreBoltDB, LogStoreBoltDB, nil, false},
 		{"new directory, wal asked", LogStoreWAL, LogStoreWAL, nil, false},
 		{"an old bolt directory keeps bolt", "", LogStoreBoltDB, []string{"raft.db"}, false},
@@ -80,17 +80,17 @@ func TestANodeStartedOnABoltDirectoryOfThePreviousVersionFindsItsTree(t *testing
 	}
 }
 
-// TestANewNodeUsesTheWALAndKeepsItsTreeAcrossARestart.
-func TestANewNodeUsesTheWALAndKeepsItsTreeAcrossARestart(t *testing.T) {
+// TestANodeOnTheWALKeepsItsTreeAcrossARestart.
+func TestANodeOnTheWALKeepsItsTreeAcrossARestart(t *testing.T) {
 	dir := t.TempDir()
-	n, cfg := openNodeConfig(t, dir)
+	n, cfg := openNodeConfig(t, dir, func(c *Config) { c.LogStore = LogStoreWAL })
 	if got := n.LogStore(); got != LogStoreWAL {
 		t.Fatalf("log store %q, want wal", got)
 	}
 	propose(t, n, create("/kept", "yes"))
 	n.Close()
 	if _, err := os.Stat(filepath.Join(dir, "raft.db")); err == nil {
-		t.Fatal("a new node made raft.db")
+		t.Fatal("a WAL node made raft.db")
 	}
 	n2, err := reopen(cfg)
 	if err != nil {

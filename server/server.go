@@ -66,8 +66,8 @@ type Main struct {
 	MetricsAuth bool
 	// RaftVerifyInterval turns on the log verifier (consensus/verify.go).
 	RaftVerifyInterval time.Duration
-	// RaftLogStore is the log store of a new data directory ("wal" or
-	// "boltdb"; "" is wal); an existing directory keeps its own.
+	// RaftLogStore is the log store of a new data directory ("boltdb" or
+	// "wal"; "" is boltdb); an existing directory keeps its own.
 	RaftLogStore string
 	// AuditLog is the audit log's file (DESIGN §9); "" writes none.
 	AuditLog string
@@ -119,7 +119,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.PeerTLS.CAFile, "peer-tls-ca", "", "raft mutual TLS: the CA that signs every member's certificate")
 	fs.StringVar(&m.DataDir, "data-dir", m.DataDir, "directory of the raft log and snapshots (created 0700)")
 	fs.DurationVar(&m.RaftVerifyInterval, "raft-verify-interval", 0, "turn on raft-wal's log verifier: the leader appends a checkpoint this often and every node checksums the log between checkpoints; failures are logged and counted in canopy_raft_log_verifications_total (0: off)")
-	fs.StringVar(&m.RaftLogStore, "raft-log-store", "", "the raft log store of a new data directory: wal (the default, hashicorp/raft-wal) or boltdb; a directory keeps the store it holds, and asking for the other is an error")
+	fs.StringVar(&m.RaftLogStore, "raft-log-store", "", "the raft log store of a new data directory: boltdb (the default) or wal (hashicorp/raft-wal 0.4.0, for trials: see the README); a directory keeps the store it holds, and asking for the other is an error")
 	fs.StringVar(&m.ID, "id", m.ID, "this node's id in the cluster")
 	fs.StringVar(&m.LogLevel, "log-level", m.LogLevel, "debug (one line per request), info, warn or error")
 	fs.DurationVar(&m.ElectionTimeout, "election-timeout", 500*time.Millisecond, "failover time: a new leader within twice this after the leader fails (raft's heartbeat and election timeouts are 2/5 of it)")
