@@ -168,12 +168,6 @@ func ParseIdentity(s string) (Identity, error) {
 	return Identity{Scheme: scheme, ID: id}, nil
 }
 
-// Authenticated reports whether the identity comes from credentials the
-// caller proved (digest, x509, super), not from where it connects from:
-// the "auth" scheme gives rights to these only, as ZooKeeper's
-// isAuthenticated does.
-func (i Identity) Authenticated() bool { return i.Scheme != "ip" && i.Scheme != "world" }
-
 // ACLResult is the body of GET /v1/acl/{path} and the WebSocket getACL
 // answer; PUT /v1/acl/{path} answers the same with the new ACL and stat.
 type ACLResult struct {

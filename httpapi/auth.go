@@ -56,17 +56,19 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			s.authenticateNode(w, r, next, tok)
 			return
 		}
-		cred, err := s.credentials(r)
-		malformed := err != nil
-		var caller service.Caller
-		if !malformed {
-			caller, err = s.svc.Authenticate(r.RemoteAddr, cred)
-		} else {
-			caller, _ = s.svc.Authenticate(r.RemoteAddr, service.Credentials{}) // who failed, for the audit
+		cred, malformed := s.credentials(r)
+		if malformed != nil {
+			cred = service.Credentials{} // who failed, for the audit: the address alone
 		}
-		// An anonymous request to an open path is served; a malformed
-		// Authorization header is refused everywhere.
-		if err != nil && (malformed || !(api.CodeOf(err) == api.CodeAuthFailed && !cred.HasPassword && cred.Digest == "" && s.openPath(r.URL.Path))) {
+		caller, err := s.svc.Authenticate(r.RemoteAddr, cred)
+		anonymous := !cred.HasPassword && cred.Digest == "" && len(cred.X509) == 0
+		switch {
+		case malformed != nil:
+			err = malformed // refused everywhere
+		case err != nil && anonymous && s.openPath(r.URL.Path):
+			err = nil // probes, the UI's files and the contract need no credentials
+		}
+		if err != nil {
 			s.svc.AuditAuth(r.Context(), caller, err)
 			challenge(w, r)
 			writeError(w, s.svc.Applied(), err)

@@ -189,13 +189,6 @@ func (s *Service) Admin(ctx context.Context) error {
 	return api.Errorf(api.CodeNoAuth, "", "cluster administration needs the super user (--super-digest)")
 }
 
-// CanRead reports whether a caller holding identity may see the events
-// of a node whose ACL is list: READ, as ZooKeeper checks before it
-// delivers a watch.
-func CanRead(list []api.ACL, identity []string) bool {
-	return acl.Allowed(list, identity, api.PermRead)
-}
-
 // createACL is the ACL a create asks for: the caller's, or the default
 // (DESIGN §9): creator-all where authentication is required, else
 // world:anyone:cdrwa. An empty list, a malformed one, or "auth" from an
