@@ -2,15 +2,7 @@ package consensus
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -22,58 +14,28 @@ import (
 	"github.com/canopy-coord/canopy/internal/testkit"
 )
 
-// testCA issues certificates for node ids.
+// testCA issues certificates for node ids (testkit's CA), with its own
+// directory holding them and the CA's PEM.
 type testCA struct {
-	dir  string
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
+	dir    string
+	caFile string
+	ca     *testkit.CA
 }
 
 func newTestCA(t *testing.T) *testCA {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "canopy test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	ca := &testCA{dir: t.TempDir(), cert: cert, key: key}
-	writePEM(t, filepath.Join(ca.dir, "ca.pem"), "CERTIFICATE", der)
-	return ca
+	c := &testCA{dir: t.TempDir(), ca: testkit.NewCA(t, "canopy test CA")}
+	c.caFile = filepath.Join(c.dir, "ca.pem")
+	testkit.WriteFile(t, c.caFile, c.ca.PEM)
+	return c
 }
 
-func writePEM(t *testing.T, path, kind string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// issue writes a certificate for id signed by ca (or self-signed when ca is nil).
+// issue writes into ca's directory a certificate for id signed by signer,
+// with ca's PEM as the CA to trust.
 func (ca *testCA) issue(t *testing.T, id string, signer *testCA) *PeerTLS {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: id},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, signer.cert, &key.PublicKey, signer.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, _ := x509.MarshalECPrivateKey(key)
-	p := &PeerTLS{CertFile: filepath.Join(ca.dir, id+".pem"), KeyFile: filepath.Join(ca.dir, id+"-key.pem"), CAFile: filepath.Join(ca.dir, "ca.pem")}
-	writePEM(t, p.CertFile, "CERTIFICATE", der)
-	writePEM(t, p.KeyFile, "EC PRIVATE KEY", keyDER)
-	return p
+	cert, key := signer.ca.IssueFiles(t, ca.dir, id, "127.0.0.1")
+	return &PeerTLS{CertFile: cert, KeyFile: key, CAFile: ca.caFile}
 }
 
 func freeAddr(t *testing.T) string {
