@@ -11,21 +11,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/canopy-coord/canopy/internal/childproc"
 	"github.com/canopy-coord/canopy/internal/testkit"
-)
-
-// Where Debian's zookeeper package puts ZooKeeper. The jar's manifest names
-// its dependencies (jute, netty, metrics, slf4j-api, ...) by absolute path,
-// so only a logging binding has to be added to the class path.
-const (
-	zkJar       = "/usr/share/java/zookeeper.jar"
-	slf4jSimple = "/usr/share/java/slf4j-simple.jar"
+	"github.com/canopy-coord/canopy/internal/zkserver"
 )
 
 var (
@@ -37,7 +30,7 @@ var (
 	// canopyURL is the base URL of the Canopy node started by TestMain.
 	canopyURL string
 	// canopyProc is the Canopy node started by TestMain.
-	canopyProc *proc
+	canopyProc *childproc.Proc
 	// zkMain is a ZooKeeper connection shared by all tests for the
 	// operations that need no particular session.
 	zkMain *zk.Conn
@@ -45,84 +38,6 @@ var (
 
 func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
-}
-
-// proc is a child process started by TestMain, stopped by its PID.
-type proc struct {
-	name   string
-	cmd    *exec.Cmd
-	log    string
-	exited chan struct{}
-	err    error
-}
-
-func startProc(name, logPath, dir string, argv ...string) (*proc, error) {
-	lf, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Dir = dir
-	cmd.Stdout = lf
-	cmd.Stderr = lf
-	cmd.SysProcAttr = childAttr()
-	if err := cmd.Start(); err != nil {
-		lf.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &proc{name: name, cmd: cmd, log: logPath, exited: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		lf.Close()
-		close(p.exited)
-	}()
-	return p, nil
-}
-
-// stop ends the process by its PID: SIGTERM, then SIGKILL after 5 s.
-func (p *proc) stop() {
-	if p == nil {
-		return
-	}
-	select {
-	case <-p.exited:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(5 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-	}
-}
-
-// tail is the end of the process's log, or its panic and what follows.
-func (p *proc) tail() string {
-	b, _ := os.ReadFile(p.log)
-	for _, mark := range []string{"panic: ", "fatal error: "} {
-		if i := bytes.Index(b, []byte(mark)); i >= 0 {
-			b = b[i:]
-			if len(b) > 6000 {
-				b = b[:6000]
-			}
-			return string(b)
-		}
-	}
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
-}
-
-func (p *proc) dead() bool {
-	select {
-	case <-p.exited:
-		return true
-	default:
-		return false
-	}
 }
 
 func runMain(m *testing.M) int {
@@ -133,21 +48,21 @@ func runMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(tmp)
 
-	java, zkMissing := findZooKeeper()
+	java, zkMissing := zkserver.Find()
 	if zkMissing != "" && os.Getenv("CI") == "true" {
 		fmt.Fprintf(os.Stderr, "zkcompat: %s (CI=true: failing instead of skipping)\n", zkMissing)
 		return 1
 	}
 
 	// ZooKeeper (a JVM) starts while canopy builds.
-	var zkp *proc
+	var zkp *childproc.Proc
 	if zkMissing == "" {
 		zkp, err = startZooKeeper(java, filepath.Join(tmp, "zk"))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "zkcompat:", err)
 			return 1
 		}
-		defer zkp.stop()
+		defer zkp.Stop()
 	}
 
 	bin := filepath.Join(tmp, "canopy")
@@ -164,50 +79,36 @@ func runMain(m *testing.M) int {
 	}
 
 	if err := waitZooKeeper(zkp); err != nil {
-		fmt.Fprintf(os.Stderr, "zkcompat: %v\n--- zookeeper log ---\n%s\n", err, zkp.tail())
+		fmt.Fprintf(os.Stderr, "zkcompat: %v\n--- zookeeper log ---\n%s\n", err, zkp.Tail())
 		return 1
 	}
 	defer zkMain.Close()
 
 	cp, err := startCanopy(bin, filepath.Join(tmp, "canopy-data"), filepath.Join(tmp, "canopy.log"))
 	if cp != nil {
-		defer cp.stop()
+		defer cp.Stop()
 	}
 	if err != nil {
 		tail := ""
 		if cp != nil {
-			tail = cp.tail()
+			tail = cp.Tail()
 		}
 		fmt.Fprintf(os.Stderr, "zkcompat: %v\n--- canopy log ---\n%s\n", err, tail)
 		return 1
 	}
 	canopyProc = cp
 	code := m.Run()
-	if cp.dead() {
-		fmt.Fprintf(os.Stderr, "zkcompat: canopy exited during the tests (%v)\n", cp.err)
+	if cp.Dead() {
+		fmt.Fprintf(os.Stderr, "zkcompat: canopy exited during the tests (%v)\n", cp.Err())
 		code = 1
 	}
 	if code != 0 {
-		fmt.Fprintf(os.Stderr, "--- canopy log (tail) ---\n%s\n", cp.tail())
+		fmt.Fprintf(os.Stderr, "--- canopy log (tail) ---\n%s\n", cp.Tail())
 	}
 	return code
 }
 
-// findZooKeeper returns the java binary, or why ZooKeeper cannot run.
-func findZooKeeper() (string, string) {
-	java, err := exec.LookPath("java")
-	if err != nil {
-		return "", "java is not installed"
-	}
-	for _, f := range []string{zkJar, slf4jSimple} {
-		if _, err := os.Stat(f); err != nil {
-			return "", fmt.Sprintf("ZooKeeper is not installed (%s missing; apt-get install zookeeper)", f)
-		}
-	}
-	return java, ""
-}
-
-func startZooKeeper(java, dir string) (*proc, error) {
+func startZooKeeper(java, dir string) (*childproc.Proc, error) {
 	data := filepath.Join(dir, "data")
 	if err := os.MkdirAll(data, 0o755); err != nil {
 		return nil, err
@@ -226,24 +127,24 @@ func startZooKeeper(java, dir string) (*proc, error) {
 		return nil, err
 	}
 	zkAddr = addr
-	return startProc("zookeeper", filepath.Join(dir, "zookeeper.log"), dir,
+	return childproc.Start("zookeeper", filepath.Join(dir, "zookeeper.log"), dir,
 		java,
 		"-Dzookeeper.extendedTypesEnabled=true",
 		"-Dzookeeper.DigestAuthenticationProvider.superDigest="+superDigest(),
 		"-Dzookeeper.admin.enableServer=false",
 		"-Dznode.container.checkIntervalMs=1000",
 		"-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
-		"-cp", zkJar+":"+slf4jSimple,
+		"-cp", zkserver.Classpath,
 		"org.apache.zookeeper.server.ZooKeeperServerMain", cfgPath)
 }
 
 // waitZooKeeper waits until a client session is established, and keeps that
 // connection as zkMain.
-func waitZooKeeper(p *proc) error {
+func waitZooKeeper(p *childproc.Proc) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if p.dead() {
-			return fmt.Errorf("zookeeper exited early: %v", p.err)
+		if p.Dead() {
+			return fmt.Errorf("zookeeper exited early: %v", p.Err())
 		}
 		c, err := connectZK(5 * time.Second)
 		if err == nil {
@@ -297,7 +198,7 @@ func connectZKFrom(wait time.Duration, local string) (*zk.Conn, error) {
 	}
 }
 
-func startCanopy(bin, dataDir, logPath string) (*proc, error) {
+func startCanopy(bin, dataDir, logPath string) (*childproc.Proc, error) {
 	httpAddr, err := testkit.PickFreePort()
 	if err != nil {
 		return nil, err
@@ -306,7 +207,7 @@ func startCanopy(bin, dataDir, logPath string) (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := startProc("canopy", logPath, filepath.Dir(dataDir), bin, "serve",
+	p, err := childproc.Start("canopy", logPath, filepath.Dir(dataDir), bin, "serve",
 		"--http", httpAddr,
 		"--raft", raftAddr,
 		"--data-dir", dataDir,
@@ -319,8 +220,8 @@ func startCanopy(bin, dataDir, logPath string) (*proc, error) {
 	deadline := time.Now().Add(30 * time.Second)
 	hc := &http.Client{Timeout: 2 * time.Second}
 	for {
-		if p.dead() {
-			return p, fmt.Errorf("canopy exited early: %v", p.err)
+		if p.Dead() {
+			return p, fmt.Errorf("canopy exited early: %v", p.Err())
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		req, _ := http.NewRequestWithContext(ctx, "GET", canopyURL+"/readyz", nil)

@@ -612,7 +612,7 @@ func (c *canopySystem) call(method, route, query string, body []byte, sess int, 
 	authorize(req, who)
 	resp, err := c.client(who).Do(req)
 	if err != nil {
-		if canopyProc != nil && canopyProc.dead() {
+		if canopyProc != nil && canopyProc.Dead() {
 			return 0, nil, "transport(canopy has exited: see its log below)"
 		}
 		return 0, nil, "transport(" + err.Error() + ")"

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/canopy-coord/canopy/internal/childproc"
 )
 
 // canopyNode is one member of the Canopy cluster.
@@ -42,7 +44,7 @@ func canopyArgs(bin string, self canopyNode, all []canopyNode) []string {
 }
 
 // startCanopy starts three nodes under dir.
-func startCanopy(bin, dir string, ports *portPicker) ([]*proc, []canopyNode, error) {
+func startCanopy(bin, dir string, ports *portPicker) ([]*childproc.Proc, []canopyNode, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, nil, err
 	}
@@ -60,9 +62,9 @@ func startCanopy(bin, dir string, ports *portPicker) ([]*proc, []canopyNode, err
 			HTTP: fmt.Sprintf("127.0.0.1:%d", hp), Raft: fmt.Sprintf("127.0.0.1:%d", rp),
 			DataDir: filepath.Join(dir, fmt.Sprintf("n%d", i))})
 	}
-	var procs []*proc
+	var procs []*childproc.Proc
 	for _, n := range nodes {
-		p, err := startProc("canopy "+n.ID, filepath.Join(dir, n.ID+".log"), dir, canopyArgs(bin, n, nodes)...)
+		p, err := childproc.Start("canopy "+n.ID, filepath.Join(dir, n.ID+".log"), dir, canopyArgs(bin, n, nodes)...)
 		if err != nil {
 			return procs, nodes, err
 		}
@@ -72,14 +74,14 @@ func startCanopy(bin, dir string, ports *portPicker) ([]*proc, []canopyNode, err
 }
 
 // waitCanopy waits for /readyz on every node.
-func waitCanopy(ctx context.Context, procs []*proc, nodes []canopyNode) error {
+func waitCanopy(ctx context.Context, procs []*childproc.Proc, nodes []canopyNode) error {
 	hc := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		ready := 0
 		for i, n := range nodes {
-			if procs[i].dead() {
-				return fmt.Errorf("%s exited early (%v):\n%s", procs[i].name, procs[i].err, procs[i].tail())
+			if procs[i].Dead() {
+				return fmt.Errorf("%s exited early (%v):\n%s", procs[i].Name, procs[i].Err(), procs[i].Tail())
 			}
 			if resp, err := hc.Get(n.url() + "/readyz"); err == nil {
 				resp.Body.Close()

@@ -29,8 +29,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/canopy-coord/canopy/internal/childproc"
 	"github.com/canopy-coord/canopy/internal/loadgen"
 	"github.com/canopy-coord/canopy/internal/testkit"
+	"github.com/canopy-coord/canopy/internal/zkserver"
 )
 
 func main() {
@@ -122,7 +124,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	java, why := zkMissing()
+	java, why := zkserver.Find()
 	if why != "" {
 		fmt.Fprintf(stderr, "canopy-compare: cannot compare with ZooKeeper: %s\n", why)
 		return 1
@@ -149,13 +151,13 @@ func compare(ctx context.Context, o options, java string, stdout, stderr io.Writ
 	if !o.KeepTemp {
 		defer os.RemoveAll(tmp)
 	}
-	var procs []*proc
+	var procs []*childproc.Proc
 	defer func() {
 		// Stopped by PID, all at once: the JVMs take a while each.
 		var wg sync.WaitGroup
 		for _, p := range procs {
 			wg.Add(1)
-			go func(p *proc) { defer wg.Done(); p.stop() }(p)
+			go func(p *childproc.Proc) { defer wg.Done(); p.Stop() }(p)
 		}
 		wg.Wait()
 		if o.KeepTemp {
@@ -238,8 +240,8 @@ func compare(ctx context.Context, o options, java string, stdout, stderr io.Writ
 			rep.Cells = append(rep.Cells, c)
 			// A node that died makes every later figure meaningless.
 			for _, p := range procs {
-				if p.dead() {
-					return fmt.Errorf("%s exited during %s at %d clients (%v); its log ends:\n%s", p.name, wl, n, p.err, p.tail())
+				if p.Dead() {
+					return fmt.Errorf("%s exited during %s at %d clients (%v); its log ends:\n%s", p.Name, wl, n, p.Err(), p.Tail())
 				}
 			}
 		}

@@ -8,20 +8,14 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/canopy-coord/canopy/internal/childproc"
+	"github.com/canopy-coord/canopy/internal/zkserver"
 	"github.com/go-zookeeper/zk"
-)
-
-// Where Debian's zookeeper package puts ZooKeeper. The jar's manifest names
-// its dependencies by absolute path, so only a logging binding is added.
-const (
-	zkJar       = "/usr/share/java/zookeeper.jar"
-	slf4jSimple = "/usr/share/java/slf4j-simple.jar"
 )
 
 // zkServer is one member of the ensemble as zoo.cfg names it.
@@ -50,23 +44,9 @@ func zooCfg(self zkServer, all []zkServer) string {
 	return b.String()
 }
 
-// zkMissing says why ZooKeeper cannot run here, "" when it can.
-func zkMissing() (java string, why string) {
-	java, err := exec.LookPath("java")
-	if err != nil {
-		return "", "java is not installed (apt-get install zookeeper brings it)"
-	}
-	for _, f := range []string{zkJar, slf4jSimple} {
-		if _, err := os.Stat(f); err != nil {
-			return "", fmt.Sprintf("ZooKeeper is not installed: %s is missing (apt-get install zookeeper)", f)
-		}
-	}
-	return java, ""
-}
-
 // startEnsemble writes each server's dataDir, myid and zoo.cfg under dir
 // and starts the three JVMs. On error the ones started are in the result.
-func startEnsemble(java, dir string, ports *portPicker) ([]*proc, []zkServer, error) {
+func startEnsemble(java, dir string, ports *portPicker) ([]*childproc.Proc, []zkServer, error) {
 	var servers []zkServer
 	for id := 1; id <= 3; id++ {
 		s := zkServer{ID: id, DataDir: filepath.Join(dir, fmt.Sprintf("zk%d", id), "data")}
@@ -82,7 +62,7 @@ func startEnsemble(java, dir string, ports *portPicker) ([]*proc, []zkServer, er
 		}
 		servers = append(servers, s)
 	}
-	var procs []*proc
+	var procs []*childproc.Proc
 	for _, s := range servers {
 		home := filepath.Dir(s.DataDir)
 		if err := os.MkdirAll(s.DataDir, 0o755); err != nil {
@@ -95,12 +75,12 @@ func startEnsemble(java, dir string, ports *portPicker) ([]*proc, []zkServer, er
 		if err := os.WriteFile(cfg, []byte(zooCfg(s, servers)), 0o644); err != nil {
 			return procs, servers, err
 		}
-		p, err := startProc(fmt.Sprintf("zookeeper %d", s.ID), filepath.Join(home, "zookeeper.log"), home,
+		p, err := childproc.Start(fmt.Sprintf("zookeeper %d", s.ID), filepath.Join(home, "zookeeper.log"), home,
 			java,
 			"-Dzookeeper.extendedTypesEnabled=true",
 			"-Dzookeeper.admin.enableServer=false",
 			"-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
-			"-cp", zkJar+":"+slf4jSimple,
+			"-cp", zkserver.Classpath,
 			"org.apache.zookeeper.server.quorum.QuorumPeerMain", cfg)
 		if err != nil {
 			return procs, servers, err
@@ -141,13 +121,13 @@ func zkMode(addr string) string {
 }
 
 // waitEnsemble waits until all three serve, one of them as the leader.
-func waitEnsemble(ctx context.Context, procs []*proc, servers []zkServer) error {
+func waitEnsemble(ctx context.Context, procs []*childproc.Proc, servers []zkServer) error {
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		leaders, serving := 0, 0
 		for i, s := range servers {
-			if procs[i].dead() {
-				return fmt.Errorf("%s exited early (%v):\n%s", procs[i].name, procs[i].err, procs[i].tail())
+			if procs[i].Dead() {
+				return fmt.Errorf("%s exited early (%v):\n%s", procs[i].Name, procs[i].Err(), procs[i].Tail())
 			}
 			switch zkMode(s.clientAddr()) {
 			case "leader":
