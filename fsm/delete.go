@@ -26,47 +26,40 @@ func (x *txn) delete(c *Command, identity []string) (api.MultiResult, *api.Error
 		if !c.has(FlagRecursive) {
 			return api.MultiResult{}, api.Errorf(api.CodeNotEmpty, c.Path, "node has %d children", n.numChildren)
 		}
-		if denied := x.undeletable(n, identity); denied != nil {
+		if denied := x.removeDescendants(n, identity); denied != nil {
+			// The transaction is dropped: nothing of it was applied.
 			return api.MultiResult{}, api.NoAuth(denied.path, api.PermDelete)
 		}
-		x.removeDescendants(n.path)
 	}
 	x.remove(c.Path)
 	return api.MultiResult{Op: "delete", Path: c.Path}, nil
 }
 
-// removeDescendants deletes everything below p, children before their
+// removeDescendants deletes everything below n, children before their
 // parents, depth-first in name order: the same events as ZooKeeper's
-// deleteall, whose order follows its unsorted child lists instead.
+// deleteall, whose order follows its unsorted child lists instead. Each
+// node it empties needs DELETE for identity; the first that does not give
+// it (in that order) is returned, and the caller drops the transaction.
 // It reads the committed tree, so it is only used outside multi.
-func (x *txn) removeDescendants(p string) {
-	var kids []string
-	x.t.ascendChildren(p, "", func(c *node) bool {
-		kids = append(kids, c.path)
-		return true
-	})
-	for _, k := range kids {
-		x.removeDescendants(k)
-		x.remove(k)
-	}
-}
-
-// undeletable returns the first node below which identity may not delete
-// (n itself or a descendant with children and no DELETE for it), or nil.
-// It reads the committed tree, as removeDescendants does.
-func (x *txn) undeletable(n *node, identity []string) *node {
+func (x *txn) removeDescendants(n *node, identity []string) (denied *node) {
 	if n.numChildren == 0 {
 		return nil
 	}
 	if !allows(n, identity, api.PermDelete) {
 		return n
 	}
-	var denied *node
+	var kids []*node
 	x.t.ascendChildren(n.path, "", func(c *node) bool {
-		denied = x.undeletable(c, identity)
-		return denied == nil
+		kids = append(kids, c)
+		return true
 	})
-	return denied
+	for _, k := range kids {
+		if denied := x.removeDescendants(k, identity); denied != nil {
+			return denied
+		}
+		x.remove(k.path)
+	}
+	return nil
 }
 
 // remove deletes the (childless) node p and updates its parent.
