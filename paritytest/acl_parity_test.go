@@ -323,28 +323,5 @@ func wsACL(t *testing.T, h *harness, o aclOp) outcome {
 	if o.Op == "multi" {
 		m["ops"] = o.Ops
 	}
-	f := ws{h: h}.call(ctx, t, conn, m)
-	var out outcome
-	switch {
-	case f.Error != nil:
-		out.Code, out.Index = string(f.Error.Code), f.Error.Index
-		for _, r := range f.Results {
-			out.Results = append(out.Results, normalizeResult(r))
-		}
-	case o.Op == "multi":
-		out.Code = "ok"
-		var res struct{ Results []json.RawMessage }
-		if err := json.Unmarshal(f.Result, &res); err != nil {
-			t.Fatalf("multi result %s: %v", f.Result, err)
-		}
-		for _, r := range res.Results {
-			out.Results = append(out.Results, normalizeResult(r))
-		}
-	default:
-		out.Code = "ok"
-		if o.Op != "delete" {
-			out.Result = normalizeResult(f.Result)
-		}
-	}
-	return out
+	return frameOutcome(t, o.Op, ws{h: h}.call(ctx, t, conn, m))
 }

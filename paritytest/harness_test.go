@@ -261,7 +261,12 @@ func (w ws) run(t *testing.T, o op, session api.ID) outcome {
 		delete(m, "path")
 		set(!o.NoOps, "ops", o.Ops)
 	}
-	f := w.call(ctx, t, conn, m)
+	return frameOutcome(t, o.Op, w.call(ctx, t, conn, m))
+}
+
+// frameOutcome is the outcome an answer frame to op shows.
+func frameOutcome(t *testing.T, op string, f wsFrame) outcome {
+	t.Helper()
 	var out outcome
 	switch {
 	case f.Error != nil:
@@ -269,9 +274,9 @@ func (w ws) run(t *testing.T, o op, session api.ID) outcome {
 		for _, r := range f.Results {
 			out.Results = append(out.Results, normalizeResult(r))
 		}
-	case o.Op == "exists" && strings.Contains(string(f.Result), `"stat":null`):
+	case op == "exists" && strings.Contains(string(f.Result), `"stat":null`):
 		return outcome{Code: "absent"}
-	case o.Op == "multi":
+	case op == "multi":
 		out.Code = "ok"
 		var res struct{ Results []json.RawMessage }
 		if err := json.Unmarshal(f.Result, &res); err != nil {
@@ -282,7 +287,7 @@ func (w ws) run(t *testing.T, o op, session api.ID) outcome {
 		}
 	default:
 		out.Code = "ok"
-		if o.Op != "delete" {
+		if op != "delete" {
 			out.Result = normalizeResult(f.Result)
 		}
 	}
