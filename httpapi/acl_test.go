@@ -148,28 +148,7 @@ func refused(t testing.TB, r *reply, status int, code api.Code) {
 // able to read it all (the super user).
 func fullState(c *client) string {
 	c.t.Helper()
-	var b strings.Builder
-	var root api.TreeNode
-	c.expect(c.do("GET", "/v1/tree/?depth=1000", "", nil), http.StatusOK).decode(c.t, &root)
-	var walk func(n *api.TreeNode)
-	walk = func(n *api.TreeNode) {
-		if n.Truncated {
-			c.t.Fatalf("tree dump truncated at %s", n.Path)
-		}
-		st, _ := json.Marshal(n.Stat)
-		acl, _ := json.Marshal(c.getACL(n.Path).ACL)
-		b.WriteString(n.Path + " " + string(st) + " " + string(acl) + "\n")
-		for _, k := range n.Children {
-			walk(k)
-		}
-	}
-	walk(&root)
-	var sl api.SessionList
-	c.expect(c.do("GET", "/v1/sessions", "", nil), http.StatusOK).decode(c.t, &sl)
-	for _, s := range sl.Sessions {
-		b.WriteString("session " + s.ID.String() + " " + strings.Join(s.Ephemerals, ",") + "\n")
-	}
-	return b.String()
+	return c.stateWith(true)
 }
 
 // unchanged checks that the request r, refused, left the state as before.

@@ -264,6 +264,13 @@ func (c *client) openSession(timeoutMs int64) api.ID {
 // and dataLength), and the open sessions with their ephemerals.
 func (c *client) state() string {
 	c.t.Helper()
+	return c.stateWith(false)
+}
+
+// stateWith is state, with each node's ACL when acls is set (c must then
+// be able to read every ACL: the super user).
+func (c *client) stateWith(acls bool) string {
+	c.t.Helper()
 	var b strings.Builder
 	r := c.expect(c.do("GET", "/v1/tree/?depth=1000", "", nil), http.StatusOK)
 	var root api.TreeNode
@@ -274,7 +281,12 @@ func (c *client) state() string {
 			c.t.Fatalf("tree dump truncated at %s", n.Path)
 		}
 		st, _ := json.Marshal(n.Stat)
-		b.WriteString(n.Path + " " + string(st) + "\n")
+		b.WriteString(n.Path + " " + string(st))
+		if acls {
+			acl, _ := json.Marshal(c.getACL(n.Path).ACL)
+			b.WriteString(" " + string(acl))
+		}
+		b.WriteString("\n")
 		for _, k := range n.Children {
 			walk(k)
 		}
