@@ -284,8 +284,9 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // (by the cluster token) or the super user may make them.
 func (s *Server) peersOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sec := s.svc.SecurityConfig()
-		if (sec.AuthRequired || sec.SuperDigest != "") && !acl.IsSuper(service.CallerOf(r.Context()).Identity) {
+		// The same rule as cluster administration: a node's token makes
+		// its calls the super user's (authenticateNode).
+		if s.svc.Admin(r.Context()) != nil {
 			writeError(w, s.svc.Applied(), api.Errorf(api.CodeNoAuth, "", "node-to-node calls need the cluster token (--cluster-token-file)"))
 			return
 		}
